@@ -1,0 +1,27 @@
+# tiersync — `make test` is what CI runs (.ci/run); `make demo` tries it locally.
+GO      ?= go
+BIN     := bin/tiersync
+GOFLAGS ?=
+
+.PHONY: build test fmt-check vet demo clean
+
+build:
+	$(GO) build $(GOFLAGS) -o $(BIN) ./cmd/tiersync
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+# Uses DATABASE_URL when set; otherwise the tests start one private PostgreSQL cluster
+# from the system's binaries and share it between packages.
+test: fmt-check vet
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+demo: build
+	./$(BIN) demo $(DEMO_FLAGS)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"tiersync/internal/api"
+	"tiersync/internal/config"
+	"tiersync/internal/db"
+	"tiersync/internal/membership"
+	"tiersync/internal/secretbox"
+)
+
+// shutdownGrace is how long in-flight requests get after SIGTERM.
+const shutdownGrace = 20 * time.Second
+
+func runServe(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "serve", "serve [flags]")
+	load := config.Bind(fs, e.getenv, config.Database, config.Server)
+	if err := parse(e, fs, args); err != nil {
+		return err
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	if err := cfg.CheckServer(); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+	}
+	return serve(ctx, cfg, newLogger(e.stderr, cfg.LogLevel), ln)
+}
+
+// serve runs the HTTP server on ln until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Listener) error {
+	pool, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer pool.Close()
+	if err := db.CheckReady(ctx, pool); err != nil {
+		// Serve anyway: /readyz says 503 until the schema catches up, which is what a
+		// rolling upgrade wants, and /healthz keeps the process from being restarted.
+		log.Warn("not ready", slog.String("reason", err.Error()))
+	}
+	box, err := secretbox.New(cfg.SecretKey)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	handler := api.New(api.Options{
+		Token:  cfg.APIToken,
+		Store:  membership.NewStore(pool, box),
+		Logger: log,
+		Ready:  func(ctx context.Context) error { return db.CheckReady(ctx, pool) },
+	})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("serving", slog.String("addr", ln.Addr().String()))
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", slog.Duration("grace", shutdownGrace))
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http server: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,95 @@
+// Package api is tiersync's HTTP interface: the JSON API under /api/, the CRM webhooks,
+// the health probes, and the plumbing they share (auth, request ids, logs, JSON errors).
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"tiersync/internal/membership"
+)
+
+// Options are what the HTTP layer needs from the rest of the process.
+type Options struct {
+	// Token is TIERSYNC_API_TOKEN, required on /api/*.
+	Token  string
+	Store  *membership.Store
+	Logger *slog.Logger
+	// Ready reports whether this replica can serve: the database answers and its
+	// migrations are not behind this binary's.
+	Ready func(ctx context.Context) error
+}
+
+// Server routes and serves the HTTP API.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+	mux  *http.ServeMux
+	// handler is mux wrapped in the middleware.
+	handler http.Handler
+}
+
+// New builds the server and its routes.
+func New(opts Options) *Server {
+	s := &Server{opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.routes()
+	s.handler = s.observe(limitBody(methodErrorsAsJSON(s.mux)))
+	return s
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+
+	api := func(pattern string, h http.HandlerFunc) {
+		s.mux.Handle(pattern, requireToken(s.opts.Token, h))
+	}
+	api("POST /api/clients", s.createClient)
+	api("GET /api/clients", s.listClients)
+	api("POST /api/clients/{client_id}/tiers", s.createTier)
+	api("GET /api/clients/{client_id}/tiers", s.listTiers)
+
+	// Everything else under /api/ answers in JSON too, after the token check, so that
+	// the API's shape is not visible without the token.
+	s.mux.Handle("/api/", requireToken(s.opts.Token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})))
+}
+
+// methodErrorsAsJSON makes the mux's 405 answers under /api/ JSON. The mux decides the 405
+// (it knows which methods a path has); only the body is rewritten.
+func methodErrorsAsJSON(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			w = &jsonFallback{ResponseWriter: w}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Ready == nil {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.opts.Ready(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

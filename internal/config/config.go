@@ -1,0 +1,239 @@
+// Package config reads tiersync's settings from environment variables, with command-line
+// flags of the same names taking precedence (DESIGN §7).
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config holds every setting. Durations are Go durations ("2s", "720h").
+type Config struct {
+	DatabaseURL string
+	ListenAddr  string
+	APIToken    string
+	// SecretKey is TIERSYNC_SECRET_KEY decoded: 32 bytes for AES-256-GCM.
+	SecretKey []byte
+
+	Workers           int
+	InlineSyncTimeout time.Duration
+	QueueRetention    time.Duration
+	NotifyMode        string
+
+	Commerce7APIURL          string
+	Commerce7AppID           string
+	Commerce7Key             string
+	Commerce7WebhookUser     string
+	Commerce7WebhookPassword string
+	Commerce7EchoUser        string
+
+	ShopifyAPIURL        string
+	ShopifyAPIVersion    string
+	ShopifyWebhookSecret string
+
+	AlertWebhookURL string
+	LogLevel        string
+}
+
+// Setting names, as environment variables and as flags.
+const (
+	EnvDatabaseURL = "DATABASE_URL"
+	EnvAPIToken    = "TIERSYNC_API_TOKEN"
+	EnvSecretKey   = "TIERSYNC_SECRET_KEY"
+)
+
+// Group selects which settings a subcommand takes, so that `migrate --help` does not list
+// worker settings.
+type Group int
+
+const (
+	// Database is DATABASE_URL and LOG_LEVEL alone.
+	Database Group = iota
+	// Server is everything `serve` needs.
+	Server
+)
+
+type setting struct {
+	name, def, usage string
+	group            Group
+	bind             func(c *Config, raw string) error
+}
+
+func settings() []setting {
+	str := func(p func(*Config) *string) func(*Config, string) error {
+		return func(c *Config, raw string) error { *p(c) = raw; return nil }
+	}
+	dur := func(name string, p func(*Config) *time.Duration) func(*Config, string) error {
+		return func(c *Config, raw string) error {
+			d, err := time.ParseDuration(raw)
+			if err != nil || d < 0 {
+				return fmt.Errorf("%s: %q is not a duration such as 2s, 15m or 720h", name, raw)
+			}
+			*p(c) = d
+			return nil
+		}
+	}
+	return []setting{
+		{EnvDatabaseURL, "", "PostgreSQL URL, e.g. postgres://user:pass@host:5432/tiersync", Database,
+			str(func(c *Config) *string { return &c.DatabaseURL })},
+		{"LOG_LEVEL", "info", "log level: debug, info, warn or error", Database,
+			func(c *Config, raw string) error {
+				switch strings.ToLower(raw) {
+				case "debug", "info", "warn", "error":
+					c.LogLevel = strings.ToLower(raw)
+					return nil
+				}
+				return fmt.Errorf("LOG_LEVEL: %q is not debug, info, warn or error", raw)
+			}},
+		{"LISTEN_ADDR", "127.0.0.1:8080", "address the HTTP server listens on", Server,
+			str(func(c *Config) *string { return &c.ListenAddr })},
+		{EnvAPIToken, "", "bearer token required on /api/* and for the admin page (required)", Server,
+			str(func(c *Config) *string { return &c.APIToken })},
+		{EnvSecretKey, "", "32 random bytes in standard base64 (openssl rand -base64 32); encrypts stored CRM tokens (required)", Server,
+			func(c *Config, raw string) error {
+				if raw == "" {
+					c.SecretKey = nil
+					return nil
+				}
+				key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(raw))
+				if err != nil || len(key) != 32 {
+					return fmt.Errorf("%s: must be 32 bytes in standard base64, as `openssl rand -base64 32` prints them", EnvSecretKey)
+				}
+				c.SecretKey = key
+				return nil
+			}},
+		{"WORKERS", "16", "number of sync workers in this process (0: this replica only serves HTTP)", Server,
+			func(c *Config, raw string) error {
+				n, err := strconv.Atoi(raw)
+				if err != nil || n < 0 || n > 1024 {
+					return fmt.Errorf("WORKERS: %q is not a number from 0 to 1024", raw)
+				}
+				c.Workers = n
+				return nil
+			}},
+		{"INLINE_SYNC_TIMEOUT", "2s", "how long POST /api/enrollments waits for a Commerce7 row to complete", Server,
+			dur("INLINE_SYNC_TIMEOUT", func(c *Config) *time.Duration { return &c.InlineSyncTimeout })},
+		{"QUEUE_RETENTION", "720h", "completed and cancelled queue rows older than this are deleted", Server,
+			dur("QUEUE_RETENTION", func(c *Config) *time.Duration { return &c.QueueRetention })},
+		{"NOTIFY_MODE", "listen", "listen: wake workers with LISTEN/NOTIFY; poll: polling only (PgBouncer in transaction mode)", Server,
+			func(c *Config, raw string) error {
+				if raw != "listen" && raw != "poll" {
+					return fmt.Errorf("NOTIFY_MODE: %q is not listen or poll", raw)
+				}
+				c.NotifyMode = raw
+				return nil
+			}},
+		{"COMMERCE7_API_URL", "https://api.commerce7.com/v1", "Commerce7 API base URL", Server,
+			urlSetting("COMMERCE7_API_URL", func(c *Config) *string { return &c.Commerce7APIURL })},
+		{"COMMERCE7_APP_ID", "", "Commerce7 app id (HTTP Basic user)", Server,
+			str(func(c *Config) *string { return &c.Commerce7AppID })},
+		{"COMMERCE7_KEY", "", "Commerce7 app secret key (HTTP Basic password)", Server,
+			str(func(c *Config) *string { return &c.Commerce7Key })},
+		{"COMMERCE7_WEBHOOK_USER", "", "Basic auth user Commerce7 webhooks must send (webhooks refused when unset)", Server,
+			str(func(c *Config) *string { return &c.Commerce7WebhookUser })},
+		{"COMMERCE7_WEBHOOK_PASSWORD", "", "Basic auth password Commerce7 webhooks must send", Server,
+			str(func(c *Config) *string { return &c.Commerce7WebhookPassword })},
+		{"COMMERCE7_ECHO_USER", "", "webhook `user` that marks our own writes echoed back (default: COMMERCE7_APP_ID)", Server,
+			str(func(c *Config) *string { return &c.Commerce7EchoUser })},
+		{"SHOPIFY_API_URL", "https://{shop}", "Shopify Admin API base URL; {shop} is replaced by the shop domain", Server,
+			urlSetting("SHOPIFY_API_URL", func(c *Config) *string { return &c.ShopifyAPIURL })},
+		{"SHOPIFY_API_VERSION", "2025-10", "Shopify Admin API version", Server,
+			str(func(c *Config) *string { return &c.ShopifyAPIVersion })},
+		{"SHOPIFY_WEBHOOK_SECRET", "", "secret Shopify signs webhooks with (webhooks refused when unset)", Server,
+			str(func(c *Config) *string { return &c.ShopifyWebhookSecret })},
+		{"ALERT_WEBHOOK_URL", "", "Slack-compatible webhook for alerts (none when unset)", Server,
+			str(func(c *Config) *string { return &c.AlertWebhookURL })},
+	}
+}
+
+func urlSetting(name string, p func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, raw string) error {
+		u, err := url.Parse(strings.ReplaceAll(raw, "{shop}", "shop.example"))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%s: %q is not an http(s) URL", name, raw)
+		}
+		*p(c) = strings.TrimRight(raw, "/")
+		return nil
+	}
+}
+
+// Bind registers the settings of the given groups on fs, each defaulting to its environment
+// variable (read through getenv) or else its built-in default. The returned function,
+// called after fs.Parse, fills and checks the Config.
+func Bind(fs *flag.FlagSet, getenv func(string) string, groups ...Group) func() (*Config, error) {
+	want := map[Group]bool{}
+	for _, g := range groups {
+		want[g] = true
+	}
+	type bound struct {
+		s   setting
+		raw *string
+	}
+	var all []bound
+	for _, s := range settings() {
+		if !want[s.group] {
+			continue
+		}
+		def := s.def
+		if v, ok := lookup(getenv, s.name); ok {
+			def = v
+		}
+		if isSecret(s.name) {
+			// Keep secrets out of --help, which prints a flag's default: the flag's default is
+			// empty and the environment's value is filled in behind it.
+			raw := fs.String(s.name, "", s.usage+" [env "+s.name+"]")
+			*raw = def
+			all = append(all, bound{s, raw})
+			continue
+		}
+		all = append(all, bound{s, fs.String(s.name, def, s.usage+" [env "+s.name+"]")})
+	}
+	return func() (*Config, error) {
+		c := &Config{}
+		var errs []error
+		for _, b := range all {
+			if err := b.s.bind(c, *b.raw); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if c.Commerce7EchoUser == "" {
+			c.Commerce7EchoUser = c.Commerce7AppID
+		}
+		return c, errors.Join(errs...)
+	}
+}
+
+func isSecret(name string) bool {
+	for _, suffix := range []string{"_TOKEN", "_KEY", "_PASSWORD", "_SECRET", "DATABASE_URL"} {
+		if strings.HasSuffix(name, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+func lookup(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+// CheckServer reports the settings `serve` cannot run without.
+func (c *Config) CheckServer() error {
+	var errs []error
+	if c.DatabaseURL == "" {
+		errs = append(errs, fmt.Errorf("%s is required", EnvDatabaseURL))
+	}
+	if len(c.APIToken) < 16 {
+		errs = append(errs, fmt.Errorf("%s is required and must be at least 16 characters (e.g. openssl rand -hex 24)", EnvAPIToken))
+	}
+	if c.SecretKey == nil {
+		errs = append(errs, fmt.Errorf("%s is required: 32 random bytes in standard base64 (openssl rand -base64 32)", EnvSecretKey))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,123 @@
+package config
+
+import (
+	"bytes"
+	"encoding/base64"
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+var goodKey = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+
+func TestBind(t *testing.T) {
+	cases := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		wantErr string
+		check   func(t *testing.T, c *Config)
+	}{
+		{name: "defaults", check: func(t *testing.T, c *Config) {
+			if c.ListenAddr != "127.0.0.1:8080" || c.Workers != 16 || c.InlineSyncTimeout != 2*time.Second ||
+				c.QueueRetention != 720*time.Hour || c.NotifyMode != "listen" ||
+				c.Commerce7APIURL != "https://api.commerce7.com/v1" || c.ShopifyAPIURL != "https://{shop}" ||
+				c.ShopifyAPIVersion != "2025-10" || c.LogLevel != "info" {
+				t.Fatalf("defaults wrong: %+v", c)
+			}
+		}},
+		{name: "env", env: map[string]string{"WORKERS": "4", "LISTEN_ADDR": ":9000", "COMMERCE7_APP_ID": "app"},
+			check: func(t *testing.T, c *Config) {
+				if c.Workers != 4 || c.ListenAddr != ":9000" {
+					t.Fatalf("env not read: %+v", c)
+				}
+				if c.Commerce7EchoUser != "app" {
+					t.Fatalf("COMMERCE7_ECHO_USER default = %q, want the app id", c.Commerce7EchoUser)
+				}
+			}},
+		{name: "flag beats env", env: map[string]string{"WORKERS": "4"}, args: []string{"-WORKERS", "8"},
+			check: func(t *testing.T, c *Config) {
+				if c.Workers != 8 {
+					t.Fatalf("Workers = %d, want 8", c.Workers)
+				}
+			}},
+		{name: "secret key", env: map[string]string{"TIERSYNC_SECRET_KEY": goodKey},
+			check: func(t *testing.T, c *Config) {
+				if len(c.SecretKey) != 32 {
+					t.Fatalf("key is %d bytes", len(c.SecretKey))
+				}
+			}},
+		{name: "trailing slash trimmed", env: map[string]string{"COMMERCE7_API_URL": "http://127.0.0.1:9/v1/"},
+			check: func(t *testing.T, c *Config) {
+				if c.Commerce7APIURL != "http://127.0.0.1:9/v1" {
+					t.Fatalf("got %q", c.Commerce7APIURL)
+				}
+			}},
+		{name: "short key", env: map[string]string{"TIERSYNC_SECRET_KEY": "c2hvcnQ="}, wantErr: "32 bytes"},
+		{name: "bad workers", env: map[string]string{"WORKERS": "many"}, wantErr: "WORKERS"},
+		{name: "bad duration", env: map[string]string{"INLINE_SYNC_TIMEOUT": "2"}, wantErr: "INLINE_SYNC_TIMEOUT"},
+		{name: "bad notify mode", env: map[string]string{"NOTIFY_MODE": "push"}, wantErr: "NOTIFY_MODE"},
+		{name: "bad url", env: map[string]string{"COMMERCE7_API_URL": "ftp://x"}, wantErr: "COMMERCE7_API_URL"},
+		{name: "bad log level", args: []string{"-LOG_LEVEL", "loud"}, wantErr: "LOG_LEVEL"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("t", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			load := Bind(fs, envOf(c.env), Database, Server)
+			if err := fs.Parse(c.args); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := load()
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err = %v, want one mentioning %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.check(t, cfg)
+		})
+	}
+}
+
+func TestHelpHidesSecrets(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	load := Bind(fs, envOf(map[string]string{"TIERSYNC_API_TOKEN": "s3cr3t-token-value", "DATABASE_URL": "postgres://u:pw@h/db"}), Database, Server)
+	fs.PrintDefaults()
+	if strings.Contains(out.String(), "s3cr3t") || strings.Contains(out.String(), "pw@") {
+		t.Fatalf("--help shows a secret:\n%s", out.String())
+	}
+	for _, name := range []string{"DATABASE_URL", "LISTEN_ADDR", "TIERSYNC_API_TOKEN", "TIERSYNC_SECRET_KEY", "WORKERS",
+		"COMMERCE7_API_URL", "SHOPIFY_API_URL", "INLINE_SYNC_TIMEOUT", "QUEUE_RETENTION", "NOTIFY_MODE", "ALERT_WEBHOOK_URL"} {
+		if !strings.Contains(out.String(), "-"+name) {
+			t.Errorf("--help does not list %s", name)
+		}
+	}
+	cfg, err := load()
+	if err != nil || cfg.APIToken != "s3cr3t-token-value" || cfg.DatabaseURL != "postgres://u:pw@h/db" {
+		t.Fatalf("secret from env not used: %v %+v", err, cfg)
+	}
+}
+
+func TestCheckServer(t *testing.T) {
+	ok := &Config{DatabaseURL: "postgres://x", APIToken: strings.Repeat("t", 16), SecretKey: make([]byte, 32)}
+	if err := ok.CheckServer(); err != nil {
+		t.Fatal(err)
+	}
+	bad := &Config{APIToken: "short"}
+	err := bad.CheckServer()
+	for _, want := range []string{"DATABASE_URL", "TIERSYNC_API_TOKEN", "TIERSYNC_SECRET_KEY"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("CheckServer error %v does not mention %s", err, want)
+		}
+	}
+}

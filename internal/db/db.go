@@ -1,0 +1,119 @@
+// Package db opens the PostgreSQL pool, runs the embedded goose migrations and
+// offers a transaction helper. Every other package reaches the database through it.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Open connects a pool to url and checks that the server answers.
+func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "tiersync"
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database %s: %w", redact(cfg), err)
+	}
+	return pool, nil
+}
+
+// redact names the server without the password, for error messages and logs.
+func redact(cfg *pgxpool.Config) string {
+	c := cfg.ConnConfig
+	return fmt.Sprintf("%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
+}
+
+// Querier is what both a pool and a transaction offer; functions that take one
+// work inside the caller's transaction or on their own.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// InTx runs fn in a transaction, committing when it returns nil and rolling back otherwise.
+func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	return nil
+}
+
+// PostgreSQL error codes the callers turn into HTTP statuses.
+const (
+	codeUniqueViolation     = "23505"
+	codeForeignKeyViolation = "23503"
+	codeCheckViolation      = "23514"
+)
+
+// UniqueViolation reports whether err is a unique violation, and of which constraint.
+func UniqueViolation(err error) (constraint string, ok bool) {
+	return violation(err, codeUniqueViolation)
+}
+
+// ForeignKeyViolation reports whether err is a foreign key violation, and of which constraint.
+func ForeignKeyViolation(err error) (constraint string, ok bool) {
+	return violation(err, codeForeignKeyViolation)
+}
+
+// CheckViolation reports whether err is a check violation, and of which constraint.
+func CheckViolation(err error) (constraint string, ok bool) {
+	return violation(err, codeCheckViolation)
+}
+
+func violation(err error, code string) (string, bool) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == code {
+		return pgErr.ConstraintName, true
+	}
+	return "", false
+}
+
+// SchemaVersion is the newest migration applied to the database (0 when none is).
+func SchemaVersion(ctx context.Context, q Querier) (int64, error) {
+	var v int64
+	err := q.QueryRow(ctx, `
+		SELECT CASE WHEN to_regclass('goose_db_version') IS NULL THEN 0
+		            ELSE (SELECT coalesce(max(version_id), 0) FROM goose_db_version) END`).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
+}
+
+// CheckReady reports why this binary cannot serve from the database yet: it does not
+// answer, or its schema is older than the binary's migrations. A newer schema is fine
+// (a rolling upgrade migrates before the last old replica stops).
+func CheckReady(ctx context.Context, q Querier) error {
+	v, err := SchemaVersion(ctx, q)
+	if err != nil {
+		return fmt.Errorf("database unreachable: %w", err)
+	}
+	if latest := LatestVersion(); v < latest {
+		return fmt.Errorf("database schema is at migration %d, this binary needs %d: run `tiersync migrate up`", v, latest)
+	}
+	return nil
+}

@@ -1,0 +1,230 @@
+package membership
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"tiersync/internal/apperr"
+	"tiersync/internal/db"
+)
+
+// CRM types.
+const (
+	CRMCommerce7 = "commerce7"
+	CRMShopify   = "shopify"
+)
+
+// Default request budgets per client. Commerce7 documents 100 requests/minute per tenant.
+// Shopify's GraphQL limit is in cost points (100/s restored on a standard plan); our
+// mutations cost about 10 points, so 600 requests/minute keeps well inside it and the
+// cost-based throttle does the fine control.
+const (
+	DefaultCommerce7RatePerMinute = 100
+	DefaultShopifyRatePerMinute   = 600
+	maxRatePerMinute              = 100_000
+)
+
+// Client is a winery. Its stored CRM token never leaves the package in clear except
+// through ShopifyToken.
+type Client struct {
+	ID                 string    `json:"id"`
+	Name               string    `json:"name"`
+	CRMType            string    `json:"crm_type"`
+	Tenant             string    `json:"tenant"`
+	RateLimitPerMinute int       `json:"rate_limit_per_minute"`
+	CreatedAt          time.Time `json:"created_at"`
+}
+
+// NewClient is the input of CreateClient. Pointers tell "absent" from "zero"; the HTTP
+// layer has already refused absent required fields.
+type NewClient struct {
+	Name               string
+	CRMType            string
+	Tenant             string
+	RateLimitPerMinute *int
+	ShopifyAccessToken *string
+}
+
+var (
+	// Commerce7 tenant ids are slugs ("spectrum-winery").
+	c7TenantRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$`)
+	// Webhooks name a shop by its permanent myshopify.com domain, never a custom domain.
+	shopDomainRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,99}\.myshopify\.com$`)
+)
+
+// validate checks a new client and fills in defaults; it returns the tenant as stored.
+func (in *NewClient) validate() error {
+	in.Name = strings.TrimSpace(in.Name)
+	in.Tenant = strings.TrimSpace(in.Tenant)
+	if in.Name == "" {
+		return apperr.BadRequestf("name is required")
+	}
+	if len(in.Name) > 200 {
+		return apperr.Invalidf("name is longer than 200 characters")
+	}
+	if in.Tenant == "" {
+		return apperr.BadRequestf("tenant is required")
+	}
+	switch in.CRMType {
+	case CRMCommerce7:
+		if !c7TenantRe.MatchString(in.Tenant) {
+			return apperr.Invalidf("tenant %q is not a Commerce7 tenant id (letters, digits, '-' and '_')", in.Tenant)
+		}
+		if in.ShopifyAccessToken != nil {
+			return apperr.Invalidf("shopify_access_token is only for shopify clients")
+		}
+	case CRMShopify:
+		in.Tenant = strings.ToLower(in.Tenant)
+		if !shopDomainRe.MatchString(in.Tenant) {
+			return apperr.Invalidf("tenant %q is not a shop's myshopify.com domain (e.g. my-winery.myshopify.com)", in.Tenant)
+		}
+		if in.ShopifyAccessToken == nil || strings.TrimSpace(*in.ShopifyAccessToken) == "" {
+			return apperr.Invalidf("a shopify client needs shopify_access_token (the Admin API access token)")
+		}
+	case "":
+		return apperr.BadRequestf("crm_type is required")
+	default:
+		return apperr.Invalidf("crm_type %q is not one of commerce7, shopify", in.CRMType)
+	}
+	if in.RateLimitPerMinute != nil {
+		if r := *in.RateLimitPerMinute; r <= 0 || r > maxRatePerMinute {
+			return apperr.Invalidf("rate_limit_per_minute must be between 1 and %d, got %d", maxRatePerMinute, r)
+		}
+	}
+	return nil
+}
+
+// CreateClient stores a new client, its Shopify token encrypted.
+func (s *Store) CreateClient(ctx context.Context, in NewClient) (Client, error) {
+	if err := in.validate(); err != nil {
+		return Client{}, err
+	}
+	rate := DefaultCommerce7RatePerMinute
+	if in.CRMType == CRMShopify {
+		rate = DefaultShopifyRatePerMinute
+		if s.box == nil {
+			return Client{}, errors.New("create shopify client: no TIERSYNC_SECRET_KEY to encrypt its token")
+		}
+	}
+	if in.RateLimitPerMinute != nil {
+		rate = *in.RateLimitPerMinute
+	}
+	var c Client
+	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		// The token is sealed with the client's id as additional data, and the row must carry
+		// the token from its first version (clients_shopify_needs_token), so the id comes first.
+		var id string
+		if err := tx.QueryRow(ctx, `SELECT gen_random_uuid()::text`).Scan(&id); err != nil {
+			return err
+		}
+		var sealed []byte
+		if in.CRMType == CRMShopify {
+			var err error
+			if sealed, err = s.box.Seal([]byte(strings.TrimSpace(*in.ShopifyAccessToken)), []byte(id)); err != nil {
+				return err
+			}
+		}
+		return tx.QueryRow(ctx, qInsertClient, id, in.Name, in.CRMType, in.Tenant, rate, sealed).
+			Scan(&c.ID, &c.Name, &c.CRMType, &c.Tenant, &c.RateLimitPerMinute, &c.CreatedAt)
+	})
+	if name, ok := db.UniqueViolation(err); ok && name == "clients_tenant_key" {
+		return Client{}, apperr.Conflictf("a client with tenant %q already exists", in.Tenant)
+	}
+	if err != nil {
+		return Client{}, fmt.Errorf("create client: %w", err)
+	}
+	c.CreatedAt = c.CreatedAt.UTC()
+	return c, nil
+}
+
+type clientCursor struct {
+	CreatedAt time.Time `json:"t"`
+	ID        string    `json:"id"`
+}
+
+// ListClients returns one page of clients, oldest first, and the cursor of the next page
+// ("" when this is the last).
+func (s *Store) ListClients(ctx context.Context, p Page) ([]Client, string, error) {
+	var after *time.Time
+	var afterID *string
+	if p.Cursor != "" {
+		var cur clientCursor
+		if err := decodeCursor(p.Cursor, &cur); err != nil {
+			return nil, "", err
+		}
+		after, afterID = &cur.CreatedAt, &cur.ID
+	}
+	rows, err := s.pool.Query(ctx, qListClients, after, afterID, p.Limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list clients: %w", err)
+	}
+	clients, err := pgx.CollectRows(rows, scanClient)
+	if err != nil {
+		return nil, "", fmt.Errorf("list clients: %w", err)
+	}
+	next := ""
+	if len(clients) > p.Limit {
+		clients = clients[:p.Limit]
+		last := clients[len(clients)-1]
+		next = encodeCursor(clientCursor{last.CreatedAt, last.ID})
+	}
+	return clients, next, nil
+}
+
+// GetClient returns one client, or a NotFound error.
+func (s *Store) GetClient(ctx context.Context, id string) (Client, error) {
+	if err := checkUUID("client_id", id); err != nil {
+		return Client{}, err
+	}
+	rows, err := s.pool.Query(ctx, qGetClient, id)
+	if err != nil {
+		return Client{}, fmt.Errorf("get client: %w", err)
+	}
+	c, err := pgx.CollectExactlyOneRow(rows, scanClient)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Client{}, apperr.NotFoundf("client %s not found", id)
+	}
+	if err != nil {
+		return Client{}, fmt.Errorf("get client: %w", err)
+	}
+	return c, nil
+}
+
+func scanClient(row pgx.CollectableRow) (Client, error) {
+	var c Client
+	err := row.Scan(&c.ID, &c.Name, &c.CRMType, &c.Tenant, &c.RateLimitPerMinute, &c.CreatedAt)
+	c.CreatedAt = c.CreatedAt.UTC()
+	return c, err
+}
+
+// ShopifyToken decrypts a Shopify client's Admin API token, for the CRM layer.
+func (s *Store) ShopifyToken(ctx context.Context, clientID string) (string, error) {
+	if err := checkUUID("client_id", clientID); err != nil {
+		return "", err
+	}
+	var sealed []byte
+	err := s.pool.QueryRow(ctx, qClientToken, clientID).Scan(&sealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", apperr.NotFoundf("client %s not found", clientID)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read token of client %s: %w", clientID, err)
+	}
+	if sealed == nil {
+		return "", fmt.Errorf("client %s has no stored token", clientID)
+	}
+	if s.box == nil {
+		return "", errors.New("read stored token: no TIERSYNC_SECRET_KEY")
+	}
+	token, err := s.box.Open(sealed, []byte(clientID))
+	if err != nil {
+		return "", fmt.Errorf("token of client %s: %w", clientID, err)
+	}
+	return string(token), nil
+}

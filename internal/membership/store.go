@@ -1,0 +1,59 @@
+// Package membership holds the domain of tiersync: clients (wineries), tiers, customers,
+// enrollments and orders, and the rules that move a customer between tiers.
+package membership
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"regexp"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tiersync/internal/apperr"
+	"tiersync/internal/secretbox"
+)
+
+// Store reads and writes the membership tables.
+type Store struct {
+	pool *pgxpool.Pool
+	box  *secretbox.Box
+}
+
+// NewStore makes a Store. box encrypts stored CRM tokens; without one, Shopify clients
+// cannot be created.
+func NewStore(pool *pgxpool.Pool, box *secretbox.Box) *Store {
+	return &Store{pool: pool, box: box}
+}
+
+// Page asks for one page of a list.
+type Page struct {
+	// Limit is the page size; the caller has checked it (1..500).
+	Limit int
+	// Cursor is the previous page's next cursor, or "".
+	Cursor string
+}
+
+// encodeCursor makes an opaque cursor from the sort key of a page's last item.
+func encodeCursor(key any) string {
+	b, _ := json.Marshal(key) // plain values: cannot fail
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeCursor reads a cursor made by encodeCursor into key.
+func decodeCursor(cursor string, key any) error {
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil || json.Unmarshal(b, key) != nil {
+		return apperr.BadRequestf("cursor %q is not one this API returned", cursor)
+	}
+	return nil
+}
+
+var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// checkUUID refuses an id that is not a UUID before PostgreSQL does it with a 500.
+func checkUUID(field, v string) error {
+	if !uuidRe.MatchString(v) {
+		return apperr.BadRequestf("%s %q is not a UUID", field, v)
+	}
+	return nil
+}

@@ -1,0 +1,188 @@
+package membership
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"tiersync/internal/apperr"
+	"tiersync/internal/db"
+)
+
+// Commerce7 delivery methods of a club membership.
+const (
+	DeliveryShip   = "Ship"
+	DeliveryPickup = "Pickup"
+)
+
+// Tier is one level of a client's club.
+type Tier struct {
+	ID               string    `json:"id"`
+	ClientID         string    `json:"client_id"`
+	Name             string    `json:"name"`
+	Rank             int       `json:"rank"`
+	DurationMonths   int       `json:"duration_months"`
+	MinPurchaseCents int64     `json:"min_purchase_cents"`
+	MinLTVCents      int64     `json:"min_ltv_cents"`
+	C7ClubID         *string   `json:"c7_club_id"`
+	C7DeliveryMethod *string   `json:"c7_delivery_method"`
+	ShopifyTag       *string   `json:"shopify_tag"`
+	CreatedAt        time.Time `json:"created_at"`
+}
+
+// NewTier is the input of CreateTier; nil means absent.
+type NewTier struct {
+	Name             string
+	Rank             int
+	DurationMonths   int
+	MinPurchaseCents *int64
+	MinLTVCents      *int64
+	C7ClubID         *string
+	C7DeliveryMethod *string
+	ShopifyTag       *string
+}
+
+const maxDurationMonths = 1200
+
+// validate checks the tier against its client's CRM and fills in defaults.
+func (in *NewTier) validate(crmType string) error {
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" {
+		return apperr.BadRequestf("name is required")
+	}
+	if len(in.Name) > 200 {
+		return apperr.Invalidf("name is longer than 200 characters")
+	}
+	if in.Rank < 0 {
+		return apperr.Invalidf("rank must be 0 or more, got %d", in.Rank)
+	}
+	if in.DurationMonths <= 0 || in.DurationMonths > maxDurationMonths {
+		return apperr.Invalidf("duration_months must be between 1 and %d, got %d", maxDurationMonths, in.DurationMonths)
+	}
+	for _, a := range []struct {
+		name string
+		v    *int64
+	}{{"min_purchase_cents", in.MinPurchaseCents}, {"min_ltv_cents", in.MinLTVCents}} {
+		if a.v != nil && *a.v < 0 {
+			return apperr.Invalidf("%s must not be negative, got %d", a.name, *a.v)
+		}
+	}
+	trim := func(p *string) *string {
+		if p == nil {
+			return nil
+		}
+		v := strings.TrimSpace(*p)
+		return &v
+	}
+	in.C7ClubID, in.C7DeliveryMethod, in.ShopifyTag = trim(in.C7ClubID), trim(in.C7DeliveryMethod), trim(in.ShopifyTag)
+	switch crmType {
+	case CRMCommerce7:
+		if in.ShopifyTag != nil {
+			return apperr.Invalidf("shopify_tag does not fit a commerce7 client: use c7_club_id")
+		}
+		if in.C7ClubID == nil || *in.C7ClubID == "" {
+			return apperr.Invalidf("a commerce7 tier needs c7_club_id (each tier is its own Commerce7 club)")
+		}
+		if in.C7DeliveryMethod == nil {
+			d := DeliveryShip
+			in.C7DeliveryMethod = &d
+		}
+		if m := *in.C7DeliveryMethod; m != DeliveryShip && m != DeliveryPickup {
+			return apperr.Invalidf("c7_delivery_method %q is not one of Ship, Pickup", m)
+		}
+	case CRMShopify:
+		if in.C7ClubID != nil || in.C7DeliveryMethod != nil {
+			return apperr.Invalidf("c7_club_id and c7_delivery_method do not fit a shopify client: use shopify_tag")
+		}
+		if in.ShopifyTag == nil || *in.ShopifyTag == "" {
+			return apperr.Invalidf("a shopify tier needs shopify_tag (the customer tag that marks its members)")
+		}
+		// Shopify splits tags on commas and caps them at 255 characters.
+		if strings.Contains(*in.ShopifyTag, ",") || len(*in.ShopifyTag) > 255 {
+			return apperr.Invalidf("shopify_tag must be at most 255 characters without commas")
+		}
+	}
+	return nil
+}
+
+// CreateTier adds a tier to a client.
+func (s *Store) CreateTier(ctx context.Context, clientID string, in NewTier) (Tier, error) {
+	c, err := s.GetClient(ctx, clientID)
+	if err != nil {
+		return Tier{}, err
+	}
+	if err := in.validate(c.CRMType); err != nil {
+		return Tier{}, err
+	}
+	zero := int64(0)
+	if in.MinPurchaseCents == nil {
+		in.MinPurchaseCents = &zero
+	}
+	if in.MinLTVCents == nil {
+		in.MinLTVCents = &zero
+	}
+	rows, err := s.pool.Query(ctx, qInsertTier, c.ID, c.CRMType, in.Name, in.Rank, in.DurationMonths,
+		*in.MinPurchaseCents, *in.MinLTVCents, in.C7ClubID, in.C7DeliveryMethod, in.ShopifyTag)
+	if err == nil {
+		var t Tier
+		t, err = pgx.CollectExactlyOneRow(rows, scanTier)
+		if err == nil {
+			return t, nil
+		}
+	}
+	if name, ok := db.UniqueViolation(err); ok {
+		switch name {
+		case "tiers_client_rank_key":
+			return Tier{}, apperr.Conflictf("client already has a tier with rank %d", in.Rank)
+		case "tiers_client_c7_club_key":
+			return Tier{}, apperr.Conflictf("client already has a tier for Commerce7 club %s", *in.C7ClubID)
+		case "tiers_client_shopify_tag_key":
+			return Tier{}, apperr.Conflictf("client already has a tier with shopify_tag %q", *in.ShopifyTag)
+		}
+	}
+	if _, ok := db.ForeignKeyViolation(err); ok {
+		// The client was deleted between the read and the insert.
+		return Tier{}, apperr.NotFoundf("client %s not found", clientID)
+	}
+	return Tier{}, fmt.Errorf("create tier: %w", err)
+}
+
+// ListTiers returns one page of a client's tiers by rank, and the next page's cursor.
+func (s *Store) ListTiers(ctx context.Context, clientID string, p Page) ([]Tier, string, error) {
+	if _, err := s.GetClient(ctx, clientID); err != nil {
+		return nil, "", err
+	}
+	var afterRank *int
+	if p.Cursor != "" {
+		var r int
+		if err := decodeCursor(p.Cursor, &r); err != nil {
+			return nil, "", err
+		}
+		afterRank = &r
+	}
+	rows, err := s.pool.Query(ctx, qListTiers, clientID, afterRank, p.Limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list tiers: %w", err)
+	}
+	tiers, err := pgx.CollectRows(rows, scanTier)
+	if err != nil {
+		return nil, "", fmt.Errorf("list tiers: %w", err)
+	}
+	next := ""
+	if len(tiers) > p.Limit {
+		tiers = tiers[:p.Limit]
+		next = encodeCursor(tiers[len(tiers)-1].Rank)
+	}
+	return tiers, next, nil
+}
+
+func scanTier(row pgx.CollectableRow) (Tier, error) {
+	var t Tier
+	err := row.Scan(&t.ID, &t.ClientID, &t.Name, &t.Rank, &t.DurationMonths, &t.MinPurchaseCents, &t.MinLTVCents,
+		&t.C7ClubID, &t.C7DeliveryMethod, &t.ShopifyTag, &t.CreatedAt)
+	t.CreatedAt = t.CreatedAt.UTC()
+	return t, err
+}
