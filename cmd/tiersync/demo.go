@@ -70,7 +70,7 @@ func runDemo(ctx context.Context, e env, args []string) (err error) {
 	fmt.Fprintf(e.stdout, "tiersync demo is up\n  API:      %s/api/\n  health:   %s/healthz\n  token:    %s\n  database: %s\n"+
 		"  try:      curl -H 'Authorization: Bearer %s' %s/api/clients\nCtrl-C stops it.\n",
 		base, base, cfg.APIToken, redactURL(cfg.DatabaseURL), cfg.APIToken, base)
-	return serve(ctx, cfg, log, ln)
+	return serve(ctx, cfg, log, ln, nil)
 }
 
 // createDatabase creates name on the server at adminURL unless it exists.

@@ -31,6 +31,7 @@ func commands() map[string]command {
 		"serve":   {"serve the HTTP API (and, in later versions, run the sync workers and schedules)", runServe},
 		"migrate": {"apply or roll back database migrations: up, down, status", runMigrate},
 		"demo":    {"start a private database and a server to try tiersync locally", runDemo},
+		"bench":   {"run a benchmark and print one JSON line: queue", runBench},
 	}
 }
 

@@ -11,8 +11,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"tiersync/internal/config"
+	"tiersync/internal/db"
 	"tiersync/internal/db/dbtest"
+	"tiersync/internal/queue"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -92,10 +96,12 @@ func TestServeRefusesMissingSecrets(t *testing.T) {
 	}
 }
 
-// TestServeAndShutdown runs the real server on a free port, uses it, and stops it the way
-// SIGTERM does (the context ends): serve must return cleanly.
+// TestServeAndShutdown runs the real server and workers on a free port, uses it, and stops
+// it the way SIGTERM does (the context ends): serve returns cleanly, and the row a worker
+// was still running when the grace period ended is released, its attempt given back.
 func TestServeAndShutdown(t *testing.T) {
 	url := dbtest.NewURL(t)
+	rowID := seedOneRow(t, url)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -105,11 +111,21 @@ func TestServeAndShutdown(t *testing.T) {
 		"TIERSYNC_API_TOKEN":  "serve-test-token-123456",
 		"TIERSYNC_SECRET_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)),
 		"LOG_LEVEL":           "error",
+		"SHUTDOWN_TIMEOUT":    "200ms",
 	}
 	cfg := loadServerConfig(t, envVars)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, newLogger(io.Discard, "error"), ln) }()
+	running := make(chan int64, 1)
+	handler := func(ctx context.Context, j queue.Job) error {
+		running <- j.ID
+		<-ctx.Done() // a CRM call still going when the grace period ends
+		return ctx.Err()
+	}
+	go func() { done <- serve(ctx, cfg, newLogger(io.Discard, "error"), ln, handler) }()
+	if got := <-running; got != rowID {
+		t.Fatalf("worker ran row %d, want %d", got, rowID)
+	}
 
 	base := "http://" + ln.Addr().String()
 	get := func(path, tok string) int {
@@ -143,6 +159,43 @@ func TestServeAndShutdown(t *testing.T) {
 	if _, err := http.Get(base + "/healthz"); err == nil {
 		t.Fatal("server still answers after shutdown")
 	}
+	var status string
+	var attempts int
+	pool := openPool(t, url)
+	if err := pool.QueryRow(context.Background(), `SELECT status, attempts FROM crm_sync_queue WHERE id = $1`, rowID).Scan(&status, &attempts); err != nil {
+		t.Fatal(err)
+	}
+	if status != "pending" || attempts != 0 {
+		t.Fatalf("row after shutdown: %s with %d attempts, want pending with 0", status, attempts)
+	}
+}
+
+func openPool(t *testing.T, url string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := db.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// seedOneRow makes a client, tier and customer and one pending queue row.
+func seedOneRow(t *testing.T, url string) int64 {
+	t.Helper()
+	pool := openPool(t, url)
+	var id int64
+	err := pool.QueryRow(context.Background(), `
+		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('W', 'commerce7', 'w', 100) RETURNING id),
+		     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
+		           SELECT id, 'commerce7', 'Gold', 1, 12, 'club', 'Ship' FROM c RETURNING id, client_id),
+		     cu AS (INSERT INTO customers (client_id, email) SELECT id, 'a@example.com' FROM c RETURNING id, client_id)
+		INSERT INTO crm_sync_queue (client_id, customer_id, action_type, tier_id)
+		SELECT cu.client_id, cu.id, 'add_membership', t.id FROM cu, t RETURNING id`).Scan(&id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 func loadServerConfig(t *testing.T, envVars map[string]string) *config.Config {

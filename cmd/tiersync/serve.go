@@ -13,11 +13,9 @@ import (
 	"tiersync/internal/config"
 	"tiersync/internal/db"
 	"tiersync/internal/membership"
+	"tiersync/internal/queue"
 	"tiersync/internal/secretbox"
 )
-
-// shutdownGrace is how long in-flight requests get after SIGTERM.
-const shutdownGrace = 20 * time.Second
 
 func runServe(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "serve", "serve [flags]")
@@ -36,11 +34,13 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
 	}
-	return serve(ctx, cfg, newLogger(e.stderr, cfg.LogLevel), ln)
+	return serve(ctx, cfg, newLogger(e.stderr, cfg.LogLevel), ln, nil)
 }
 
-// serve runs the HTTP server on ln until ctx ends, then shuts down gracefully.
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Listener) error {
+// serve runs the HTTP server on ln, and the queue's workers when there is a handler for
+// them, until ctx ends (SIGTERM); then it stops the workers (running rows finish or are
+// released) and the HTTP server, each within SHUTDOWN_TIMEOUT.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Listener, handler queue.Handler) error {
 	pool, err := db.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		ln.Close()
@@ -71,6 +71,24 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	engine := queue.New(pool, handler, queue.Config{
+		Workers:    cfg.Workers,
+		NotifyMode: cfg.NotifyMode,
+		Logger:     log,
+	})
+	switch {
+	case handler == nil:
+		// The CRM layer that turns rows into Commerce7/Shopify calls is not wired in yet
+		// (issue 5); rows wait in the queue rather than burn their attempts.
+		log.Warn("no CRM handler: sync workers not started; rows stay pending")
+	case cfg.Workers == 0:
+		log.Info("WORKERS=0: this replica serves HTTP only")
+	default:
+		if err := engine.Start(ctx); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("serving", slog.String("addr", ln.Addr().String()))
@@ -80,9 +98,14 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", slog.Duration("grace", shutdownGrace))
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	log.Info("shutting down", slog.Duration("grace", cfg.ShutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
+	// The workers first: a row running now gets the grace period to finish, and is
+	// released (pending again, its attempt given back) if it does not.
+	if err := engine.Stop(sctx); err != nil {
+		log.Error("stopping workers", slog.String("error", err.Error()))
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("graceful shutdown: %w", err)
 	}

@@ -22,6 +22,7 @@ type Config struct {
 	SecretKey []byte
 
 	Workers           int
+	ShutdownTimeout   time.Duration
 	InlineSyncTimeout time.Duration
 	QueueRetention    time.Duration
 	NotifyMode        string
@@ -117,6 +118,8 @@ func settings() []setting {
 				c.Workers = n
 				return nil
 			}},
+		{"SHUTDOWN_TIMEOUT", "20s", "on SIGTERM, how long running rows and requests get to finish before rows are released", Server,
+			dur("SHUTDOWN_TIMEOUT", func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 		{"INLINE_SYNC_TIMEOUT", "2s", "how long POST /api/enrollments waits for a Commerce7 row to complete", Server,
 			dur("INLINE_SYNC_TIMEOUT", func(c *Config) *time.Duration { return &c.InlineSyncTimeout })},
 		{"QUEUE_RETENTION", "720h", "completed and cancelled queue rows older than this are deleted", Server,

@@ -160,9 +160,9 @@ CREATE TABLE crm_sync_queue (
     CONSTRAINT crm_sync_queue_completed_at
         CHECK ((status = 'completed') = (completed_at IS NOT NULL))
 );
--- The claim: due pending rows per client, best priority first, then oldest.
-CREATE INDEX crm_sync_queue_claim_idx ON crm_sync_queue (client_id, priority DESC, id)
-    INCLUDE (next_retry_at, customer_id) WHERE status = 'pending';
+-- The claim: pending rows, best priority first, then oldest, with their due time at hand.
+CREATE INDEX crm_sync_queue_claim_idx ON crm_sync_queue (priority DESC, id)
+    INCLUDE (next_retry_at) WHERE status = 'pending';
 -- Per-customer order: "does this customer have an earlier unfinished row?".
 CREATE INDEX crm_sync_queue_customer_open_idx ON crm_sync_queue (customer_id, id)
     WHERE status IN ('pending', 'processing');
@@ -189,8 +189,10 @@ CREATE TABLE crm_sync_attempts (
     started_at   timestamptz NOT NULL,
     finished_at  timestamptz NOT NULL,
     -- succeeded: done; retry: back to pending with backoff; throttled: back to pending, attempt given
-    -- back; failed: permanent or out of attempts; released: handed back at shutdown or lease lost.
-    outcome      text NOT NULL CHECK (outcome IN ('succeeded', 'retry', 'throttled', 'failed', 'released')),
+    -- back; failed: permanent or out of attempts; released: handed back at shutdown, attempt given
+    -- back; lease_expired: its worker vanished mid-attempt (found by the rescuer; the attempt counts).
+    outcome      text NOT NULL
+                 CHECK (outcome IN ('succeeded', 'retry', 'throttled', 'failed', 'released', 'lease_expired')),
     http_status  integer CHECK (http_status BETWEEN 100 AND 599),
     error        text
 );

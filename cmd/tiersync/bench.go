@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"tiersync/internal/bench"
+	"tiersync/internal/config"
+	"tiersync/internal/db"
+	"tiersync/internal/devdb"
+)
+
+func runBench(ctx context.Context, e env, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(e.stdout, "Usage: tiersync bench <name> [flags]\n\nBenchmarks (each prints one JSON line):\n"+
+			"  queue   drain --jobs N rows through the engine with --workers W and a no-op handler\n\n"+
+			"Each runs in a fresh database: a private PostgreSQL when DATABASE_URL is unset, else a\n"+
+			"new database on DATABASE_URL's server (dropped afterwards; needs CREATEDB).")
+		if len(args) == 0 {
+			return errUsage
+		}
+		return nil
+	}
+	switch args[0] {
+	case "queue":
+		return benchQueue(ctx, e, args[1:])
+	}
+	return fmt.Errorf("unknown benchmark %q (try: tiersync bench --help)", args[0])
+}
+
+func benchQueue(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "bench queue", "bench queue [--jobs N] [--workers W]")
+	jobs := fs.Int("jobs", 50_000, "rows to drain")
+	workers := fs.Int("workers", 16, "workers")
+	load := config.Bind(fs, e.getenv, config.Database)
+	if err := parse(e, fs, args); err != nil {
+		return err
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	if *jobs < 1 || *workers < 1 {
+		return fmt.Errorf("--jobs and --workers must be at least 1")
+	}
+	dbURL, cleanup, err := scratchDatabase(ctx, e, cfg.DatabaseURL, "tiersync_bench")
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	pool, err := db.Open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	res, err := bench.Queue(ctx, pool, *jobs, *workers)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(e.stdout).Encode(res)
+}
+
+// scratchDatabase makes a fresh, migrated database: on a private cluster when serverURL is
+// empty, else on that server. cleanup drops it (and stops the private cluster).
+func scratchDatabase(ctx context.Context, e env, serverURL, prefix string) (dbURL string, cleanup func(), err error) {
+	stop := func() {}
+	if serverURL == "" {
+		cluster, err := devdb.Start(ctx, devdb.Options{Logf: func(f string, a ...any) {
+			fmt.Fprintf(e.stderr, "devdb: "+f+"\n", a...)
+		}})
+		if err != nil {
+			return "", nil, err
+		}
+		stop = func() { _ = cluster.Stop() }
+		serverURL = cluster.URL("postgres")
+	}
+	name := prefix + "_" + randomHex(4)
+	if err := createDatabase(ctx, serverURL, name); err != nil {
+		stop()
+		return "", nil, err
+	}
+	dbURL, err = withDatabase(serverURL, name)
+	if err != nil {
+		stop()
+		return "", nil, err
+	}
+	drop := func() {
+		conn, err := pgx.Connect(context.Background(), serverURL)
+		if err == nil {
+			_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+			conn.Close(context.Background())
+		}
+		stop()
+	}
+	if err := db.MigrateUp(ctx, dbURL); err != nil {
+		drop()
+		return "", nil, err
+	}
+	return dbURL, drop, nil
+}
+
+// withDatabase returns serverURL pointing at database name instead.
+func withDatabase(serverURL, name string) (string, error) {
+	u, err := url.Parse(serverURL)
+	if err != nil || !strings.HasPrefix(u.Scheme, "postgres") {
+		return "", fmt.Errorf("%s must be a postgres:// URL to create a scratch database on its server", config.EnvDatabaseURL)
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}

@@ -1,0 +1,113 @@
+// Package bench holds tiersync's benchmarks. Each runs against a real PostgreSQL and the
+// real engine, and reports one JSON line (`tiersync bench …`), so figures can be compared
+// across machines and commits. Speed goals live here, never in timed tests.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tiersync/internal/db"
+	"tiersync/internal/queue"
+)
+
+// QueueResult is the JSON line of `tiersync bench queue`.
+type QueueResult struct {
+	Bench      string  `json:"bench"`
+	Jobs       int     `json:"jobs"`
+	Workers    int     `json:"workers"`
+	Seconds    float64 `json:"seconds"`
+	JobsPerSec float64 `json:"jobs_per_sec"`
+}
+
+// Queue enqueues jobs rows into the (fresh, migrated) database behind pool, drains them
+// through the real engine with a no-op handler and times the drain: from the engine's
+// start until the last outcome is written.
+func Queue(ctx context.Context, pool *pgxpool.Pool, jobs, workers int) (QueueResult, error) {
+	if err := seedQueue(ctx, pool, jobs); err != nil {
+		return QueueResult{}, err
+	}
+	var handled atomic.Int64
+	all := make(chan struct{})
+	q := queue.New(pool, func(context.Context, queue.Job) error {
+		if handled.Add(1) == int64(jobs) {
+			close(all)
+		}
+		return nil
+	}, queue.Config{Workers: workers, PollInterval: 100 * time.Millisecond})
+
+	start := time.Now()
+	if err := q.Start(ctx); err != nil {
+		return QueueResult{}, err
+	}
+	select {
+	case <-all:
+	case <-ctx.Done():
+		_ = q.Stop(context.Background())
+		return QueueResult{}, fmt.Errorf("bench queue: %d of %d jobs handled: %w", handled.Load(), jobs, ctx.Err())
+	}
+	if err := q.Stop(ctx); err != nil { // writes the last outcomes
+		return QueueResult{}, err
+	}
+	elapsed := time.Since(start).Seconds()
+
+	var completed int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM crm_sync_queue WHERE status = 'completed'`).Scan(&completed); err != nil {
+		return QueueResult{}, fmt.Errorf("bench queue: count: %w", err)
+	}
+	if completed != jobs {
+		return QueueResult{}, fmt.Errorf("bench queue: %d of %d rows completed", completed, jobs)
+	}
+	return QueueResult{Bench: "queue", Jobs: jobs, Workers: workers, Seconds: round(elapsed),
+		JobsPerSec: round(float64(jobs) / elapsed)}, nil
+}
+
+// seedQueue makes one client, one tier, a customer per 10 rows and the rows themselves,
+// enqueued 10 000 per statement as the expiration job does.
+func seedQueue(ctx context.Context, pool *pgxpool.Pool, jobs int) error {
+	var client, tier string
+	if err := pool.QueryRow(ctx, `INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute)
+		VALUES ('Bench Winery', 'commerce7', 'bench', 100000) RETURNING id`).Scan(&client); err != nil {
+		return fmt.Errorf("bench: seed client: %w", err)
+	}
+	if err := pool.QueryRow(ctx, `INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
+		VALUES ($1, 'commerce7', 'Gold', 1, 12, 'club-gold', 'Ship') RETURNING id`, client).Scan(&tier); err != nil {
+		return fmt.Errorf("bench: seed tier: %w", err)
+	}
+	rows, err := pool.Query(ctx, `INSERT INTO customers (client_id, email)
+		SELECT $1, 'bench' || g || '@example.com' FROM generate_series(1, $2) g RETURNING id`, client, max(1, jobs/10))
+	if err != nil {
+		return fmt.Errorf("bench: seed customers: %w", err)
+	}
+	customers, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("bench: seed customers: %w", err)
+	}
+	const perStatement = 10_000
+	for done := 0; done < jobs; done += perStatement {
+		batch := make([]queue.NewJob, min(perStatement, jobs-done))
+		for i := range batch {
+			batch[i] = queue.NewJob{ClientID: client, CustomerID: customers[(done+i)%len(customers)],
+				ActionType: queue.ActionCancel, TierID: tier, Priority: queue.PriorityLow}
+		}
+		err := db.InTx(ctx, pool, func(tx pgx.Tx) error {
+			_, err := queue.Enqueue(ctx, tx, batch...)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("bench: enqueue: %w", err)
+		}
+	}
+	// Fresh statistics, as a live table would have, so the claim's plan is the real one.
+	if _, err := pool.Exec(ctx, `ANALYZE crm_sync_queue`); err != nil {
+		return fmt.Errorf("bench: analyze: %w", err)
+	}
+	return nil
+}
+
+func round(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }

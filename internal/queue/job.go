@@ -1,0 +1,111 @@
+// Package queue is the crm_sync_queue engine: transactional enqueue, batched claims with
+// FOR UPDATE SKIP LOCKED, leases kept alive by a heartbeat and rescued when they lapse,
+// retries with exponential backoff, batched outcome writes, run-now operations, a graceful
+// stop and retention. It knows nothing of CRMs: it runs a Handler for each claimed row and
+// records what the Handler returns.
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Actions.
+const (
+	ActionAdd     = "add_membership"
+	ActionCancel  = "cancel_membership"
+	ActionUpgrade = "upgrade_membership"
+)
+
+// Statuses.
+const (
+	StatusPending    = "pending"
+	StatusProcessing = "processing"
+	StatusCompleted  = "completed"
+	StatusFailed     = "failed"
+	StatusCancelled  = "cancelled"
+)
+
+// Priorities: higher runs first. An enrollment a member is waiting on outranks a
+// nightly bulk of cancellations.
+const (
+	PriorityLow    = -10
+	PriorityNormal = 0
+	PriorityHigh   = 10
+)
+
+// Job is a claimed row, as the Handler sees it.
+type Job struct {
+	ID            int64
+	ClientID      string
+	CustomerID    string
+	EnrollmentID  *string
+	ActionType    string
+	TierID        string
+	OldTierID     *string
+	CustomerCRMID *string
+	Priority      int
+	// Attempt is this attempt's number (1 for the first); MaxAttempts the limit.
+	Attempt     int
+	MaxAttempts int
+	CreatedAt   time.Time
+}
+
+// Handler does the work of one row. It returns nil on success; an error made by
+// Permanent fails the row at once; any other error is retried with backoff until the
+// row runs out of attempts. ctx ends when the row's lease is lost or the queue stops.
+type Handler func(ctx context.Context, job Job) error
+
+// permanentError marks an error no retry can fix.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as one that no retry can fix (a 4xx from the CRM, say): the row
+// fails at once with err's message.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err}
+}
+
+// IsPermanent reports whether err was marked by Permanent.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}
+
+// HTTPStatus is implemented by errors that carry the CRM's HTTP status, so the attempt
+// history can show it.
+type HTTPStatus interface{ HTTPStatus() int }
+
+func httpStatusOf(err error) *int {
+	var h HTTPStatus
+	if errors.As(err, &h) {
+		if s := h.HTTPStatus(); s >= 100 && s <= 599 {
+			return &s
+		}
+	}
+	return nil
+}
+
+// errorMessage is what goes into error_message: the error's text, capped so one huge
+// CRM answer cannot bloat the row.
+func errorMessage(err error) string {
+	const max = 2000
+	msg := err.Error()
+	if len(msg) > max {
+		msg = msg[:max] + "…"
+	}
+	return msg
+}
+
+// errNoAttemptsLeft is recorded on a row claimed with attempts = max_attempts: its earlier
+// workers died mid-attempt (the rescuer counted those attempts), so it is not tried again.
+func errNoAttemptsLeft(attempts int) string {
+	return fmt.Sprintf("no attempts left: claimed after %d attempt(s) whose workers died mid-attempt", attempts)
+}

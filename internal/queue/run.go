@@ -1,0 +1,133 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"tiersync/internal/apperr"
+)
+
+// RunResult counts what RunDue did.
+type RunResult struct {
+	Processed int `json:"processed"`
+	Succeeded int `json:"succeeded"`
+	// Failed is Processed − Succeeded: rows that failed or went back to wait for a retry.
+	Failed int `json:"failed"`
+}
+
+// runParallel is how many rows RunDue runs at once inside the caller.
+const runParallel = 8
+
+// RunDue claims up to limit due rows and runs them inside the caller (for
+// /api/cron/sync, so an outside scheduler can drive the queue), returning the counts.
+func (q *Queue) RunDue(ctx context.Context, limit int) (RunResult, error) {
+	jobs, err := q.claim(ctx, qClaimDue, limit)
+	if err != nil {
+		return RunResult{}, err
+	}
+	var (
+		res RunResult
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, runParallel)
+	)
+	for _, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			o := q.runInline(j)
+			mu.Lock()
+			res.Processed++
+			if o.status == StatusCompleted {
+				res.Succeeded++
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.Failed = res.Processed - res.Succeeded
+	return res, nil
+}
+
+// RunOne runs pending row id now, whatever its next_retry_at, and returns its status
+// afterwards. A row that does not exist is NotFound; one in another status (or being
+// claimed by a worker this instant) is a Conflict.
+func (q *Queue) RunOne(ctx context.Context, id int64) (string, error) {
+	jobs, err := q.claim(ctx, qClaimOne, 1, id)
+	if err != nil {
+		return "", err
+	}
+	if len(jobs) == 0 {
+		status, err := q.status(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		if status == StatusFailed {
+			// Failed at claim: it had no attempts left.
+			return status, nil
+		}
+		return "", apperr.Conflictf("queue row %d is %s; only a pending row can be run now", id, status).
+			With("status", status)
+	}
+	o := q.runInline(jobs[0])
+	return o.status, nil
+}
+
+// runInline runs one claimed row in the caller's goroutine, renewing its lease meanwhile
+// (the engine's heartbeat may not be running in this process), and writes the outcome.
+func (q *Queue) runInline(j Job) outcome {
+	stop := make(chan struct{})
+	var beat sync.WaitGroup
+	beat.Add(1)
+	go func() {
+		defer beat.Done()
+		t := time.NewTicker(q.cfg.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				_ = q.heartbeat(context.Background()) // logged by the engine's loop when it runs
+			}
+		}
+	}()
+	var result outcome
+	q.process(j, func(o outcome) error {
+		result = o
+		err := q.writeNow(o)
+		if errors.Is(err, errLeaseLost) {
+			result.status = "" // someone else decides this row now
+		}
+		return err
+	})
+	close(stop)
+	beat.Wait()
+	return result
+}
+
+// Prune deletes completed and cancelled rows (and their attempts) that finished before
+// olderThan ago, in batches of batchSize so no statement holds many locks. Failed rows
+// stay until an operator acts. It returns how many rows it deleted.
+func (q *Queue) Prune(ctx context.Context, olderThan time.Duration, batchSize int) (int64, error) {
+	if batchSize <= 0 {
+		batchSize = 1000
+	}
+	cutoff := q.clock().Add(-olderThan)
+	var total int64
+	for {
+		tag, err := q.pool.Exec(ctx, qPrune, cutoff, batchSize)
+		if err != nil {
+			return total, fmt.Errorf("prune queue: %w", err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < int64(batchSize) {
+			return total, nil
+		}
+	}
+}
