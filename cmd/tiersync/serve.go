@@ -57,14 +57,14 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		ln.Close()
 		return err
 	}
-	handler := api.New(api.Options{
+	httpHandler := api.New(api.Options{
 		Token:  cfg.APIToken,
 		Store:  membership.NewStore(pool, box),
 		Logger: log,
 		Ready:  func(ctx context.Context) error { return db.CheckReady(ctx, pool) },
 	})
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           httpHandler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -144,6 +144,7 @@ func TestProbesAndRouting(t *testing.T) {
 		{"readyz needs no token", "GET", "/readyz", false, 200},
 		{"unknown api path", "GET", "/api/nope", true, 404},
 		{"wrong method", "DELETE", "/api/clients", true, 405},
+		{"wrong method on a pattern", "PUT", "/api/clients/00000000-0000-4000-8000-000000000000/tiers", true, 405},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -178,7 +179,7 @@ func TestRequestID(t *testing.T) {
 	if got := resp.Header.Get("X-Request-Id"); got != "lb-1234" {
 		t.Fatalf("X-Request-Id = %q, want the caller's", got)
 	}
-	req.Header.Set("X-Request-Id", "bad id with spaces\x01")
+	req.Header.Set("X-Request-Id", "bad id with spaces")
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

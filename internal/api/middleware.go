@@ -141,30 +141,3 @@ func requireToken(token string, next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
-
-// jsonFallback makes the mux's own plain-text 404 and 405 answers JSON under /api/.
-type jsonFallback struct {
-	http.ResponseWriter
-	wrote bool
-}
-
-func (w *jsonFallback) WriteHeader(code int) {
-	if code == http.StatusNotFound || code == http.StatusMethodNotAllowed {
-		w.wrote = true
-		msg := "no such endpoint"
-		if code == http.StatusMethodNotAllowed {
-			msg = "method not allowed; allowed: " + w.Header().Get("Allow")
-		}
-		w.Header().Del("X-Content-Type-Options")
-		writeError(w.ResponseWriter, code, msg)
-		return
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *jsonFallback) Write(b []byte) (int, error) {
-	if w.wrote {
-		return len(b), nil // the mux's text body; the JSON one is already out
-	}
-	return w.ResponseWriter.Write(b)
-}

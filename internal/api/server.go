@@ -39,7 +39,7 @@ func New(opts Options) *Server {
 		s.log = slog.Default()
 	}
 	s.routes()
-	s.handler = s.observe(limitBody(methodErrorsAsJSON(s.mux)))
+	s.handler = s.observe(limitBody(s.mux))
 	return s
 }
 
@@ -60,20 +60,26 @@ func (s *Server) routes() {
 
 	// Everything else under /api/ answers in JSON too, after the token check, so that
 	// the API's shape is not visible without the token.
-	s.mux.Handle("/api/", requireToken(s.opts.Token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
-	})))
+	s.mux.Handle("/api/", requireToken(s.opts.Token, http.HandlerFunc(s.apiFallback)))
 }
 
-// methodErrorsAsJSON makes the mux's 405 answers under /api/ JSON. The mux decides the 405
-// (it knows which methods a path has); only the body is rewritten.
-func methodErrorsAsJSON(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/") {
-			w = &jsonFallback{ResponseWriter: w}
+// apiFallback answers a request no API route took: 405 with Allow when the path exists
+// with other methods (the mux would pick this catch-all over them), else 404.
+func (s *Server) apiFallback(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/api/" && pattern != "" {
+			allow = append(allow, m)
 		}
-		next.ServeHTTP(w, r)
-	})
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+strings.Join(allow, ", "))
+		return
+	}
+	writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
