@@ -58,6 +58,30 @@ func (c *Cluster) Dir() string { return c.dir }
 
 // Start starts (or, shared, joins) a cluster.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
+	c, err := prepare(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Shared {
+		return c.startShared(ctx, SharedDir())
+	}
+	if err := c.startPrivate(ctx, opts.Dir); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// startSharedIn joins the shared cluster kept in dir (tests use their own dir).
+func startSharedIn(ctx context.Context, dir string) (*Cluster, error) {
+	c, err := prepare(ctx, Options{})
+	if err != nil {
+		return nil, err
+	}
+	return c.startShared(ctx, dir)
+}
+
+// prepare finds (or installs) the binaries and decides which user runs them.
+func prepare(ctx context.Context, opts Options) (*Cluster, error) {
 	logf := opts.Logf
 	if logf == nil {
 		logf = func(string, ...any) {}
@@ -80,23 +104,25 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		}
 		c.asUser = "postgres"
 	}
-	if opts.Shared {
-		return c.startShared(ctx)
-	}
-	c.dir = opts.Dir
+	return c, nil
+}
+
+func (c *Cluster) startPrivate(ctx context.Context, dir string) error {
+	c.dir = dir
 	if c.dir == "" {
 		// A short path: the socket path must stay under 107 bytes.
+		var err error
 		if c.dir, err = os.MkdirTemp("", "tsdb-"); err != nil {
-			return nil, fmt.Errorf("devdb: %w", err)
+			return fmt.Errorf("devdb: %w", err)
 		}
 	}
 	if err := c.initAndStart(ctx); err != nil {
-		if opts.Dir == "" {
+		if dir == "" {
 			os.RemoveAll(c.dir)
 		}
-		return nil, err
+		return err
 	}
-	return c, nil
+	return nil
 }
 
 var errNoBinaries = errors.New("PostgreSQL server binaries (initdb, pg_ctl) not found in /usr/lib/postgresql/*/bin or on PATH: " +
@@ -191,6 +217,9 @@ func (c *Cluster) initAndStart(ctx context.Context) error {
 	if err := c.chown(c.dir, c.sockDir()); err != nil {
 		return err
 	}
+	if err := c.checkTraversable(); err != nil {
+		return err
+	}
 	if _, err := os.Stat(filepath.Join(c.dataDir(), "PG_VERSION")); err != nil {
 		os.RemoveAll(c.dataDir()) // a half-made data directory from a crashed run
 		c.logf("initdb in %s", c.dataDir())
@@ -244,6 +273,27 @@ func (c *Cluster) touchLog() error {
 	}
 	f.Close()
 	return c.chown(c.logFile())
+}
+
+// checkTraversable names the first directory above the cluster that the postgres user
+// cannot enter, instead of leaving initdb to say "Permission denied" about the data dir.
+func (c *Cluster) checkTraversable() error {
+	if c.asUser == "" {
+		return nil
+	}
+	for d := filepath.Dir(c.dir); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("devdb: %w", err)
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("devdb: the %s user cannot enter %s (mode %v), so it cannot reach the cluster in %s: "+
+				"choose a directory under a path everyone may traverse (chmod o+x)", c.asUser, d, fi.Mode().Perm(), c.dir)
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
 }
 
 func (c *Cluster) chown(paths ...string) error {

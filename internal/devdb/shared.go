@@ -29,8 +29,8 @@ func SharedDir() string {
 	return filepath.Join(os.TempDir(), "tiersync-devdb-"+strconv.Itoa(os.Getuid()))
 }
 
-func (c *Cluster) startShared(ctx context.Context) (*Cluster, error) {
-	c.dir = SharedDir()
+func (c *Cluster) startShared(ctx context.Context, dir string) (*Cluster, error) {
+	c.dir = dir
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("devdb: %w", err)
 	}

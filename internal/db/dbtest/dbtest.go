@@ -33,12 +33,16 @@ var server struct {
 	template string
 	cluster  *devdb.Cluster
 	err      error
+	// drops are the DROP DATABASEs still running: a drop forces a checkpoint (~0.25 s), so
+	// it runs behind the tests and Main waits for them.
+	drops sync.WaitGroup
 }
 
 // Main runs the tests of a package (call it from TestMain) and then releases this
 // process's use of the shared cluster.
 func Main(m *testing.M) {
 	code := m.Run()
+	server.drops.Wait()
 	if server.cluster != nil {
 		if err := server.cluster.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "dbtest:", err)
@@ -71,9 +75,13 @@ func NewURL(t testing.TB) string {
 		t.Fatalf("dbtest: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-			t.Errorf("dbtest: drop %s: %v", name, err)
-		}
+		server.drops.Add(1)
+		go func() {
+			defer server.drops.Done()
+			if err := exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+				fmt.Fprintf(os.Stderr, "dbtest: drop %s: %v\n", name, err)
+			}
+		}()
 	})
 	u, err := withDatabase(server.adminURL, name)
 	if err != nil {
@@ -146,11 +154,13 @@ func ensureTemplate(ctx context.Context) error {
 	return nil
 }
 
-// clone creates name from the template. CREATE DATABASE fails while any session is
-// connected to the template; that only happens for an instant (a racing clone's own
-// check), so it is retried.
+// clone creates name from the template. FILE_COPY copies the template's files whole:
+// about 130 ms here against 200 ms for the default WAL_LOG strategy (and 320 ms to create
+// and migrate a database). CREATE DATABASE fails while any session is connected to the
+// template; that only happens for an instant, so it is retried.
 func clone(ctx context.Context, name string) error {
-	sql := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize() + " TEMPLATE " + pgx.Identifier{server.template}.Sanitize()
+	sql := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize() + " TEMPLATE " + pgx.Identifier{server.template}.Sanitize() +
+		" STRATEGY FILE_COPY"
 	delay := 10 * time.Millisecond
 	for try := 0; ; try++ {
 		err := exec(ctx, sql)
