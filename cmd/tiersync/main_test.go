@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"flag"
 	"io"
 	"net"
@@ -210,4 +211,22 @@ func loadServerConfig(t *testing.T, envVars map[string]string) *config.Config {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+func TestBenchQueuePrintsOneJSONLine(t *testing.T) {
+	url := dbtest.NewURL(t) // a server to make the scratch database on
+	code, out, errOut := runCmd(t, map[string]string{"DATABASE_URL": url}, "bench", "queue", "--jobs", "500", "--workers", "4")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var res struct {
+		Bench      string  `json:"bench"`
+		Jobs       int     `json:"jobs"`
+		Seconds    float64 `json:"seconds"`
+		JobsPerSec float64 `json:"jobs_per_sec"`
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &res) != nil || res.Bench != "queue" || res.Jobs != 500 || res.JobsPerSec <= 0 {
+		t.Fatalf("output %q", out)
+	}
 }

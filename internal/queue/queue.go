@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -91,8 +92,13 @@ type Queue struct {
 	cfg     Config
 	log     *slog.Logger
 
-	wake  chan struct{} // a nudge for the claimer: a NOTIFY, a free slot
-	slots chan struct{} // one token per worker
+	wake chan struct{} // a nudge for the claimer: a NOTIFY, a free worker
+	// jobs feeds the workers. The claimer keeps up to 2×Workers rows claimed (running or
+	// waiting here), so a worker that finishes finds its next row at hand instead of
+	// waiting for a claim round trip; a waiting row is at most a few milliseconds old
+	// against a lease of seconds.
+	jobs    chan Job
+	claimed atomic.Int64 // rows claimed whose handler has not returned
 
 	mu       sync.Mutex
 	inflight map[int64]*running
@@ -102,7 +108,7 @@ type Queue struct {
 
 	loops    sync.WaitGroup // claimer, listener, rescuer
 	hbDone   sync.WaitGroup // the heartbeat, which outlives the loops until the last outcome is written
-	handlers sync.WaitGroup // running handlers
+	handlers sync.WaitGroup // the worker goroutines
 	cancel   context.CancelFunc
 	cancelHB context.CancelFunc
 	writer   *writer
@@ -124,7 +130,7 @@ func New(pool *pgxpool.Pool, handler Handler, cfg Config) *Queue {
 		cfg:      cfg,
 		log:      cfg.Logger.With(slog.String("worker", cfg.WorkerID)),
 		wake:     make(chan struct{}, 1),
-		slots:    make(chan struct{}, cfg.Workers),
+		jobs:     make(chan Job, 2*cfg.Workers),
 		inflight: map[int64]*running{},
 		waiters:  map[int64][]chan struct{}{},
 	}
@@ -170,6 +176,18 @@ func (q *Queue) Start(ctx context.Context) error {
 		defer q.hbDone.Done()
 		q.heartbeatLoop(hbCtx)
 	}()
+	for range q.cfg.Workers {
+		q.handlers.Add(1)
+		go func() {
+			defer q.handlers.Done()
+			for j := range q.jobs {
+				q.process(j, q.writer.submit, func() {
+					q.claimed.Add(-1)
+					q.nudge()
+				})
+			}
+		}()
+	}
 	loops := []func(context.Context){q.claimLoop, q.rescueLoop}
 	if q.cfg.NotifyMode == "listen" {
 		loops = append(loops, q.listenLoop)
@@ -198,6 +216,10 @@ func (q *Queue) Stop(ctx context.Context) error {
 	q.mu.Unlock()
 
 	q.cancel() // claimer, listener and rescuer stop; the heartbeat goes on until the last outcome is written
+	q.loops.Wait()
+	// Rows claimed but not started go straight back, their attempt given back.
+	q.releaseUnstarted()
+	close(q.jobs) // the claimer has stopped: nothing else sends; workers exit when idle
 	finished := make(chan struct{})
 	go func() { q.handlers.Wait(); close(finished) }()
 	select {
@@ -215,12 +237,40 @@ func (q *Queue) Stop(ctx context.Context) error {
 	q.writer.stop() // flushes every outcome still buffered
 	q.cancelHB()
 	q.hbDone.Wait()
-	q.loops.Wait()
 	q.log.Info("queue stopped")
 	return nil
 }
 
 var errStopping = errors.New("queue stopping")
+
+// releaseUnstarted hands back the rows claimed but not yet picked up by a worker.
+func (q *Queue) releaseUnstarted() {
+	var released int
+	for {
+		select {
+		case j := <-q.jobs:
+			now := q.clock()
+			msg := "released: the worker stopped before the attempt started"
+			q.writer.submit(outcome{id: j.ID, attempt: j.Attempt, status: StatusPending, kind: "released",
+				err: &msg, started: now, finished: now}, func(err error) {
+				if err != nil {
+					q.log.Error("release failed; the lease will lapse instead", slog.Int64("id", j.ID), slog.String("error", err.Error()))
+				}
+				q.mu.Lock()
+				delete(q.inflight, j.ID)
+				q.mu.Unlock()
+				q.signal([]int64{j.ID})
+			})
+			q.claimed.Add(-1)
+			released++
+		default:
+			if released > 0 {
+				q.log.Info("released unstarted rows", slog.Int("rows", released))
+			}
+			return
+		}
+	}
+}
 
 // nudge wakes the claimer without blocking.
 func (q *Queue) nudge() {
@@ -230,29 +280,27 @@ func (q *Queue) nudge() {
 	}
 }
 
-// claimLoop claims as many due rows as there are free workers, runs each, and sleeps
+// claimLoop keeps the workers fed: it claims due rows up to 2×Workers in hand, and sleeps
 // until a NOTIFY, a freed worker or the poll interval.
 func (q *Queue) claimLoop(ctx context.Context) {
 	ticker := time.NewTicker(q.cfg.PollInterval)
 	defer ticker.Stop()
+	// While there is a backlog, wait until half the window is free so that each claim
+	// takes Workers rows or more: fewer, larger statements.
+	backlog := false
 	for {
-		free := cap(q.slots) - len(q.slots)
-		if free > 0 {
+		free := 2*q.cfg.Workers - int(q.claimed.Load())
+		if free > 0 && (!backlog || free >= q.cfg.Workers) {
 			jobs, err := q.claim(ctx, qClaimDue, free)
 			if err != nil && ctx.Err() == nil {
 				q.log.Warn("claim failed", slog.String("error", err.Error()))
 			}
 			for _, j := range jobs {
-				q.slots <- struct{}{}
-				q.handlers.Add(1)
-				go func() {
-					defer q.handlers.Done()
-					q.process(j, q.writer.submit)
-					<-q.slots
-					q.nudge()
-				}()
+				q.claimed.Add(1)
+				q.jobs <- j // never blocks: the buffer holds 2×Workers
 			}
-			if len(jobs) == free && ctx.Err() == nil {
+			backlog = len(jobs) == free
+			if backlog && ctx.Err() == nil {
 				continue // a full batch: there is probably more
 			}
 		}
@@ -320,11 +368,11 @@ type outcome struct {
 	finished     time.Time
 }
 
-// process runs the handler for one claimed row and hands its outcome to write. The row
-// stays in flight (its lease renewed) until the outcome is written.
-func (q *Queue) process(j Job, write func(outcome) error) {
+// process runs the handler for one claimed row, calls handled when the handler returns,
+// and hands the outcome to write, which calls back once it is written. The row stays in
+// flight (its lease renewed) until then.
+func (q *Queue) process(j Job, write func(outcome, func(error)), handled func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
 	q.mu.Lock()
 	q.inflight[j.ID] = &running{attempt: j.Attempt, cancel: cancel}
 	q.mu.Unlock()
@@ -333,16 +381,20 @@ func (q *Queue) process(j Job, write func(outcome) error) {
 	err := q.safeHandle(ctx, j)
 	o := q.decide(j, err, context.Cause(ctx))
 	o.started, o.finished = started, q.clock()
-	if err := write(o); err != nil {
-		// The outcome could not be written (database gone past every retry): the lease
-		// will lapse and the rescuer hands the row on. The CRM operation is idempotent,
-		// so running it again is safe.
-		q.log.Error("outcome not written", slog.Int64("id", j.ID), slog.String("error", err.Error()))
-	}
-	q.mu.Lock()
-	delete(q.inflight, j.ID)
-	q.mu.Unlock()
-	q.signal([]int64{j.ID})
+	handled()
+	write(o, func(err error) {
+		cancel(nil)
+		if err != nil {
+			// The outcome could not be written (the database was gone for a whole lease):
+			// the lease lapses and the rescuer hands the row on. CRM operations are
+			// idempotent, so running it again is safe.
+			q.log.Error("outcome not written", slog.Int64("id", j.ID), slog.String("error", err.Error()))
+		}
+		q.mu.Lock()
+		delete(q.inflight, j.ID)
+		q.mu.Unlock()
+		q.signal([]int64{j.ID})
+	})
 }
 
 // safeHandle runs the handler, turning a panic into a retryable error.

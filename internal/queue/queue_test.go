@@ -588,3 +588,46 @@ func TestPruneKeepsFailedAndRecentRows(t *testing.T) {
 		t.Fatalf("%d attempts of pruned rows left", attempts)
 	}
 }
+
+// TestStopReleasesUnstartedRows: with one worker the claimer holds a second row ready;
+// Stop hands it back at once (attempt given back), and the running one at the deadline.
+// A row never claimed is untouched.
+func TestStopReleasesUnstartedRows(t *testing.T) {
+	w := newWorld(t, 3)
+	ctx := context.Background()
+	ids := w.enqueue(t, 3)
+	started := make(chan int64, 3)
+	q := newQueue(w, func(ctx context.Context, j Job) error {
+		started <- j.ID
+		<-ctx.Done()
+		return ctx.Err()
+	}, Config{Workers: 1, PollInterval: time.Hour})
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-started; got != ids[0] {
+		t.Fatalf("first row run: %d, want %d", got, ids[0])
+	}
+	if r := w.row(t, ids[1]); r.Status != StatusProcessing {
+		t.Fatalf("second row not claimed ahead: %+v", r)
+	}
+	expired, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := q.Stop(expired); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids[:2] {
+		if r := w.row(t, id); r.Status != StatusPending || r.Attempts != 0 || r.LockedBy != nil {
+			t.Fatalf("row %d after Stop: %+v", id, r)
+		}
+		if got := w.outcomes(t, id); fmt.Sprint(got) != "[released]" {
+			t.Fatalf("row %d history %v", id, got)
+		}
+	}
+	if r := w.row(t, ids[2]); r.Status != StatusPending || r.Attempts != 0 || len(w.outcomes(t, ids[2])) != 0 {
+		t.Fatalf("unclaimed row touched: %+v", r)
+	}
+	if len(started) != 0 {
+		t.Fatalf("a released row was started: %d", <-started)
+	}
+}

@@ -98,14 +98,14 @@ func (q *Queue) runInline(j Job) outcome {
 		}
 	}()
 	var result outcome
-	q.process(j, func(o outcome) error {
+	q.process(j, func(o outcome, done func(error)) {
 		result = o
 		err := q.writeNow(o)
 		if errors.Is(err, errLeaseLost) {
 			result.status = "" // someone else decides this row now
 		}
-		return err
-	})
+		done(err)
+	}, func() {})
 	close(stop)
 	beat.Wait()
 	return result

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -12,42 +13,54 @@ import (
 // outcome written at once, so batching costs no latency; under load it saves a round
 // trip per row. Each submitter waits until its outcome is durable (or given up on).
 type writer struct {
-	q    *Queue
-	in   chan pending
-	done chan struct{}
+	q  *Queue
+	in chan pending
+	wg sync.WaitGroup
 }
 
 type pending struct {
-	o      outcome
-	result chan error
+	o    outcome
+	done func(error)
 }
 
 // maxBatch caps one statement's outcomes.
 const maxBatch = 500
 
 func newWriter(q *Queue) *writer {
-	return &writer{q: q, in: make(chan pending, maxBatch), done: make(chan struct{})}
+	return &writer{q: q, in: make(chan pending, maxBatch)}
 }
 
-func (w *writer) start() { go w.loop() }
+// writers is how many batches are written at once.
+const writers = 1
+
+// linger is how long a batch waits for more outcomes once outcomes are arriving faster
+// than one at a time (an idle queue's single outcome is written at once).
+const linger = 5 * time.Millisecond
+
+func (w *writer) start() {
+	for range writers {
+		w.wg.Add(1)
+		go w.loop()
+	}
+}
 
 // stop drains what is queued and returns when it is written; no submit may follow.
 func (w *writer) stop() {
 	close(w.in)
-	<-w.done
+	w.wg.Wait()
 }
 
-// submit queues o and waits until it is written.
-func (w *writer) submit(o outcome) error {
-	p := pending{o: o, result: make(chan error, 1)}
-	w.in <- p
-	return <-p.result
+// submit queues o; done is called once it is written (or given up on). It blocks only
+// when maxBatch outcomes are already waiting: back-pressure on the workers.
+func (w *writer) submit(o outcome, done func(error)) {
+	w.in <- pending{o: o, done: done}
 }
 
 func (w *writer) loop() {
-	defer close(w.done)
+	defer w.wg.Done()
 	for first := range w.in {
 		batch := []pending{first}
+		var timeout <-chan time.Time
 	more:
 		for len(batch) < maxBatch {
 			select {
@@ -56,13 +69,29 @@ func (w *writer) loop() {
 					break more
 				}
 				batch = append(batch, p)
+				continue
 			default:
+			}
+			// Nothing waiting. Under load, give the batch a moment to fill.
+			if len(batch) == 1 {
+				break
+			}
+			if timeout == nil {
+				timeout = time.After(linger)
+			}
+			select {
+			case p, ok := <-w.in:
+				if !ok {
+					break more
+				}
+				batch = append(batch, p)
+			case <-timeout:
 				break more
 			}
 		}
 		err := w.write(batch)
 		for _, p := range batch {
-			p.result <- err
+			p.done(err)
 		}
 	}
 }
