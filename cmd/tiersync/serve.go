@@ -72,9 +72,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	engine := queue.New(pool, handler, queue.Config{
-		Workers:    cfg.Workers,
-		NotifyMode: cfg.NotifyMode,
-		Logger:     log,
+		Workers:      cfg.Workers,
+		NotifyMode:   cfg.NotifyMode,
+		Lease:        cfg.QueueLease,
+		PollInterval: cfg.PollInterval,
+		BackoffBase:  cfg.BackoffBase,
+		BackoffMax:   cfg.BackoffMax,
+		Logger:       log,
 	})
 	switch {
 	case handler == nil:

@@ -25,6 +25,10 @@ type Config struct {
 	ShutdownTimeout   time.Duration
 	InlineSyncTimeout time.Duration
 	QueueRetention    time.Duration
+	QueueLease        time.Duration
+	PollInterval      time.Duration
+	BackoffBase       time.Duration
+	BackoffMax        time.Duration
 	NotifyMode        string
 
 	Commerce7APIURL          string
@@ -124,6 +128,14 @@ func settings() []setting {
 			dur("INLINE_SYNC_TIMEOUT", func(c *Config) *time.Duration { return &c.InlineSyncTimeout })},
 		{"QUEUE_RETENTION", "720h", "completed and cancelled queue rows older than this are deleted", Server,
 			dur("QUEUE_RETENTION", func(c *Config) *time.Duration { return &c.QueueRetention })},
+		{"QUEUE_LEASE", "30s", "how long a claimed row stays a worker's without a heartbeat; a dead worker's rows return after it", Server,
+			dur("QUEUE_LEASE", func(c *Config) *time.Duration { return &c.QueueLease })},
+		{"POLL_INTERVAL", "1s", "how often workers look for due rows without a NOTIFY", Server,
+			dur("POLL_INTERVAL", func(c *Config) *time.Duration { return &c.PollInterval })},
+		{"RETRY_BACKOFF_BASE", "1m", "a failed row waits RETRY_BACKOFF_BASE·2^attempts (±10 %) before its next attempt", Server,
+			dur("RETRY_BACKOFF_BASE", func(c *Config) *time.Duration { return &c.BackoffBase })},
+		{"RETRY_BACKOFF_MAX", "24h", "the longest wait between attempts", Server,
+			dur("RETRY_BACKOFF_MAX", func(c *Config) *time.Duration { return &c.BackoffMax })},
 		{"NOTIFY_MODE", "listen", "listen: wake workers with LISTEN/NOTIFY; poll: polling only (PgBouncer in transaction mode)", Server,
 			func(c *Config, raw string) error {
 				if raw != "listen" && raw != "poll" {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"flag"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +27,9 @@ func TestBind(t *testing.T) {
 			if c.ListenAddr != "127.0.0.1:8080" || c.Workers != 16 || c.InlineSyncTimeout != 2*time.Second ||
 				c.QueueRetention != 720*time.Hour || c.NotifyMode != "listen" ||
 				c.Commerce7APIURL != "https://api.commerce7.com/v1" || c.ShopifyAPIURL != "https://{shop}" ||
-				c.ShopifyAPIVersion != "2025-10" || c.LogLevel != "info" {
+				c.ShopifyAPIVersion != "2025-10" || c.LogLevel != "info" || c.QueueLease != 30*time.Second ||
+				c.PollInterval != time.Second || c.BackoffBase != time.Minute || c.BackoffMax != 24*time.Hour ||
+				c.ShutdownTimeout != 20*time.Second {
 				t.Fatalf("defaults wrong: %+v", c)
 			}
 		}},
@@ -118,6 +121,19 @@ func TestCheckServer(t *testing.T) {
 	for _, want := range []string{"DATABASE_URL", "TIERSYNC_API_TOKEN", "TIERSYNC_SECRET_KEY"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("CheckServer error %v does not mention %s", err, want)
+		}
+	}
+}
+
+// TestREADMEListsEverySetting keeps the README's configuration table honest.
+func TestREADMEListsEverySetting(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settings() {
+		if !strings.Contains(string(readme), "`"+s.name+"`") {
+			t.Errorf("README.md does not document %s", s.name)
 		}
 	}
 }
