@@ -102,7 +102,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", slog.Duration("grace", cfg.ShutdownTimeout))
+	log.Info("shutting down", slog.String("grace", cfg.ShutdownTimeout.String()))
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	// The workers first: a row running now gets the grace period to finish, and is
