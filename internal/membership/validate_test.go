@@ -14,7 +14,7 @@ func TestNewClientValidate(t *testing.T) {
 		name string
 		in   NewClient
 		kind apperr.Kind // Internal: valid
-		want string     // tenant as stored, when valid
+		want string      // tenant as stored, when valid
 	}{
 		{"commerce7", NewClient{Name: "W", CRMType: CRMCommerce7, Tenant: " spectrum "}, apperr.Internal, "spectrum"},
 		{"shopify lower-cased", NewClient{Name: "S", CRMType: CRMShopify, Tenant: "Shop.MyShopify.com", ShopifyAccessToken: ptr("t")}, apperr.Internal, "shop.myshopify.com"},
