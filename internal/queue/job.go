@@ -79,6 +79,23 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
+// ThrottledError says the CRM refused for now (429, THROTTLED): retry after After.
+type ThrottledError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("throttled by the CRM; retry after %v: %v", e.After, e.Err)
+}
+func (e *ThrottledError) Unwrap() error { return e.Err }
+
+// Throttled marks err as the CRM's "too many requests, retry after d": the row goes back
+// to pending at now + d without spending its attempt, and its client alone pauses for d.
+func Throttled(after time.Duration, err error) error {
+	return &ThrottledError{After: max(after, time.Second), Err: err}
+}
+
 // HTTPStatus is implemented by errors that carry the CRM's HTTP status, so the attempt
 // history can show it.
 type HTTPStatus interface{ HTTPStatus() int }

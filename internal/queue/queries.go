@@ -36,15 +36,54 @@ WHERE q.id = chosen.id
 RETURNING q.id, q.client_id, q.customer_id, q.enrollment_id, q.action_type, q.tier_id, q.old_tier_id,
           q.customer_crm_id, q.priority, q.attempts, q.max_attempts, q.created_at, q.status`
 
-// qClaimDue claims up to $4 due rows, best priority first, then oldest. SKIP LOCKED lets
-// any number of claimers on any number of replicas run at once without waiting on each other.
+// bucketState computes each client's available tokens now (a client without a bucket row
+// has a full one) and whether it is paused. $1 is the clock.
+const bucketState = `
+SELECT c.id AS client_id,
+       CASE WHEN b.client_id IS NULL THEN greatest(1.0, c.rate_limit_per_minute / 60.0)
+            ELSE least(greatest(1.0, c.rate_limit_per_minute / 60.0),
+                       b.tokens + greatest(0, extract(epoch FROM coalesce($1::timestamptz, now()) - b.refilled_at))
+                                  * c.rate_limit_per_minute / 60.0)
+       END AS available,
+       coalesce(b.paused_until > coalesce($1::timestamptz, now()), false) AS paused
+FROM clients c
+LEFT JOIN crm_rate_buckets b ON b.client_id = c.id`
+
+// qClaimDue claims up to $4 due rows, fairly:
+//   - clients whose bucket is empty or paused are skipped, and no client gets more rows
+//     than it has tokens (each row needs at least one request);
+//   - within a client, rows run best priority first, then oldest; a row waits while an
+//     earlier row of its customer is pending (even in backoff) or processing, so one
+//     customer's changes apply one at a time in order;
+//   - across clients, priority first, then round-robin: every client's first row comes
+//     before any client's second, so one client's backlog cannot hold another's new row
+//     back by more than one claim.
+//
+// SKIP LOCKED lets any number of claimers on any number of replicas run at once.
 const qClaimDue = `
-WITH chosen AS (
-    SELECT id FROM crm_sync_queue
-    WHERE status = 'pending' AND next_retry_at <= coalesce($1::timestamptz, now())
-    ORDER BY priority DESC, id
+WITH budget AS (` + bucketState + `
+), candidates AS (
+    SELECT j.id, j.priority,
+           row_number() OVER (PARTITION BY budget.client_id ORDER BY j.priority DESC, j.id) AS turn
+    FROM budget
+    CROSS JOIN LATERAL (
+        SELECT q.id, q.priority
+        FROM crm_sync_queue q
+        WHERE q.client_id = budget.client_id
+          AND q.status = 'pending'
+          AND q.next_retry_at <= coalesce($1::timestamptz, now())
+          AND NOT EXISTS (SELECT 1 FROM crm_sync_queue e
+                          WHERE e.customer_id = q.customer_id AND e.id < q.id
+                            AND e.status IN ('pending', 'processing'))
+        ORDER BY q.priority DESC, q.id
+        LIMIT least($4, floor(budget.available))::int
+        FOR UPDATE OF q SKIP LOCKED
+    ) j
+    WHERE NOT budget.paused AND budget.available >= 1
+), chosen AS (
+    SELECT id FROM candidates
+    ORDER BY priority DESC, turn, id
     LIMIT $4
-    FOR UPDATE SKIP LOCKED
 )` + claimSet
 
 // qClaimOne claims one pending row whatever its next_retry_at (an operator's "run now").
@@ -138,3 +177,49 @@ WITH doomed AS (
     FOR UPDATE SKIP LOCKED
 )
 DELETE FROM crm_sync_queue q USING doomed WHERE q.id = doomed.id`
+
+// qTake takes one token from a client's bucket if it has one and is not paused. It returns
+// no row when the client has no bucket yet, else whether the token was granted and, if
+// not, how long until one is (ms).
+const qTake = `
+WITH cur AS (
+    SELECT b.client_id,
+           c.rate_limit_per_minute / 60.0 AS per_sec,
+           least(greatest(1.0, c.rate_limit_per_minute / 60.0),
+                 b.tokens + greatest(0, extract(epoch FROM coalesce($1::timestamptz, now()) - b.refilled_at))
+                            * c.rate_limit_per_minute / 60.0) AS available,
+           coalesce(b.paused_until > coalesce($1::timestamptz, now()), false) AS paused,
+           b.paused_until
+    FROM crm_rate_buckets b
+    JOIN clients c ON c.id = b.client_id
+    WHERE b.client_id = $2
+    FOR UPDATE OF b
+), took AS (
+    UPDATE crm_rate_buckets b
+    SET tokens = cur.available - 1, refilled_at = coalesce($1::timestamptz, now())
+    FROM cur
+    WHERE b.client_id = cur.client_id AND NOT cur.paused AND cur.available >= 1
+    RETURNING b.client_id
+)
+SELECT EXISTS (SELECT 1 FROM took),
+       CASE WHEN cur.paused THEN ceil(extract(epoch FROM cur.paused_until - coalesce($1::timestamptz, now())) * 1000)
+            ELSE ceil((1 - cur.available) / cur.per_sec * 1000) END::bigint
+FROM cur`
+
+// qNewBucket makes a client's bucket, full.
+const qNewBucket = `
+INSERT INTO crm_rate_buckets (client_id, tokens, refilled_at)
+SELECT id, greatest(1.0, rate_limit_per_minute / 60.0), coalesce($1::timestamptz, now())
+FROM clients WHERE id = $2
+ON CONFLICT (client_id) DO NOTHING`
+
+// qPause empties a client's bucket until $3 ms from now: the CRM said "too many requests".
+// An existing longer pause is kept.
+const qPause = `
+INSERT INTO crm_rate_buckets AS b (client_id, tokens, refilled_at, paused_until)
+VALUES ($2, 0, coalesce($1::timestamptz, now()) + $3 * interval '1 millisecond',
+        coalesce($1::timestamptz, now()) + $3 * interval '1 millisecond')
+ON CONFLICT (client_id) DO UPDATE
+SET tokens = 0,
+    paused_until = greatest(b.paused_until, EXCLUDED.paused_until),
+    refilled_at = greatest(b.paused_until, EXCLUDED.paused_until)`

@@ -112,6 +112,7 @@ type Queue struct {
 	cancel   context.CancelFunc
 	cancelHB context.CancelFunc
 	writer   *writer
+	limiter  *Limiter
 }
 
 // running is a row a handler of this process is working on.
@@ -135,8 +136,12 @@ func New(pool *pgxpool.Pool, handler Handler, cfg Config) *Queue {
 		waiters:  map[int64][]chan struct{}{},
 	}
 	q.writer = newWriter(q)
+	q.limiter = &Limiter{pool: pool, now: q.sqlNow}
 	return q
 }
+
+// Limiter is the shared per-client rate limiter the CRM clients take tokens from.
+func (q *Queue) Limiter() *Limiter { return q.limiter }
 
 // WorkerID is this engine's name in locked_by.
 func (q *Queue) WorkerID() string { return q.cfg.WorkerID }
@@ -381,6 +386,15 @@ func (q *Queue) process(j Job, write func(outcome, func(error)), handled func())
 	err := q.safeHandle(ctx, j)
 	o := q.decide(j, err, context.Cause(ctx))
 	o.started, o.finished = started, q.clock()
+	if o.kind == "throttled" {
+		// Pause the client at once, before the outcome's (batched) write, so that no
+		// other worker sends it a request meanwhile.
+		pctx, cancelPause := context.WithTimeout(context.Background(), q.cfg.Lease/3)
+		if err := q.limiter.Pause(pctx, j.ClientID, time.Duration(o.retryAfterMS)*time.Millisecond); err != nil {
+			q.log.Warn("pausing a throttled client failed", slog.String("client", j.ClientID), slog.String("error", err.Error()))
+		}
+		cancelPause()
+	}
 	handled()
 	write(o, func(err error) {
 		cancel(nil)
@@ -422,6 +436,11 @@ func (q *Queue) decide(j Job, err, cause error) outcome {
 		o.status, o.kind = StatusPending, "released"
 		released := "released: the worker stopped before the attempt finished"
 		o.err = &released
+	case errors.As(err, new(*ThrottledError)):
+		var t *ThrottledError
+		errors.As(err, &t)
+		o.status, o.kind = StatusPending, "throttled"
+		o.retryAfterMS = t.After.Milliseconds()
 	case IsPermanent(err):
 		o.status, o.kind = StatusFailed, "failed"
 	case j.Attempt >= j.MaxAttempts:

@@ -35,7 +35,7 @@ func newWorld(t testing.TB, customers int) *world {
 	ctx := context.Background()
 	w := &world{pool: pool}
 	if err := pool.QueryRow(ctx, `INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute)
-		VALUES ('W', 'commerce7', 'w', 100) RETURNING id`).Scan(&w.client); err != nil {
+		VALUES ('W', 'commerce7', 'w', 100000) RETURNING id`).Scan(&w.client); err != nil {
 		t.Fatal(err)
 	}
 	if err := pool.QueryRow(ctx, `INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
@@ -507,7 +507,8 @@ func TestStopReleasesRunningRows(t *testing.T) {
 	ctx := context.Background()
 	started := make(chan int64, 3)
 	finishFast := make(chan struct{})
-	fastID := w.enqueue(t, 1)[0]
+	ids := w.enqueue(t, 3) // three customers: per-customer order does not hold any back
+	fastID, slow := ids[0], ids[1:]
 	h := func(ctx context.Context, j Job) error {
 		started <- j.ID
 		if j.ID == fastID {
@@ -518,7 +519,6 @@ func TestStopReleasesRunningRows(t *testing.T) {
 		return ctx.Err()
 	}
 	q := newQueue(w, h, Config{Workers: 3, PollInterval: 20 * time.Millisecond})
-	slow := w.enqueue(t, 2)
 	if err := q.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -160,9 +160,10 @@ CREATE TABLE crm_sync_queue (
     CONSTRAINT crm_sync_queue_completed_at
         CHECK ((status = 'completed') = (completed_at IS NOT NULL))
 );
--- The claim: pending rows, best priority first, then oldest, with their due time at hand.
-CREATE INDEX crm_sync_queue_claim_idx ON crm_sync_queue (priority DESC, id)
-    INCLUDE (next_retry_at) WHERE status = 'pending';
+-- The claim walks clients and takes each one's pending rows, best priority first, then
+-- oldest, with their due time and customer at hand.
+CREATE INDEX crm_sync_queue_claim_idx ON crm_sync_queue (client_id, priority DESC, id)
+    INCLUDE (next_retry_at, customer_id) WHERE status = 'pending';
 -- Per-customer order: "does this customer have an earlier unfinished row?".
 CREATE INDEX crm_sync_queue_customer_open_idx ON crm_sync_queue (customer_id, id)
     WHERE status IN ('pending', 'processing');
