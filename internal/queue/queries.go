@@ -58,6 +58,7 @@ LEFT JOIN crm_rate_buckets b ON b.client_id = c.id`
 //   - across clients, priority first, then round-robin: every client's first row comes
 //     before any client's second, so one client's backlog cannot hold another's new row
 //     back by more than one claim.
+//
 // SKIP LOCKED lets any number of claimers on any number of replicas run at once.
 // The inner LIMIT must stay the plain parameter: a LIMIT computed per client (its tokens)
 // hides the row goal from the planner, which then sorts every pending row instead of
