@@ -1,0 +1,310 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TestPerCustomerOrder: 8 workers over interleaved customers; a customer's rows never run
+// at the same time and always in id order.
+func TestPerCustomerOrder(t *testing.T) {
+	const customers, perCustomer = 20, 15
+	w := newWorld(t, customers)
+	ids := w.enqueue(t, customers*perCustomer) // round-robin: customer i%20
+	var (
+		mu      sync.Mutex
+		running = map[string]bool{}
+		order   = map[string][]int64{}
+		overlap []string
+		done    = make(chan struct{})
+		handled int
+	)
+	q := newQueue(w, func(ctx context.Context, j Job) error {
+		mu.Lock()
+		if running[j.CustomerID] {
+			overlap = append(overlap, j.CustomerID)
+		}
+		running[j.CustomerID] = true
+		order[j.CustomerID] = append(order[j.CustomerID], j.ID)
+		mu.Unlock()
+		// Give other workers the chance to take this customer's next row meanwhile.
+		for range 3 {
+			if _, err := w.pool.Exec(ctx, `SELECT 1`); err != nil {
+				return err
+			}
+		}
+		mu.Lock()
+		running[j.CustomerID] = false
+		handled++
+		if handled == len(ids) {
+			close(done)
+		}
+		mu.Unlock()
+		return nil
+	}, Config{Workers: 8, PollInterval: 10 * time.Millisecond})
+	if err := q.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("handled %d of %d", handled, len(ids))
+	}
+	if err := q.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(overlap) > 0 {
+		t.Fatalf("customers with two rows running at once: %v", overlap)
+	}
+	for c, got := range order {
+		for i := 1; i < len(got); i++ {
+			if got[i] < got[i-1] {
+				t.Fatalf("customer %s ran out of order: %v", c, got)
+			}
+		}
+	}
+}
+
+// TestBackoffHoldsBackLaterRows: a row in backoff holds back its customer's later rows;
+// failed and cancelled rows do not.
+func TestBackoffHoldsBackLaterRows(t *testing.T) {
+	w := newWorld(t, 1)
+	clk := newClock()
+	ctx := context.Background()
+	fail := map[int64]error{}
+	q := newQueue(w, func(_ context.Context, j Job) error { return fail[j.ID] }, Config{Now: clk.Now})
+	ids := w.enqueue(t, 3) // one customer
+	fail[ids[0]] = errors.New("503")
+	if res, _ := q.RunDue(ctx, 10); res.Processed != 1 {
+		t.Fatalf("first claim ran %d rows, want only the customer's first", res.Processed)
+	}
+	if res, _ := q.RunDue(ctx, 10); res.Processed != 0 {
+		t.Fatal("a later row ran while the first is in backoff")
+	}
+	fail[ids[0]] = Permanent(errors.New("422"))
+	clk.Add(2 * time.Minute)
+	if res, _ := q.RunDue(ctx, 10); res.Processed != 1 || w.row(t, ids[0]).Status != StatusFailed {
+		t.Fatalf("first row: %+v", w.row(t, ids[0]))
+	}
+	// Failed now: it no longer holds back the others.
+	if _, err := w.pool.Exec(ctx, `UPDATE crm_sync_queue SET status = 'cancelled' WHERE id = $1`, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := q.RunDue(ctx, 10); res.Succeeded != 1 || w.row(t, ids[2]).Status != StatusCompleted {
+		t.Fatalf("third row after a failed and a cancelled one: %+v", w.row(t, ids[2]))
+	}
+}
+
+// TestFairness: client A has a backlog of 100 000 rows; client B's new row is claimed in
+// the first claim after it is enqueued, and a high-priority row of A outranks both.
+func TestFairness(t *testing.T) {
+	w := newWorld(t, 1000)
+	ctx := context.Background()
+	if _, err := w.pool.Exec(ctx, `
+		INSERT INTO crm_sync_queue (client_id, customer_id, action_type, tier_id, priority)
+		SELECT $1, c.id, 'cancel_membership', $2, -10
+		FROM generate_series(1, 100) r, (SELECT id FROM customers WHERE client_id = $1) c`, w.client, w.tier); err != nil {
+		t.Fatal(err)
+	}
+	var clientB, tierB, customerB string
+	if err := w.pool.QueryRow(ctx, `
+		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('B', 'commerce7', 'b', 100000) RETURNING id),
+		     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
+		           SELECT id, 'commerce7', 'Gold', 1, 12, 'club', 'Ship' FROM c RETURNING id),
+		     cu AS (INSERT INTO customers (client_id, email) SELECT id, 'b@example.com' FROM c RETURNING id)
+		SELECT c.id, t.id, cu.id FROM c, t, cu`).Scan(&clientB, &tierB, &customerB); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.pool.Exec(ctx, `ANALYZE crm_sync_queue`); err != nil {
+		t.Fatal(err)
+	}
+	idsB, err := Enqueue(ctx, w.pool, NewJob{ClientID: clientB, CustomerID: customerB, ActionType: ActionAdd, TierID: tierB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := newQueue(w, nil, Config{})
+	jobs, err := q.claim(ctx, qClaimDue, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 16 {
+		t.Fatalf("claimed %d, want 16", len(jobs))
+	}
+	found := false
+	for _, j := range jobs {
+		found = found || j.ID == idsB[0]
+	}
+	if !found {
+		t.Fatalf("client B's row %d not in the first claim after A's 100 000-row backlog", idsB[0])
+	}
+
+	// Priority first: a new high-priority row of A (a fresh customer, so nothing holds it
+	// back) comes before everything else.
+	var customerA2 string
+	if err := w.pool.QueryRow(ctx, `INSERT INTO customers (client_id, email) VALUES ($1, 'fresh@example.com') RETURNING id`, w.client).Scan(&customerA2); err != nil {
+		t.Fatal(err)
+	}
+	top, err := Enqueue(ctx, w.pool, NewJob{ClientID: w.client, CustomerID: customerA2, ActionType: ActionAdd, TierID: w.tier, Priority: PriorityHigh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err = q.claim(ctx, qClaimDue, 1)
+	if err != nil || len(jobs) != 1 || jobs[0].ID != top[0] {
+		t.Fatalf("claim of 1: %+v %v, want the high-priority row %d", jobs, err, top[0])
+	}
+}
+
+// TestLimiterSharedBucket: two limiter users (as two replicas) in parallel never take more
+// than the bucket holds; time refills it.
+func TestLimiterSharedBucket(t *testing.T) {
+	w := newWorld(t, 1)
+	ctx := context.Background()
+	if _, err := w.pool.Exec(ctx, `UPDATE clients SET rate_limit_per_minute = 600 WHERE id = $1`, w.client); err != nil {
+		t.Fatal(err) // 10 per second, burst 10
+	}
+	clk := newClock()
+	a := newQueue(w, nil, Config{Now: clk.Now}).Limiter()
+	b := newQueue(w, nil, Config{Now: clk.Now}).Limiter()
+	grants := func() int {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		n := 0
+		for _, l := range []*Limiter{a, b, a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 10 {
+					ok, _, err := l.TryTake(ctx, w.client)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if ok {
+						mu.Lock()
+						n++
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		return n
+	}
+	if n := grants(); n != 10 {
+		t.Fatalf("40 tries on a full bucket of 10 granted %d", n)
+	}
+	ok, wait, err := a.TryTake(ctx, w.client)
+	if err != nil || ok || wait <= 0 || wait > 100*time.Millisecond {
+		t.Fatalf("empty bucket: granted %v, wait %v, %v (want a wait of about 100 ms)", ok, wait, err)
+	}
+	clk.Add(500 * time.Millisecond)
+	if n := grants(); n != 5 {
+		t.Fatalf("after 0.5 s at 10/s: %d grants, want 5", n)
+	}
+}
+
+// TestThrottlePausesOneClient: a throttled row goes back with its attempt given back, its
+// client pauses for the wait, and another client's rows keep flowing.
+func TestThrottlePausesOneClient(t *testing.T) {
+	w := newWorld(t, 2)
+	ctx := context.Background()
+	clk := newClock()
+	var clientB, tierB, customerB string
+	if err := w.pool.QueryRow(ctx, `
+		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('B', 'commerce7', 'b', 100000) RETURNING id),
+		     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
+		           SELECT id, 'commerce7', 'Gold', 1, 12, 'club', 'Ship' FROM c RETURNING id),
+		     cu AS (INSERT INTO customers (client_id, email) SELECT id, 'b@example.com' FROM c RETURNING id)
+		SELECT c.id, t.id, cu.id FROM c, t, cu`).Scan(&clientB, &tierB, &customerB); err != nil {
+		t.Fatal(err)
+	}
+	q := newQueue(w, func(_ context.Context, j Job) error {
+		if j.ClientID == w.client {
+			return Throttled(30*time.Second, errors.New("429 Too Many Requests"))
+		}
+		return nil
+	}, Config{Now: clk.Now})
+	a := w.enqueue(t, 2)
+	if res, _ := q.RunDue(ctx, 1); res.Processed != 1 {
+		t.Fatalf("%+v", res)
+	}
+	r := w.row(t, a[0])
+	if r.Status != StatusPending || r.Attempts != 0 || !r.NextRetryAt.Equal(clk.Now().Add(30*time.Second)) {
+		t.Fatalf("throttled row %+v, want pending, 0 attempts, due in 30 s", r)
+	}
+	if got := w.outcomes(t, a[0]); fmt.Sprint(got) != "[throttled]" {
+		t.Fatalf("history %v", got)
+	}
+	b, err := Enqueue(ctx, w.pool, NewJob{ClientID: clientB, CustomerID: customerB, ActionType: ActionAdd, TierID: tierB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A is paused: its other customer's row waits; B's row runs.
+	res, _ := q.RunDue(ctx, 10)
+	if res.Processed != 1 || w.row(t, b[0]).Status != StatusCompleted || w.row(t, a[1]).Status != StatusPending {
+		t.Fatalf("while A is paused: %+v, B %+v, A's other row %+v", res, w.row(t, b[0]), w.row(t, a[1]))
+	}
+	if ok, wait, _ := q.Limiter().TryTake(ctx, w.client); ok || wait < 29*time.Second {
+		t.Fatalf("A's bucket during the pause: granted %v, wait %v", ok, wait)
+	}
+	clk.Add(31 * time.Second)
+	if ok, _, err := q.Limiter().TryTake(ctx, w.client); !ok || err != nil {
+		t.Fatalf("A still paused after the wait: %v", err)
+	}
+}
+
+func TestCoalescing(t *testing.T) {
+	w := newWorld(t, 2)
+	ctx := context.Background()
+	var enrollments [2]string
+	for i := range enrollments {
+		if err := w.pool.QueryRow(ctx, `INSERT INTO enrollments (client_id, customer_id, tier_id, expires_at, source)
+			VALUES ($1, $2, $3, now() + interval '1 year', 'api') RETURNING id`, w.client, w.customers[i], w.tier).Scan(&enrollments[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	job := func(i int, action string) NewJob {
+		return NewJob{ClientID: w.client, CustomerID: w.customers[i], EnrollmentID: &enrollments[i], ActionType: action, TierID: w.tier}
+	}
+	enqueue := func(jobs ...NewJob) []int64 {
+		var ids []int64
+		err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+			var err error
+			ids, err = Enqueue(ctx, tx, jobs...)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+
+	t.Run("pending add and its cancel cancel each other", func(t *testing.T) {
+		add := enqueue(job(0, ActionAdd))[0]
+		cancel := enqueue(job(0, ActionCancel))[0]
+		ra, rc := w.row(t, add), w.row(t, cancel)
+		if ra.Status != StatusCancelled || *ra.ErrorMessage != fmt.Sprintf("superseded by #%d", cancel) {
+			t.Fatalf("add %+v", ra)
+		}
+		if rc.Status != StatusCancelled || *rc.ErrorMessage != fmt.Sprintf("superseded by #%d", add) {
+			t.Fatalf("cancel %+v", rc)
+		}
+	})
+	t.Run("no coalescing once the add was attempted", func(t *testing.T) {
+		q := newQueue(w, func(context.Context, Job) error { return errors.New("503") }, Config{})
+		add := enqueue(job(1, ActionAdd))[0]
+		if res, _ := q.RunDue(ctx, 10); res.Processed != 1 {
+			t.Fatalf("%+v", res)
+		}
+		cancel := enqueue(job(1, ActionCancel))[0]
+		if ra, rc := w.row(t, add), w.row(t, cancel); ra.Status != StatusPending || rc.Status != StatusPending {
+			t.Fatalf("attempted add %+v / cancel %+v: want both pending", ra, rc)
+		}
+	})
+}
