@@ -227,3 +227,65 @@ ON CONFLICT (client_id) DO UPDATE
 SET tokens = 0,
     paused_until = greatest(b.paused_until, EXCLUDED.paused_until),
     refilled_at = greatest(b.paused_until, EXCLUDED.paused_until)`
+
+const itemColumns = `q.id, q.client_id, q.customer_id, q.enrollment_id, q.action_type, q.tier_id, q.old_tier_id,
+    q.customer_crm_id, q.status, q.priority, q.attempts, q.max_attempts, q.next_retry_at, q.last_attempt_at,
+    q.locked_until, q.locked_by, q.error_message, q.created_at, q.updated_at, q.completed_at`
+
+// qRetry makes a pending or failed row due now. Without a reset, a row that used up its
+// attempts gets one more (max_attempts grows), or the claim would fail it untried.
+const qRetry = `
+UPDATE crm_sync_queue q SET
+    status        = 'pending',
+    next_retry_at = coalesce($1::timestamptz, now()),
+    attempts      = CASE WHEN $3 THEN 0 ELSE q.attempts END,
+    max_attempts  = CASE WHEN $3 THEN q.max_attempts ELSE greatest(q.max_attempts, q.attempts + 1) END,
+    updated_at    = coalesce($1::timestamptz, now())
+WHERE q.id = $2 AND q.status IN ('pending', 'failed')
+RETURNING ` + itemColumns
+
+const qCancel = `
+UPDATE crm_sync_queue q SET
+    status        = 'cancelled',
+    error_message = coalesce(q.error_message || '; ', '') || 'cancelled by an operator',
+    updated_at    = coalesce($1::timestamptz, now())
+WHERE q.id = $2 AND q.status IN ('pending', 'failed')
+RETURNING ` + itemColumns
+
+// filterWhere is the list filters: $1 status, $2 action_type, $3 client_id, $4 part of the
+// customer's email; NULL means any.
+const filterWhere = `
+    ($1::text IS NULL OR q.status = $1)
+AND ($2::text IS NULL OR q.action_type = $2)
+AND ($3::uuid IS NULL OR q.client_id = $3)
+AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM customers c WHERE c.id = q.customer_id
+                                 AND c.email ILIKE '%' || $4 || '%'))`
+
+const qRetryFailed = `
+UPDATE crm_sync_queue q SET
+    status        = 'pending',
+    next_retry_at = coalesce($5::timestamptz, now()),
+    attempts      = CASE WHEN $6 THEN 0 ELSE q.attempts END,
+    max_attempts  = CASE WHEN $6 THEN q.max_attempts ELSE greatest(q.max_attempts, q.attempts + 1) END,
+    updated_at    = coalesce($5::timestamptz, now())
+WHERE q.status = 'failed' AND ` + filterWhere
+
+const qList = `
+SELECT ` + itemColumns + `
+FROM crm_sync_queue q
+WHERE ` + filterWhere + `
+  AND ($5::bigint IS NULL OR q.id < $5)
+ORDER BY q.id DESC
+LIMIT $6`
+
+const qGet = `SELECT ` + itemColumns + ` FROM crm_sync_queue q WHERE q.id = $1`
+
+const qAttempts = `
+SELECT id, attempt, worker, started_at, finished_at, outcome, http_status, error
+FROM crm_sync_attempts WHERE queue_id = $1 ORDER BY id`
+
+const qCounts = `SELECT status, action_type, count(*) FROM crm_sync_queue GROUP BY status, action_type`
+
+const qOldestPending = `
+SELECT coalesce(extract(epoch FROM coalesce($1::timestamptz, now()) - min(created_at)), 0)::bigint
+FROM crm_sync_queue WHERE status = 'pending'`
