@@ -153,6 +153,15 @@ func TestServeAndShutdown(t *testing.T) {
 	if got := get("/api/clients", "serve-test-token-123456"); got != 200 {
 		t.Fatalf("with token: %d", got)
 	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(metrics), `tiersync_queue_rows{action_type="add_membership",status="processing"} 1`) {
+		t.Fatalf("/metrics %d lacks the processing row:\n%.2000s", resp.StatusCode, metrics)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("serve after shutdown: %v", err)

@@ -9,6 +9,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"tiersync/internal/api"
 	"tiersync/internal/config"
 	"tiersync/internal/db"
@@ -57,20 +61,6 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		ln.Close()
 		return err
 	}
-	httpHandler := api.New(api.Options{
-		Token:  cfg.APIToken,
-		Store:  membership.NewStore(pool, box),
-		Logger: log,
-		Ready:  func(ctx context.Context) error { return db.CheckReady(ctx, pool) },
-	})
-	srv := &http.Server{
-		Handler:           httpHandler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
 	engine := queue.New(pool, handler, queue.Config{
 		Workers:      cfg.Workers,
 		NotifyMode:   cfg.NotifyMode,
@@ -80,6 +70,27 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		BackoffMax:   cfg.BackoffMax,
 		Logger:       log,
 	})
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if _, err := queue.NewMetrics(registry, engine); err != nil {
+		ln.Close()
+		return fmt.Errorf("metrics: %w", err)
+	}
+	httpHandler := api.New(api.Options{
+		Token:   cfg.APIToken,
+		Store:   membership.NewStore(pool, box),
+		Logger:  log,
+		Ready:   func(ctx context.Context) error { return db.CheckReady(ctx, pool) },
+		Metrics: promhttp.HandlerFor(registry, promhttp.HandlerOpts{}),
+	})
+	srv := &http.Server{
+		Handler:           httpHandler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 	switch {
 	case handler == nil:
 		// The CRM layer that turns rows into Commerce7/Shopify calls is not wired in yet

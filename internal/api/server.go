@@ -21,6 +21,8 @@ type Options struct {
 	// Ready reports whether this replica can serve: the database answers and its
 	// migrations are not behind this binary's.
 	Ready func(ctx context.Context) error
+	// Metrics serves GET /metrics (Prometheus; no token); nil leaves it out.
+	Metrics http.Handler
 }
 
 // Server routes and serves the HTTP API.
@@ -49,6 +51,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
+	if s.opts.Metrics != nil {
+		s.mux.Handle("GET /metrics", s.opts.Metrics)
+	}
 
 	api := func(pattern string, h http.HandlerFunc) {
 		s.mux.Handle(pattern, requireToken(s.opts.Token, h))

@@ -113,6 +113,7 @@ type Queue struct {
 	cancelHB context.CancelFunc
 	writer   *writer
 	limiter  *Limiter
+	metrics  *Metrics // nil until NewMetrics
 }
 
 // running is a row a handler of this process is working on.
@@ -386,6 +387,7 @@ func (q *Queue) process(j Job, write func(outcome, func(error)), handled func())
 	err := q.safeHandle(ctx, j)
 	o := q.decide(j, err, context.Cause(ctx))
 	o.started, o.finished = started, q.clock()
+	q.metrics.observe(o)
 	if o.kind == "throttled" {
 		// Pause the client at once, before the outcome's (batched) write, so that no
 		// other worker sends it a request meanwhile.

@@ -1,0 +1,90 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func TestMetrics(t *testing.T) {
+	w := newWorld(t, 3)
+	ctx := context.Background()
+	clk := newClock()
+	q := newQueue(w, func(_ context.Context, j Job) error {
+		if j.CustomerID == w.customers[1] {
+			return errors.New("503")
+		}
+		return nil
+	}, Config{Now: clk.Now})
+	reg := prometheus.NewRegistry()
+	if _, err := NewMetrics(reg, q); err != nil {
+		t.Fatal(err)
+	}
+	w.enqueue(t, 3)
+	if res, err := q.RunDue(ctx, 10); err != nil || res.Processed != 3 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	// A waiting limiter user counts a wait.
+	if _, err := w.pool.Exec(ctx, `UPDATE clients SET rate_limit_per_minute = 60 WHERE id = $1`, w.client); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Limiter().Take(ctx, w.client); err != nil {
+		t.Fatal(err)
+	}
+	tctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	_ = q.Limiter().Take(tctx, w.client) // the bucket (1 token) is empty: it waits, then gives up
+
+	checks := []struct {
+		name string
+		got  float64
+		want float64
+	}{
+		{"succeeded attempts", testutil.ToFloat64(q.metrics.attempts.WithLabelValues("succeeded")), 2},
+		{"retry attempts", testutil.ToFloat64(q.metrics.attempts.WithLabelValues("retry")), 1},
+		{"rate-limit waits", testutil.ToFloat64(q.metrics.rateWaits.WithLabelValues(w.client)), 1},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			key := f.GetName()
+			for _, l := range m.GetLabel() {
+				key += "," + l.GetValue()
+			}
+			switch {
+			case m.GetGauge() != nil:
+				values[key] = m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				values[key] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	want := map[string]float64{
+		"tiersync_queue_rows,add_membership,completed":  2,
+		"tiersync_queue_rows,add_membership,pending":    1,
+		"tiersync_queue_rows,upgrade_membership,failed": 0,
+		"tiersync_queue_oldest_pending_seconds":         values["tiersync_queue_oldest_pending_seconds"],
+		"tiersync_sync_duration_seconds":                3,
+	}
+	for k, v := range want {
+		if got, ok := values[k]; !ok || got != v {
+			t.Errorf("%s = %v (present %v), want %v", k, got, ok, v)
+		}
+	}
+	if values["tiersync_queue_oldest_pending_seconds"] < 3500 {
+		t.Errorf("oldest pending %v s, want about an hour (the clock runs ahead)", values["tiersync_queue_oldest_pending_seconds"])
+	}
+}
