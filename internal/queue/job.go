@@ -120,9 +120,3 @@ func errorMessage(err error) string {
 	}
 	return msg
 }
-
-// errNoAttemptsLeft is recorded on a row claimed with attempts = max_attempts: its earlier
-// workers died mid-attempt (the rescuer counted those attempts), so it is not tried again.
-func errNoAttemptsLeft(attempts int) string {
-	return fmt.Sprintf("no attempts left: claimed after %d attempt(s) whose workers died mid-attempt", attempts)
-}
