@@ -124,7 +124,8 @@ func TestFairness(t *testing.T) {
 	if _, err := w.pool.Exec(ctx, `ANALYZE crm_sync_queue`); err != nil {
 		t.Fatal(err)
 	}
-	idsB, err := Enqueue(ctx, w.pool, NewJob{ClientID: clientB, CustomerID: customerB, ActionType: ActionAdd, TierID: tierB})
+	// Same (low) priority as A's backlog: only the round-robin can put it in the first claim.
+	idsB, err := Enqueue(ctx, w.pool, NewJob{ClientID: clientB, CustomerID: customerB, ActionType: ActionCancel, TierID: tierB, Priority: PriorityLow})
 	if err != nil {
 		t.Fatal(err)
 	}
