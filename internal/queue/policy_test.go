@@ -112,15 +112,7 @@ func TestFairness(t *testing.T) {
 		FROM generate_series(1, 100) r, (SELECT id FROM customers WHERE client_id = $1) c`, w.client, w.tier); err != nil {
 		t.Fatal(err)
 	}
-	var clientB, tierB, customerB string
-	if err := w.pool.QueryRow(ctx, `
-		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('B', 'commerce7', 'b', 100000) RETURNING id),
-		     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
-		           SELECT id, 'commerce7', 'Gold', 1, 12, 'club', 'Ship' FROM c RETURNING id),
-		     cu AS (INSERT INTO customers (client_id, email) SELECT id, 'b@example.com' FROM c RETURNING id)
-		SELECT c.id, t.id, cu.id FROM c, t, cu`).Scan(&clientB, &tierB, &customerB); err != nil {
-		t.Fatal(err)
-	}
+	clientB, tierB, customerB := w.otherClient(t)
 	if _, err := w.pool.Exec(ctx, `ANALYZE crm_sync_queue`); err != nil {
 		t.Fatal(err)
 	}
@@ -216,15 +208,7 @@ func TestThrottlePausesOneClient(t *testing.T) {
 	w := newWorld(t, 2)
 	ctx := context.Background()
 	clk := newClock()
-	var clientB, tierB, customerB string
-	if err := w.pool.QueryRow(ctx, `
-		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('B', 'commerce7', 'b', 100000) RETURNING id),
-		     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
-		           SELECT id, 'commerce7', 'Gold', 1, 12, 'club', 'Ship' FROM c RETURNING id),
-		     cu AS (INSERT INTO customers (client_id, email) SELECT id, 'b@example.com' FROM c RETURNING id)
-		SELECT c.id, t.id, cu.id FROM c, t, cu`).Scan(&clientB, &tierB, &customerB); err != nil {
-		t.Fatal(err)
-	}
+	clientB, tierB, customerB := w.otherClient(t)
 	q := newQueue(w, func(_ context.Context, j Job) error {
 		if j.ClientID == w.client {
 			return Throttled(30*time.Second, errors.New("429 Too Many Requests"))
@@ -308,4 +292,18 @@ func TestCoalescing(t *testing.T) {
 			t.Fatalf("attempted add %+v / cancel %+v: want both pending", ra, rc)
 		}
 	})
+}
+
+// otherClient adds a second client with a tier and one customer.
+func (w *world) otherClient(t *testing.T) (client, tier, customer string) {
+	t.Helper()
+	if err := w.pool.QueryRow(context.Background(), `
+		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('B', 'commerce7', 'b', 100000) RETURNING id),
+		     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
+		           SELECT id, 'commerce7', 'Gold', 1, 12, 'club', 'Ship' FROM c RETURNING id),
+		     cu AS (INSERT INTO customers (client_id, email) SELECT id, 'b@example.com' FROM c RETURNING id)
+		SELECT c.id, t.id, cu.id FROM c, t, cu`).Scan(&client, &tier, &customer); err != nil {
+		t.Fatal(err)
+	}
+	return client, tier, customer
 }
