@@ -115,7 +115,7 @@ func scanItem(row pgx.CollectableRow) (Item, error) {
 // Retry makes a pending or failed row due now (resetAttempts: with all its attempts back).
 // Another status is a Conflict.
 func (q *Queue) Retry(ctx context.Context, id int64, resetAttempts bool) (Item, error) {
-	it, err := q.change(ctx, id, "retry", qRetry, resetAttempts)
+	it, err := q.change(ctx, id, "retry", qRetry(), resetAttempts)
 	if err == nil {
 		q.log.Info("operator: retry", slog.Int64("id", id), slog.Bool("reset_attempts", resetAttempts))
 	}
@@ -166,7 +166,7 @@ func (q *Queue) RetryFailed(ctx context.Context, f Filter, resetAttempts bool) (
 	}
 	var n int64
 	err = db.InTx(ctx, q.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, qRetryFailed, append(args, q.sqlNow(), resetAttempts)...)
+		tag, err := tx.Exec(ctx, qRetryFailed(), append(args, q.sqlNow(), resetAttempts)...)
 		if err != nil {
 			return err
 		}

@@ -232,17 +232,25 @@ const itemColumns = `q.id, q.client_id, q.customer_id, q.enrollment_id, q.action
     q.customer_crm_id, q.status, q.priority, q.attempts, q.max_attempts, q.next_retry_at, q.last_attempt_at,
     q.locked_until, q.locked_by, q.error_message, q.created_at, q.updated_at, q.completed_at`
 
-// qRetry makes a pending or failed row due now. Without a reset, a row that used up its
-// attempts gets one more (max_attempts grows), or the claim would fail it untried.
-const qRetry = `
+// retrySet makes rows due now, with their parameters for the clock and the reset flag.
+// Without a reset, a row that used up its attempts gets one more (max_attempts grows), or
+// the claim would fail it untried. Retry and RetryFailed share it so the rule cannot drift.
+func retrySet(now, reset string) string {
+	return `
 UPDATE crm_sync_queue q SET
     status        = 'pending',
-    next_retry_at = coalesce($1::timestamptz, now()),
-    attempts      = CASE WHEN $3 THEN 0 ELSE q.attempts END,
-    max_attempts  = CASE WHEN $3 THEN q.max_attempts ELSE greatest(q.max_attempts, q.attempts + 1) END,
-    updated_at    = coalesce($1::timestamptz, now())
+    next_retry_at = coalesce(` + now + `::timestamptz, now()),
+    attempts      = CASE WHEN ` + reset + ` THEN 0 ELSE q.attempts END,
+    max_attempts  = CASE WHEN ` + reset + ` THEN q.max_attempts ELSE greatest(q.max_attempts, q.attempts + 1) END,
+    updated_at    = coalesce(` + now + `::timestamptz, now())`
+}
+
+// qRetry makes a pending or failed row due now.
+func qRetry() string {
+	return retrySet("$1", "$3") + `
 WHERE q.id = $2 AND q.status IN ('pending', 'failed')
 RETURNING ` + itemColumns
+}
 
 const qCancel = `
 UPDATE crm_sync_queue q SET
@@ -261,14 +269,11 @@ AND ($3::uuid IS NULL OR q.client_id = $3)
 AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM customers c WHERE c.id = q.customer_id
                                  AND c.email ILIKE '%' || $4 || '%'))`
 
-const qRetryFailed = `
-UPDATE crm_sync_queue q SET
-    status        = 'pending',
-    next_retry_at = coalesce($5::timestamptz, now()),
-    attempts      = CASE WHEN $6 THEN 0 ELSE q.attempts END,
-    max_attempts  = CASE WHEN $6 THEN q.max_attempts ELSE greatest(q.max_attempts, q.attempts + 1) END,
-    updated_at    = coalesce($5::timestamptz, now())
+// qRetryFailed makes every failed row matching the filter due now.
+func qRetryFailed() string {
+	return retrySet("$5", "$6") + `
 WHERE q.status = 'failed' AND ` + filterWhere
+}
 
 const qList = `
 SELECT ` + itemColumns + `
