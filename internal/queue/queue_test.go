@@ -589,14 +589,14 @@ func TestPruneKeepsFailedAndRecentRows(t *testing.T) {
 	}
 }
 
-// TestStopReleasesUnstartedRows: with one worker the claimer holds a second row ready;
-// Stop hands it back at once (attempt given back), and the running one at the deadline.
-// A row never claimed is untouched.
+// TestStopReleasesUnstartedRows: with one worker the claimer holds the rest of its window
+// ready; Stop hands those back at once (attempt given back), and the running one at the
+// deadline. A row never claimed is untouched.
 func TestStopReleasesUnstartedRows(t *testing.T) {
-	w := newWorld(t, 3)
+	w := newWorld(t, windowFactor+1)
 	ctx := context.Background()
-	ids := w.enqueue(t, 3)
-	started := make(chan int64, 3)
+	ids := w.enqueue(t, windowFactor+1)
+	started := make(chan int64, len(ids))
 	q := newQueue(w, func(ctx context.Context, j Job) error {
 		started <- j.ID
 		<-ctx.Done()
@@ -608,15 +608,17 @@ func TestStopReleasesUnstartedRows(t *testing.T) {
 	if got := <-started; got != ids[0] {
 		t.Fatalf("first row run: %d, want %d", got, ids[0])
 	}
-	if r := w.row(t, ids[1]); r.Status != StatusProcessing {
-		t.Fatalf("second row not claimed ahead: %+v", r)
+	for _, id := range ids[1:windowFactor] {
+		if r := w.row(t, id); r.Status != StatusProcessing {
+			t.Fatalf("row %d not claimed ahead: %+v", id, r)
+		}
 	}
 	expired, cancel := context.WithCancel(ctx)
 	cancel()
 	if err := q.Stop(expired); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range ids[:2] {
+	for _, id := range ids[:windowFactor] {
 		if r := w.row(t, id); r.Status != StatusPending || r.Attempts != 0 || r.LockedBy != nil {
 			t.Fatalf("row %d after Stop: %+v", id, r)
 		}
@@ -624,7 +626,8 @@ func TestStopReleasesUnstartedRows(t *testing.T) {
 			t.Fatalf("row %d history %v", id, got)
 		}
 	}
-	if r := w.row(t, ids[2]); r.Status != StatusPending || r.Attempts != 0 || len(w.outcomes(t, ids[2])) != 0 {
+	last := ids[windowFactor]
+	if r := w.row(t, last); r.Status != StatusPending || r.Attempts != 0 || len(w.outcomes(t, last)) != 0 {
 		t.Fatalf("unclaimed row touched: %+v", r)
 	}
 	if len(started) != 0 {
