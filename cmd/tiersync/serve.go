@@ -9,16 +9,20 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"tiersync/internal/api"
 	"tiersync/internal/config"
+	"tiersync/internal/crm"
+	"tiersync/internal/crm/commerce7"
 	"tiersync/internal/db"
 	"tiersync/internal/membership"
 	"tiersync/internal/queue"
 	"tiersync/internal/secretbox"
+	"tiersync/internal/syncer"
 )
 
 func runServe(ctx context.Context, e env, args []string) error {
@@ -41,9 +45,10 @@ func runServe(ctx context.Context, e env, args []string) error {
 	return serve(ctx, cfg, newLogger(e.stderr, cfg.LogLevel), ln, nil)
 }
 
-// serve runs the HTTP server on ln, and the queue's workers when there is a handler for
-// them, until ctx ends (SIGTERM); then it stops the workers (running rows finish or are
-// released) and the HTTP server, each within SHUTDOWN_TIMEOUT.
+// serve runs the HTTP server on ln and the queue's workers until ctx ends (SIGTERM); then
+// it stops the workers (running rows finish or are released) and the HTTP server, each
+// within SHUTDOWN_TIMEOUT. The workers run handler, or the syncer over the configured
+// CRMs when handler is nil.
 func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Listener, handler queue.Handler) error {
 	pool, err := db.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -61,6 +66,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		ln.Close()
 		return err
 	}
+	// The syncer needs the engine's rate limiter and the engine needs the syncer: the
+	// handler reaches the syncer through this variable, set before the engine starts.
+	var syn *syncer.Syncer
+	if handler == nil {
+		handler = func(ctx context.Context, j queue.Job) error { return syn.Handle(ctx, j) }
+	}
 	engine := queue.New(pool, handler, queue.Config{
 		Workers:      cfg.Workers,
 		NotifyMode:   cfg.NotifyMode,
@@ -70,6 +81,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		BackoffMax:   cfg.BackoffMax,
 		Logger:       log,
 	})
+	syn, err = newSyncer(cfg, pool, engine.Limiter(), log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if _, err := queue.NewMetrics(registry, engine); err != nil {
@@ -92,10 +108,6 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	switch {
-	case handler == nil:
-		// The CRM layer that turns rows into Commerce7/Shopify calls is not wired in yet
-		// (issue 5); rows wait in the queue rather than burn their attempts.
-		log.Warn("no CRM handler: sync workers not started; rows stay pending")
 	case cfg.Workers == 0:
 		log.Info("WORKERS=0: this replica serves HTTP only")
 	default:
@@ -129,4 +141,35 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newSyncer builds the syncer over the CRMs this replica has credentials for. A CRM
+// without them is logged: its rows fail their attempts with a message that says so, and
+// come back with an operator's retry once it is configured.
+func newSyncer(cfg *config.Config, pool *pgxpool.Pool, limiter crm.Limiter, log *slog.Logger) (*syncer.Syncer, error) {
+	providers := map[string]syncer.ProviderFunc{}
+	if cfg.Commerce7AppID != "" && cfg.Commerce7Key != "" {
+		c7, err := commerce7.New(commerce7.Config{
+			BaseURL: cfg.Commerce7APIURL,
+			AppID:   cfg.Commerce7AppID,
+			Key:     cfg.Commerce7Key,
+			Timeout: crmTimeout(cfg.QueueLease),
+			Limiter: limiter,
+		})
+		if err != nil {
+			return nil, err
+		}
+		providers["commerce7"] = func(_ context.Context, c syncer.Client) (crm.Provider, error) {
+			return c7.Provider(c.ID, c.Tenant), nil
+		}
+	} else {
+		log.Warn("COMMERCE7_APP_ID or COMMERCE7_KEY unset: Commerce7 rows cannot sync on this replica")
+	}
+	return syncer.New(pool, providers), nil
+}
+
+// crmTimeout bounds one CRM request: well inside the lease (the heartbeat renews it every
+// lease/3), and never more than 10 s, which no healthy CRM call needs.
+func crmTimeout(lease time.Duration) time.Duration {
+	return min(lease/3, 10*time.Second)
 }
