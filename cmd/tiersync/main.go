@@ -28,10 +28,11 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":   {"serve the HTTP API (and, in later versions, run the sync workers and schedules)", runServe},
+		"serve":   {"serve the HTTP API and run the sync workers", runServe},
 		"migrate": {"apply or roll back database migrations: up, down, status", runMigrate},
 		"demo":    {"start a private database and a server to try tiersync locally", runDemo},
 		"bench":   {"run a benchmark and print one JSON line: queue", runBench},
+		"fakecrm": {"serve fake Commerce7 (and Shopify) APIs for the demo and outside tests", runFakeCRM},
 	}
 }
 

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tiersync/internal/crm/commerce7/c7test"
+	"tiersync/internal/db/dbtest"
+)
+
+// TestServeSyncsToCommerce7 runs serve with the real syncer against the fake Commerce7 over
+// HTTP: a queued add becomes a membership and the row completes; a 503 sends the row back
+// to pending with the CRM's answer recorded.
+func TestServeSyncsToCommerce7(t *testing.T) {
+	cases := []struct {
+		name  string
+		fault *c7test.Fault
+		check func(t *testing.T, fake *c7test.Fake, r syncedRow)
+	}{
+		{"completed", nil, func(t *testing.T, fake *c7test.Fake, r syncedRow) {
+			if r.status != "completed" || r.attempts != 1 {
+				t.Fatalf("row %+v", r)
+			}
+			c, ok := fake.CustomerByEmail("napa", "ada@example.com")
+			ms := fake.Memberships("napa", c.ID)
+			if !ok || len(ms) != 1 || ms[0].ClubID != "club-gold" || ms[0].Status != "Active" {
+				t.Fatalf("fake: customer %+v, memberships %+v", c, ms)
+			}
+			if r.membershipID == nil || *r.membershipID != ms[0].ID {
+				t.Fatalf("enrollment's crm_membership_id %v, want %s", r.membershipID, ms[0].ID)
+			}
+		}},
+		{"503 goes back to pending", &c7test.Fault{Count: 1, Kind: c7test.FaultStatus, Status: 503},
+			func(t *testing.T, fake *c7test.Fake, r syncedRow) {
+				if r.status != "pending" || r.attempts != 1 || r.errorMessage == nil ||
+					!strings.Contains(*r.errorMessage, "HTTP 503") || !r.nextRetryAt.After(time.Now().Add(time.Minute)) {
+					t.Fatalf("row %+v", r)
+				}
+				if r.historyStatus == nil || *r.historyStatus != 503 {
+					t.Fatalf("attempt history status %v, want 503", r.historyStatus)
+				}
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fake, fakeURL := c7test.Start(t, c7test.Options{AppID: "app", AppSecret: "key", Tenants: []string{"napa"}, RateLimit: -1})
+			fake.AddClub("napa", "club-gold")
+			if c.fault != nil {
+				fake.Inject(*c.fault)
+			}
+			url := dbtest.NewURL(t)
+			pool := openPool(t, url)
+			ctx := context.Background()
+			var rowID int64
+			var enrollment string
+			err := pool.QueryRow(ctx, `
+				WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('Napa', 'commerce7', 'napa', 600) RETURNING id),
+				     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
+				           SELECT id, 'commerce7', 'Gold', 1, 12, 'club-gold', 'Pickup' FROM c RETURNING id, client_id),
+				     cu AS (INSERT INTO customers (client_id, email, first_name, last_name)
+				            SELECT id, 'ada@example.com', 'Ada', 'Lovelace' FROM c RETURNING id, client_id),
+				     e AS (INSERT INTO enrollments (client_id, customer_id, tier_id, expires_at, source)
+				           SELECT cu.client_id, cu.id, t.id, now() + interval '1 year', 'api' FROM cu, t RETURNING id, client_id, customer_id, tier_id)
+				INSERT INTO crm_sync_queue (client_id, customer_id, enrollment_id, action_type, tier_id)
+				SELECT client_id, customer_id, id, 'add_membership', tier_id FROM e RETURNING id, enrollment_id`).Scan(&rowID, &enrollment)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := loadServerConfig(t, map[string]string{
+				"DATABASE_URL":        url,
+				"TIERSYNC_API_TOKEN":  "serve-test-token-123456",
+				"TIERSYNC_SECRET_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)),
+				"COMMERCE7_API_URL":   fakeURL,
+				"COMMERCE7_APP_ID":    "app",
+				"COMMERCE7_KEY":       "key",
+				"WORKERS":             "2",
+				"POLL_INTERVAL":       "50ms",
+			})
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sctx, stop := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- serve(sctx, cfg, newLogger(io.Discard, "error"), ln, nil) }()
+			var r syncedRow
+			eventually(t, func() bool {
+				r = readSyncedRow(t, pool, rowID, enrollment)
+				return r.status == "completed" || (r.status == "pending" && r.attempts > 0)
+			})
+			stop()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			c.check(t, fake, r)
+		})
+	}
+}
+
+type syncedRow struct {
+	status        string
+	attempts      int
+	errorMessage  *string
+	nextRetryAt   time.Time
+	membershipID  *string
+	historyStatus *int
+}
+
+func readSyncedRow(t *testing.T, pool *pgxpool.Pool, id int64, enrollment string) syncedRow {
+	t.Helper()
+	var r syncedRow
+	err := pool.QueryRow(context.Background(), `
+		SELECT q.status, q.attempts, q.error_message, q.next_retry_at, e.crm_membership_id,
+		       (SELECT http_status FROM crm_sync_attempts a WHERE a.queue_id = q.id ORDER BY a.id DESC LIMIT 1)
+		FROM crm_sync_queue q, enrollments e WHERE q.id = $1 AND e.id = $2`, id, enrollment).
+		Scan(&r.status, &r.attempts, &r.errorMessage, &r.nextRetryAt, &r.membershipID, &r.historyStatus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// eventually polls the database until cond holds: the server under test is another
+// component whose progress the test can only observe there. It fails after 15 s.
+func eventually(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached within 15s")
+		}
+		<-tick.C
+	}
+}

@@ -1,0 +1,351 @@
+// Package c7test is a fake Commerce7 API for tests, the demo and outside test suites: a
+// real HTTP server with state per tenant that enforces what Commerce7 enforces (HTTP
+// Basic with the app's id and secret, the tenant header, required fields, its error
+// bodies, a per-tenant request limit answered with 429 + Retry-After, one live membership
+// per club) and injects the failures a sync must survive: a status for the next calls,
+// latency, calls that hang, and calls applied whose answer is lost.
+package c7test
+
+import (
+	"crypto/rand"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure a Fake.
+type Options struct {
+	AppID, AppSecret string // the Basic auth pair every request must carry
+	// Tenants that exist; a request for another is refused (401). Empty: any non-empty
+	// tenant exists.
+	Tenants []string
+	// RateLimit is the requests per minute per tenant: 0 means 100 (Commerce7's documented
+	// limit), negative means unlimited.
+	RateLimit int
+	Now       func() time.Time // the clock of the rate-limit window; nil: time.Now
+}
+
+// Customer is a Commerce7 customer.
+type Customer struct {
+	ID        string    `json:"id"`
+	FirstName string    `json:"firstName"`
+	LastName  string    `json:"lastName"`
+	Emails    []string  `json:"emails"`
+	Phone     string    `json:"phone,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Address is a customer's address.
+type Address struct {
+	ID          string `json:"id"`
+	CustomerID  string `json:"customerId"`
+	FirstName   string `json:"firstName"`
+	LastName    string `json:"lastName"`
+	Address     string `json:"address"`
+	Address2    string `json:"address2"`
+	City        string `json:"city"`
+	StateCode   string `json:"stateCode"`
+	ZipCode     string `json:"zipCode"`
+	CountryCode string `json:"countryCode"`
+	IsDefault   bool   `json:"isDefault"`
+}
+
+// Membership is a club membership.
+type Membership struct {
+	ID                        string     `json:"id"`
+	CustomerID                string     `json:"customerId"`
+	ClubID                    string     `json:"clubId"`
+	Status                    string     `json:"status"`
+	OrderDeliveryMethod       string     `json:"orderDeliveryMethod"`
+	BillToCustomerAddressID   string     `json:"billToCustomerAddressId,omitempty"`
+	ShipToCustomerAddressID   string     `json:"shipToCustomerAddressId,omitempty"`
+	CustomerCreditCardID      string     `json:"customerCreditCardId,omitempty"`
+	PickupInventoryLocationID string     `json:"pickupInventoryLocationId,omitempty"`
+	SignupDate                time.Time  `json:"signupDate"`
+	CancelDate                *time.Time `json:"cancelDate"`
+	CancellationReason        string     `json:"cancellationReason,omitempty"`
+	CreatedAt                 time.Time  `json:"createdAt"`
+	UpdatedAt                 time.Time  `json:"updatedAt"`
+}
+
+// Request is one API request as the fake saw it.
+type Request struct {
+	Method   string `json:"method"`
+	Path     string `json:"path"`
+	RawQuery string `json:"rawQuery"`
+	Tenant   string `json:"tenant"`
+	Status   int    `json:"status"` // 0: the answer was lost or the call hung
+	Body     string `json:"body"`
+}
+
+// FaultKind is what an injected fault does.
+type FaultKind int
+
+const (
+	// FaultStatus answers Status without applying the request.
+	FaultStatus FaultKind = iota
+	// FaultHang never answers: the call ends when the client gives up or the fake closes.
+	FaultHang
+	// FaultLoseAnswer applies the request, then drops the connection without an answer.
+	FaultLoseAnswer
+	// FaultErrorsIn200 answers 200 with a non-empty errors array, without applying.
+	FaultErrorsIn200
+)
+
+var faultNames = map[string]FaultKind{"status": FaultStatus, "hang": FaultHang, "lose_answer": FaultLoseAnswer, "errors_in_200": FaultErrorsIn200}
+
+// Fault is injected into the next Count requests that match Method and Path.
+type Fault struct {
+	Method     string    // "" matches any
+	Path       string    // a prefix of the path after /v1; "" matches any
+	Count      int       // how many matching requests it applies to
+	Kind       FaultKind //
+	Status     int       // FaultStatus: the status to answer
+	RetryAfter int       // FaultStatus with 429: the Retry-After seconds
+}
+
+// tenantState is one tenant's data.
+type tenantState struct {
+	customers   []*Customer
+	addresses   []*Address
+	memberships []*Membership
+	clubs       map[string]bool // empty: any club exists
+	windowStart time.Time
+	windowCount int
+}
+
+// Fake is a fake Commerce7. Its methods are safe for concurrent use.
+type Fake struct {
+	opts Options
+
+	mu       sync.Mutex
+	tenants  map[string]*tenantState
+	faults   []*Fault
+	latency  time.Duration
+	requests []Request
+	closed   chan struct{}
+	once     sync.Once
+}
+
+// New makes a fake; Handler serves it.
+func New(opts Options) *Fake {
+	if opts.RateLimit == 0 {
+		opts.RateLimit = 100
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	f := &Fake{opts: opts, tenants: map[string]*tenantState{}, closed: make(chan struct{})}
+	for _, t := range opts.Tenants {
+		f.tenants[t] = newTenant()
+	}
+	return f
+}
+
+func newTenant() *tenantState { return &tenantState{clubs: map[string]bool{}} }
+
+// Close releases every hanging call.
+func (f *Fake) Close() { f.once.Do(func() { close(f.closed) }) }
+
+// Inject adds a fault; faults apply in the order injected.
+func (f *Fake) Inject(fl Fault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fl.Count < 1 {
+		fl.Count = 1
+	}
+	f.faults = append(f.faults, &fl)
+}
+
+// SetLatency delays every answer by d.
+func (f *Fake) SetLatency(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.latency = d
+}
+
+// tenant returns the tenant's state (creating it when any tenant exists); f.mu held.
+func (f *Fake) tenant(name string) *tenantState {
+	t := f.tenants[name]
+	if t == nil && len(f.opts.Tenants) == 0 && name != "" {
+		t = newTenant()
+		f.tenants[name] = t
+	}
+	return t
+}
+
+// AddClub makes a club exist for the tenant. Until a tenant has a club, any club id is
+// accepted.
+func (f *Fake) AddClub(tenant, clubID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t := f.tenant(tenant); t != nil {
+		t.clubs[clubID] = true
+	}
+}
+
+// AddCustomer seeds a customer (the merchant made it); an empty ID is assigned.
+func (f *Fake) AddCustomer(tenant string, c Customer) Customer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c.ID == "" {
+		c.ID = newID()
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = f.opts.Now().UTC()
+	}
+	f.tenant(tenant).customers = append(f.tenant(tenant).customers, &c)
+	return c
+}
+
+// AddAddress seeds an address.
+func (f *Fake) AddAddress(tenant string, a Address) Address {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return *f.tenant(tenant).addAddress(a)
+}
+
+func (t *tenantState) addAddress(a Address) *Address {
+	if a.ID == "" {
+		a.ID = newID()
+	}
+	first := true
+	for _, x := range t.addresses {
+		if x.CustomerID == a.CustomerID {
+			first = false
+			if a.IsDefault {
+				x.IsDefault = false
+			}
+		}
+	}
+	a.IsDefault = a.IsDefault || first
+	t.addresses = append(t.addresses, &a)
+	return &a
+}
+
+// AddMembership seeds a membership.
+func (f *Fake) AddMembership(tenant string, m Membership) Membership {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.opts.Now().UTC()
+	if m.ID == "" {
+		m.ID = newID()
+	}
+	if m.Status == "" {
+		m.Status = "Active"
+	}
+	if m.SignupDate.IsZero() {
+		m.SignupDate = now
+	}
+	m.CreatedAt, m.UpdatedAt = now, now
+	f.tenant(tenant).memberships = append(f.tenant(tenant).memberships, &m)
+	return m
+}
+
+// Customers returns the tenant's customers, oldest first.
+func (f *Fake) Customers(tenant string) []Customer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Customer
+	if t := f.tenants[tenant]; t != nil {
+		for _, c := range t.customers {
+			out = append(out, *c)
+		}
+	}
+	return out
+}
+
+// CustomerByEmail returns the first customer with exactly this email (any case).
+func (f *Fake) CustomerByEmail(tenant, email string) (Customer, bool) {
+	for _, c := range f.Customers(tenant) {
+		for _, e := range c.Emails {
+			if strings.EqualFold(e, email) {
+				return c, true
+			}
+		}
+	}
+	return Customer{}, false
+}
+
+// Addresses returns the customer's addresses.
+func (f *Fake) Addresses(tenant, customerID string) []Address {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Address
+	if t := f.tenants[tenant]; t != nil {
+		for _, a := range t.addresses {
+			if a.CustomerID == customerID {
+				out = append(out, *a)
+			}
+		}
+	}
+	return out
+}
+
+// Memberships returns the customer's memberships (all of the tenant's when customerID is
+// ""), oldest first.
+func (f *Fake) Memberships(tenant, customerID string) []Membership {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Membership
+	if t := f.tenants[tenant]; t != nil {
+		for _, m := range t.memberships {
+			if customerID == "" || m.CustomerID == customerID {
+				out = append(out, *m)
+			}
+		}
+	}
+	return out
+}
+
+// Requests returns every API request so far, in arrival order.
+func (f *Fake) Requests() []Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Request(nil), f.requests...)
+}
+
+// takeFault returns the first fault matching the request and uses it up; f.mu held.
+func (f *Fake) takeFault(method, path string) *Fault {
+	for i, fl := range f.faults {
+		if (fl.Method == "" || fl.Method == method) && strings.HasPrefix(path, fl.Path) {
+			taken := *fl
+			fl.Count--
+			if fl.Count == 0 {
+				f.faults = append(f.faults[:i], f.faults[i+1:]...)
+			}
+			return &taken
+		}
+	}
+	return nil
+}
+
+// admit checks the tenant's request window; f.mu held. It returns the wait when refused.
+func (f *Fake) admit(t *tenantState) (bool, time.Duration) {
+	if f.opts.RateLimit < 0 {
+		return true, 0
+	}
+	now := f.opts.Now()
+	if t.windowStart.IsZero() || now.Sub(t.windowStart) >= time.Minute {
+		t.windowStart, t.windowCount = now, 0
+	}
+	if t.windowCount >= f.opts.RateLimit {
+		return false, t.windowStart.Add(time.Minute).Sub(now)
+	}
+	t.windowCount++
+	return true, 0
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+func sortByCreation(ms []*Membership) {
+	sort.SliceStable(ms, func(i, j int) bool { return ms[i].CreatedAt.Before(ms[j].CreatedAt) })
+}

@@ -1,0 +1,231 @@
+package syncer_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tiersync/internal/crm"
+	"tiersync/internal/crm/commerce7"
+	"tiersync/internal/crm/commerce7/c7test"
+	"tiersync/internal/db/dbtest"
+	"tiersync/internal/queue"
+	"tiersync/internal/syncer"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+const tenant = "napa-cellars"
+
+// world is a Commerce7 client in the database with two tiers, one customer and her
+// active Gold enrollment, and a fake Commerce7 for it.
+type world struct {
+	pool                         *pgxpool.Pool
+	fake                         *c7test.Fake
+	s                            *syncer.Syncer
+	client, gold, platinum, cust string
+	enrollment                   string
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	ctx := context.Background()
+	w := &world{pool: dbtest.New(t)}
+	var url string
+	w.fake, url = c7test.Start(t, c7test.Options{AppID: "app", AppSecret: "secret", Tenants: []string{tenant}, RateLimit: -1})
+	w.fake.AddClub(tenant, "club-gold")
+	w.fake.AddClub(tenant, "club-platinum")
+	c7, err := commerce7.New(commerce7.Config{BaseURL: url, AppID: "app", Key: "secret", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.s = syncer.New(w.pool, map[string]syncer.ProviderFunc{
+		"commerce7": func(_ context.Context, c syncer.Client) (crm.Provider, error) {
+			return c7.Provider(c.ID, c.Tenant), nil
+		},
+	})
+	err = w.pool.QueryRow(ctx, `
+		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute)
+		           VALUES ('Napa Cellars', 'commerce7', $1, 100) RETURNING id),
+		     g AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
+		           SELECT id, 'commerce7', 'Gold', 1, 12, 'club-gold', 'Ship' FROM c RETURNING id),
+		     p AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
+		           SELECT id, 'commerce7', 'Platinum', 2, 12, 'club-platinum', 'Ship' FROM c RETURNING id)
+		SELECT c.id, g.id, p.id FROM c, g, p`, tenant).Scan(&w.client, &w.gold, &w.platinum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = w.pool.QueryRow(ctx, `INSERT INTO customers (client_id, email, first_name, last_name, address)
+		VALUES ($1, 'ada@example.com', 'Ada', 'Lovelace',
+		        '{"address": "1 Vine St", "city": "Napa", "state_code": "CA", "zip_code": "94558", "country_code": "US"}')
+		RETURNING id`, w.client).Scan(&w.cust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.enrollment = w.enroll(t, w.gold)
+	return w
+}
+
+func (w *world) enroll(t *testing.T, tier string) string {
+	t.Helper()
+	var id string
+	err := w.pool.QueryRow(context.Background(), `INSERT INTO enrollments (client_id, customer_id, tier_id, enrolled_at, expires_at, source)
+		VALUES ($1, $2, $3, '2026-01-31', '2027-01-31', 'api') RETURNING id`, w.client, w.cust, tier).Scan(&id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func (w *world) job(action, tier string, oldTier *string, enrollment string) queue.Job {
+	return queue.Job{ID: 1, ClientID: w.client, CustomerID: w.cust, EnrollmentID: &enrollment, ActionType: action,
+		TierID: tier, OldTierID: oldTier, Attempt: 1, MaxAttempts: 5}
+}
+
+func (w *world) crmIDs(t *testing.T, enrollment string) (customer, membership *string) {
+	t.Helper()
+	err := w.pool.QueryRow(context.Background(), `SELECT cu.crm_id, e.crm_membership_id
+		FROM customers cu, enrollments e WHERE cu.id = $1 AND e.id = $2`, w.cust, enrollment).Scan(&customer, &membership)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return customer, membership
+}
+
+func TestAddRecordsTheCRMIDs(t *testing.T) {
+	w := newWorld(t)
+	if err := w.s.Handle(context.Background(), w.job(queue.ActionAdd, w.gold, nil, w.enrollment)); err != nil {
+		t.Fatal(err)
+	}
+	custID, membershipID := w.crmIDs(t, w.enrollment)
+	c, ok := w.fake.CustomerByEmail(tenant, "ada@example.com")
+	if !ok || custID == nil || *custID != c.ID {
+		t.Fatalf("customer crm_id %v, fake has %+v", custID, c)
+	}
+	ms := w.fake.Memberships(tenant, c.ID)
+	if len(ms) != 1 || membershipID == nil || *membershipID != ms[0].ID || ms[0].ClubID != "club-gold" {
+		t.Fatalf("crm_membership_id %v, fake has %+v", membershipID, ms)
+	}
+	if !ms[0].SignupDate.Equal(time.Date(2026, 1, 31, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("signup date %v, want the enrollment's", ms[0].SignupDate)
+	}
+	// Run again (a retry after a crash before the outcome was written): nothing new.
+	if err := w.s.Handle(context.Background(), w.job(queue.ActionAdd, w.gold, nil, w.enrollment)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(w.fake.Memberships(tenant, c.ID)); n != 1 || len(w.fake.Customers(tenant)) != 1 {
+		t.Fatalf("after a second run: %d memberships, %d customers", n, len(w.fake.Customers(tenant)))
+	}
+}
+
+func TestUpgradeAndCancel(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	if err := w.s.Handle(ctx, w.job(queue.ActionAdd, w.gold, nil, w.enrollment)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.pool.Exec(ctx, `UPDATE enrollments SET status = 'upgraded', ended_at = now() WHERE id = $1`, w.enrollment); err != nil {
+		t.Fatal(err)
+	}
+	next := w.enroll(t, w.platinum)
+	if err := w.s.Handle(ctx, w.job(queue.ActionUpgrade, w.platinum, &w.gold, next)); err != nil {
+		t.Fatal(err)
+	}
+	custID, membershipID := w.crmIDs(t, next)
+	var live []c7test.Membership
+	for _, m := range w.fake.Memberships(tenant, *custID) {
+		if m.Status == "Active" {
+			live = append(live, m)
+		}
+	}
+	if len(live) != 1 || live[0].ClubID != "club-platinum" || membershipID == nil || *membershipID != live[0].ID {
+		t.Fatalf("live %+v, stored %v", live, membershipID)
+	}
+	if err := w.s.Handle(ctx, w.job(queue.ActionCancel, w.platinum, nil, next)); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range w.fake.Memberships(tenant, *custID) {
+		if m.Status != "Cancelled" {
+			t.Fatalf("after cancel: %+v", m)
+		}
+	}
+}
+
+func TestCancelNeverCreatesTheCustomer(t *testing.T) {
+	w := newWorld(t)
+	if err := w.s.Handle(context.Background(), w.job(queue.ActionCancel, w.gold, nil, w.enrollment)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(w.fake.Requests()); n != 0 {
+		t.Fatalf("%d CRM requests for a customer the CRM never knew", n)
+	}
+}
+
+func TestOutcomes(t *testing.T) {
+	cases := []struct {
+		name  string
+		fault c7test.Fault
+		check func(t *testing.T, err error)
+	}{
+		{"422 fails the row at once with the CRM's message", c7test.Fault{Method: http.MethodPost, Path: "/club-membership", Kind: c7test.FaultStatus, Status: 422},
+			func(t *testing.T, err error) {
+				if !queue.IsPermanent(err) {
+					t.Fatalf("%v: not permanent", err)
+				}
+			}},
+		{"429 is a throttle with the CRM's wait", c7test.Fault{Kind: c7test.FaultStatus, Status: 429, RetryAfter: 42},
+			func(t *testing.T, err error) {
+				var th *queue.ThrottledError
+				if !errors.As(err, &th) || th.After != 42*time.Second {
+					t.Fatalf("%v: want throttled for 42s", err)
+				}
+			}},
+		{"503 is retried", c7test.Fault{Kind: c7test.FaultStatus, Status: 503},
+			func(t *testing.T, err error) {
+				var th *queue.ThrottledError
+				if err == nil || queue.IsPermanent(err) || errors.As(err, &th) {
+					t.Fatalf("%v: want a plain, retryable error", err)
+				}
+				var h queue.HTTPStatus
+				if !errors.As(err, &h) || h.HTTPStatus() != 503 {
+					t.Fatalf("%v: the status is not carried for the attempt history", err)
+				}
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t)
+			c.fault.Count = 1
+			w.fake.Inject(c.fault)
+			c.check(t, w.s.Handle(context.Background(), w.job(queue.ActionAdd, w.gold, nil, w.enrollment)))
+		})
+	}
+}
+
+func TestACRMWithoutCredentialsSaysSo(t *testing.T) {
+	w := newWorld(t)
+	s := syncer.New(w.pool, nil)
+	err := s.Handle(context.Background(), w.job(queue.ActionAdd, w.gold, nil, w.enrollment))
+	if err == nil || queue.IsPermanent(err) || !strings.Contains(err.Error(), "no commerce7 credentials") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func TestACRMCustomerLinkedTwiceIsPermanent(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	// The merchant's CRM has one customer; we have another customer row already linked to it.
+	c := w.fake.AddCustomer(tenant, c7test.Customer{FirstName: "Ada", LastName: "L", Emails: []string{"ada@example.com"}})
+	if _, err := w.pool.Exec(ctx, `INSERT INTO customers (client_id, email, crm_id) VALUES ($1, 'ada.old@example.com', $2)`, w.client, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	err := w.s.Handle(ctx, w.job(queue.ActionAdd, w.gold, nil, w.enrollment))
+	if !queue.IsPermanent(err) || !strings.Contains(err.Error(), "already linked") {
+		t.Fatalf("error %v", err)
+	}
+}
