@@ -92,7 +92,9 @@ func fail(status int, typ, msg string, errs ...fieldError) answer {
 	return answer{status: status, body: apiError{StatusCode: status, Type: typ, Message: msg, Errors: errs}}
 }
 
-func invalid(errs ...fieldError) answer { return fail(422, "validationError", "Validation error", errs...) }
+func invalid(errs ...fieldError) answer {
+	return fail(422, "validationError", "Validation error", errs...)
+}
 
 func notFound(what string) answer { return fail(404, "notFound", what+" not found") }
 
