@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -140,5 +142,44 @@ func eventually(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached within 15s")
 		}
 		<-tick.C
+	}
+}
+
+// TestFakeCRMCommand serves the fake Commerce7 from the CLI and talks to it over HTTP.
+func TestFakeCRMCommand(t *testing.T) {
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, env{stdout: pw, stderr: io.Discard, getenv: func(string) string { return "" }},
+			[]string{"fakecrm", "--listen", "127.0.0.1:0", "--c7-tenants", "napa"})
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, pr)
+	base := strings.Fields(line)[3] // "fake Commerce7 at http://ADDR/v1 (app id …)"
+	get := func(tenant string) int {
+		req, _ := http.NewRequest("GET", base+"/customer?q=a", nil)
+		req.SetBasicAuth("tiersync-demo", "demo-secret")
+		req.Header.Set("tenant", tenant)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := get("napa"); s != 200 {
+		t.Fatalf("known tenant: %d", s)
+	}
+	if s := get("sonoma"); s != 401 {
+		t.Fatalf("unknown tenant: %d", s)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("fakecrm exited %d", code)
 	}
 }

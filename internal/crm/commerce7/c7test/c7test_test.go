@@ -310,3 +310,20 @@ func TestControlAPI(t *testing.T) {
 		t.Fatalf("requests %v", got)
 	}
 }
+
+func TestLatency(t *testing.T) {
+	f, base := start(t, nil, -1)
+	f.SetLatency(time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/customer?q=a", nil)
+	req.SetBasicAuth("app", "secret")
+	req.Header.Set("tenant", "napa")
+	if _, err := http.DefaultClient.Do(req); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("slow answer: %v, want the client's deadline", err)
+	}
+	f.SetLatency(0)
+	if r := do(t, base, call{method: "GET", path: "/customer?q=a"}); r.status != 200 {
+		t.Fatalf("latency removed: %d", r.status)
+	}
+}
