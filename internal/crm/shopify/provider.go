@@ -1,0 +1,248 @@
+package shopify
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"tiersync/internal/crm"
+)
+
+// Provider is the Shopify crm.Provider for one shop.
+type Provider struct {
+	c        *Client
+	clientID string
+	shop     string
+	token    string
+}
+
+var _ crm.Provider = (*Provider)(nil)
+
+// Namespace holds tiersync's customer metafields: "tier" (the tier's name, for the
+// storefront) and "expires_at".
+const Namespace = "tiersync"
+
+// The operations, with their costs as Shopify calculates them (an object 1, a connection 2
+// plus its page, a mutation 10), which the client makes sure the bucket can pay first.
+const (
+	findCustomerQuery = `query FindCustomer($query: String!) {
+  customers(first: 1, query: $query) { nodes { id email } }
+}`
+	findCustomerCost = 3
+
+	getCustomerQuery = `query GetCustomer($id: ID!) {
+  customer(id: $id) { id email tags tier: metafield(namespace: "tiersync", key: "tier") { value } }
+}`
+	getCustomerCost = 2
+
+	createCustomerMutation = `mutation CreateCustomer($input: CustomerInput!) {
+  customerCreate(input: $input) { customer { id } userErrors { field message } }
+}`
+	tagsAddMutation = `mutation AddTags($id: ID!, $tags: [String!]!) {
+  tagsAdd(id: $id, tags: $tags) { node { id } userErrors { field message } }
+}`
+	tagsRemoveMutation = `mutation RemoveTags($id: ID!, $tags: [String!]!) {
+  tagsRemove(id: $id, tags: $tags) { node { id } userErrors { field message } }
+}`
+	metafieldsSetMutation = `mutation SetMetafields($metafields: [MetafieldsSetInput!]!) {
+  metafieldsSet(metafields: $metafields) { metafields { key value } userErrors { field message } }
+}`
+	metafieldsDeleteMutation = `mutation DeleteMetafields($metafields: [MetafieldIdentifierInput!]!) {
+  metafieldsDelete(metafields: $metafields) { deletedMetafields { key } userErrors { field message } }
+}`
+	mutationCost = 10
+)
+
+func permanent(op, msg string) error {
+	return &crm.Error{Class: crm.Permanent, CRM: "shopify", Op: op, Message: msg}
+}
+
+// searchQuery is Shopify's search syntax for one exact email.
+func searchQuery(email string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+	return `email:"` + r.Replace(email) + `"`
+}
+
+func (p *Provider) findCustomer(ctx context.Context, email string) (string, error) {
+	var data struct {
+		Customers struct {
+			Nodes []struct{ ID, Email string }
+		}
+	}
+	if err := p.graphql(ctx, "find customer", findCustomerCost, findCustomerQuery,
+		map[string]any{"query": searchQuery(email)}, &data); err != nil {
+		return "", err
+	}
+	for _, n := range data.Customers.Nodes {
+		if strings.EqualFold(strings.TrimSpace(n.Email), email) {
+			return n.ID, nil
+		}
+	}
+	return "", nil
+}
+
+// EnsureCustomer returns the customer's Shopify id (a GID): the stored one, else the one
+// with this email, else a new customer. A creation answered "Email has already been
+// taken" means an earlier attempt made it (its answer was lost) and the search has not
+// caught up: read again.
+func (p *Provider) EnsureCustomer(ctx context.Context, c crm.Customer) (string, error) {
+	if c.CRMID != "" {
+		return c.CRMID, nil
+	}
+	if id, err := p.findCustomer(ctx, c.Email); err != nil || id != "" {
+		return id, err
+	}
+	input := map[string]any{"email": c.Email, "firstName": c.FirstName, "lastName": c.LastName}
+	if c.Phone != "" {
+		input["phone"] = c.Phone
+	}
+	var data struct {
+		CustomerCreate struct {
+			Customer   *struct{ ID string }
+			UserErrors []userError
+		}
+	}
+	if err := p.graphql(ctx, "create customer", mutationCost, createCustomerMutation, map[string]any{"input": input}, &data); err != nil {
+		return "", err
+	}
+	res := data.CustomerCreate
+	if len(res.UserErrors) == 0 && res.Customer != nil {
+		return res.Customer.ID, nil
+	}
+	for _, e := range res.UserErrors {
+		if strings.Contains(strings.ToLower(e.Message), "has already been taken") {
+			id, err := p.findCustomer(ctx, c.Email)
+			if err != nil || id != "" {
+				return id, err
+			}
+			return "", &crm.Error{Class: crm.Retryable, CRM: "shopify", Op: "create customer",
+				Message: "the email is taken but the search does not find its customer yet; retrying"}
+		}
+	}
+	return "", permanent("create customer", userErrorsText(res.UserErrors))
+}
+
+func (p *Provider) tags(ctx context.Context, op, mutation, field, customerID, tag string) error {
+	var data map[string]struct {
+		UserErrors []userError `json:"userErrors"`
+	}
+	if err := p.graphql(ctx, op, mutationCost, mutation, map[string]any{"id": customerID, "tags": []string{tag}}, &data); err != nil {
+		return err
+	}
+	if errs := data[field].UserErrors; len(errs) > 0 {
+		return permanent(op, userErrorsText(errs))
+	}
+	return nil
+}
+
+func (p *Provider) setMetafields(ctx context.Context, customerID string, tier crm.Tier, expires time.Time) error {
+	fields := []map[string]string{
+		{"ownerId": customerID, "namespace": Namespace, "key": "tier", "type": "single_line_text_field", "value": tier.Name},
+	}
+	if !expires.IsZero() {
+		fields = append(fields, map[string]string{"ownerId": customerID, "namespace": Namespace, "key": "expires_at",
+			"type": "date_time", "value": expires.UTC().Format(time.RFC3339)})
+	}
+	var data struct {
+		MetafieldsSet struct{ UserErrors []userError }
+	}
+	if err := p.graphql(ctx, "set metafields", mutationCost, metafieldsSetMutation, map[string]any{"metafields": fields}, &data); err != nil {
+		return err
+	}
+	if errs := data.MetafieldsSet.UserErrors; len(errs) > 0 {
+		return permanent("set metafields", userErrorsText(errs))
+	}
+	return nil
+}
+
+func checkTier(t crm.Tier) error {
+	if t.ShopifyTag == "" {
+		return permanent("map tier", "tier "+t.Name+" ("+t.ID+") has no shopify_tag")
+	}
+	return nil
+}
+
+// AddMembership tags the customer with the tier's tag and sets the metafields. Both are
+// idempotent in Shopify (adding a tag it has is no change; metafieldsSet overwrites), so
+// a repeat leaves the customer as one run does. Shopify has no membership id: "".
+func (p *Provider) AddMembership(ctx context.Context, m crm.MembershipChange) (string, error) {
+	if err := checkTier(m.Tier); err != nil {
+		return "", err
+	}
+	if err := p.tags(ctx, "add tag", tagsAddMutation, "tagsAdd", m.Customer.CRMID, m.Tier.ShopifyTag); err != nil {
+		return "", err
+	}
+	return "", p.setMetafields(ctx, m.Customer.CRMID, m.Tier, m.ExpiresAt)
+}
+
+// CancelMembership removes the tier's tag; the metafields go too when they still describe
+// this tier (they may already describe a newer one). Other tags are never touched.
+func (p *Provider) CancelMembership(ctx context.Context, m crm.MembershipChange, _ string) error {
+	if err := checkTier(m.Tier); err != nil {
+		return err
+	}
+	if m.Customer.CRMID == "" {
+		return nil // never reached Shopify: nothing to cancel
+	}
+	var data struct {
+		Customer *struct {
+			Tags []string
+			Tier *struct{ Value string }
+		}
+	}
+	if err := p.graphql(ctx, "read customer", getCustomerCost, getCustomerQuery, map[string]any{"id": m.Customer.CRMID}, &data); err != nil {
+		return err
+	}
+	if data.Customer == nil {
+		return nil // the merchant deleted the customer: nothing left to cancel
+	}
+	for _, t := range data.Customer.Tags {
+		if strings.EqualFold(t, m.Tier.ShopifyTag) {
+			if err := p.tags(ctx, "remove tag", tagsRemoveMutation, "tagsRemove", m.Customer.CRMID, m.Tier.ShopifyTag); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	if data.Customer.Tier == nil || data.Customer.Tier.Value != m.Tier.Name {
+		return nil
+	}
+	ids := []map[string]string{
+		{"ownerId": m.Customer.CRMID, "namespace": Namespace, "key": "tier"},
+		{"ownerId": m.Customer.CRMID, "namespace": Namespace, "key": "expires_at"},
+	}
+	var del struct {
+		MetafieldsDelete struct{ UserErrors []userError }
+	}
+	if err := p.graphql(ctx, "delete metafields", mutationCost, metafieldsDeleteMutation, map[string]any{"metafields": ids}, &del); err != nil {
+		return err
+	}
+	if errs := del.MetafieldsDelete.UserErrors; len(errs) > 0 {
+		return permanent("delete metafields", userErrorsText(errs))
+	}
+	return nil
+}
+
+// UpgradeMembership adds the new tier's tag, removes the old one's and points the
+// metafields at the new tier. Each step is idempotent, so a retry after a crash midway
+// finishes the job.
+func (p *Provider) UpgradeMembership(ctx context.Context, m crm.MembershipChange) (string, error) {
+	if err := checkTier(m.Tier); err != nil {
+		return "", err
+	}
+	if m.OldTier == nil {
+		return "", permanent("upgrade", "no old tier")
+	}
+	if err := checkTier(*m.OldTier); err != nil {
+		return "", err
+	}
+	if err := p.tags(ctx, "add tag", tagsAddMutation, "tagsAdd", m.Customer.CRMID, m.Tier.ShopifyTag); err != nil {
+		return "", err
+	}
+	if !strings.EqualFold(m.OldTier.ShopifyTag, m.Tier.ShopifyTag) {
+		if err := p.tags(ctx, "remove tag", tagsRemoveMutation, "tagsRemove", m.Customer.CRMID, m.OldTier.ShopifyTag); err != nil {
+			return "", err
+		}
+	}
+	return "", p.setMetafields(ctx, m.Customer.CRMID, m.Tier, m.ExpiresAt)
+}

@@ -1,0 +1,285 @@
+// Package shopifytest is a fake Shopify Admin GraphQL API for tests, the demo and outside
+// test suites. It understands the operations tiersync sends — it recognises each by its
+// root field and reads its variables — keeps customers with tags and metafields per shop,
+// checks the access token, charges Shopify's calculated query cost against a leaky bucket
+// per shop (answering THROTTLED with the real figures when it runs dry), answers
+// userErrors for bad input, and injects the same faults as the Commerce7 fake.
+package shopifytest
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Options configure a Fake.
+type Options struct {
+	// Shops maps each shop domain to its Admin API access token.
+	Shops map[string]string
+	// Bucket size and restore rate of every shop's cost bucket: 0 means Shopify's standard
+	// plan, 2 000 points restoring 100 a second.
+	BucketSize, RestoreRate float64
+	// SearchLag is how many searches a new customer stays invisible to, as Shopify's
+	// search index lags behind its writes.
+	SearchLag int
+	Now       func() time.Time // the bucket's clock; nil: time.Now
+}
+
+// Customer is a Shopify customer.
+type Customer struct {
+	ID         string               `json:"id"`
+	Email      string               `json:"email"`
+	FirstName  string               `json:"firstName"`
+	LastName   string               `json:"lastName"`
+	Phone      string               `json:"phone,omitempty"`
+	Tags       []string             `json:"tags"`
+	Metafields map[string]Metafield `json:"metafields"` // by "namespace.key"
+	hiddenFor  int                  // searches left before it shows up
+}
+
+// Metafield is a customer metafield.
+type Metafield struct {
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+// Request is one GraphQL request as the fake saw it.
+type Request struct {
+	Host      string         `json:"host"`
+	Path      string         `json:"path"`
+	Shop      string         `json:"shop"`
+	Operation string         `json:"operation"` // the root field: customers, tagsAdd, …
+	Variables map[string]any `json:"variables"`
+	Status    int            `json:"status"`    // 0: the answer was lost or the call hung
+	Throttled bool           `json:"throttled"` // answered THROTTLED
+	Cost      float64        `json:"cost"`      // requested cost
+}
+
+// FaultKind is what an injected fault does.
+type FaultKind int
+
+const (
+	FaultStatus     FaultKind = iota // answer Status without applying
+	FaultHang                        // never answer
+	FaultLoseAnswer                  // apply, then drop the connection
+	FaultThrottle                    // answer THROTTLED as if the bucket were empty
+)
+
+var faultNames = map[string]FaultKind{"status": FaultStatus, "hang": FaultHang, "lose_answer": FaultLoseAnswer, "throttle": FaultThrottle}
+
+// Fault applies to the next Count requests of Operation ("" any).
+type Fault struct {
+	Operation  string
+	Count      int
+	Kind       FaultKind
+	Status     int
+	RetryAfter int // seconds, with a 429
+}
+
+type shopState struct {
+	customers []*Customer
+	available float64
+	at        time.Time
+}
+
+// Fake is a fake Shopify. Its methods are safe for concurrent use.
+type Fake struct {
+	opts Options
+
+	mu       sync.Mutex
+	shops    map[string]*shopState
+	byToken  map[string]string
+	faults   []*Fault
+	latency  time.Duration
+	requests []Request
+	nextID   int64
+	closed   chan struct{}
+	once     sync.Once
+}
+
+// New makes a fake; Handler serves it.
+func New(opts Options) *Fake {
+	if opts.BucketSize == 0 {
+		opts.BucketSize = 2000
+	}
+	if opts.RestoreRate == 0 {
+		opts.RestoreRate = 100
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	f := &Fake{opts: opts, shops: map[string]*shopState{}, byToken: map[string]string{}, nextID: 7000000000, closed: make(chan struct{})}
+	for shop, token := range opts.Shops {
+		f.addShop(shop, token)
+	}
+	return f
+}
+
+// AddShop makes a shop with its access token.
+func (f *Fake) AddShop(shop, token string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.addShop(shop, token)
+}
+
+func (f *Fake) addShop(shop, token string) {
+	f.shops[shop] = &shopState{available: f.opts.BucketSize, at: f.opts.Now()}
+	f.byToken[token] = shop
+}
+
+// Start serves a new fake for the test's lifetime; the URL is what SHOPIFY_API_URL takes.
+func Start(t testing.TB, opts Options) (*Fake, string) {
+	t.Helper()
+	f := New(opts)
+	srv := httptest.NewServer(f.Handler())
+	t.Cleanup(func() {
+		f.Close()
+		srv.Close()
+	})
+	return f, srv.URL
+}
+
+// Close releases hanging calls.
+func (f *Fake) Close() { f.once.Do(func() { close(f.closed) }) }
+
+// Inject adds a fault; faults apply in the order injected.
+func (f *Fake) Inject(fl Fault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fl.Count < 1 {
+		fl.Count = 1
+	}
+	f.faults = append(f.faults, &fl)
+}
+
+// SetLatency delays every answer by d.
+func (f *Fake) SetLatency(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.latency = d
+}
+
+// AddCustomer seeds a customer (the merchant made it); it is searchable at once.
+func (f *Fake) AddCustomer(shop string, c Customer) Customer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.shops[shop]
+	if s == nil {
+		panic("shopifytest: unknown shop " + shop)
+	}
+	f.nextID++
+	c.ID = fmt.Sprintf("gid://shopify/Customer/%d", f.nextID)
+	if c.Metafields == nil {
+		c.Metafields = map[string]Metafield{}
+	}
+	if c.Tags == nil {
+		c.Tags = []string{}
+	}
+	s.customers = append(s.customers, &c)
+	return c.copy()
+}
+
+func (c *Customer) copy() Customer {
+	out := *c
+	out.Tags = append([]string{}, c.Tags...)
+	out.Metafields = map[string]Metafield{}
+	for k, v := range c.Metafields {
+		out.Metafields[k] = v
+	}
+	return out
+}
+
+// Customers returns the shop's customers, oldest first.
+func (f *Fake) Customers(shop string) []Customer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Customer
+	if s := f.shops[shop]; s != nil {
+		for _, c := range s.customers {
+			out = append(out, c.copy())
+		}
+	}
+	return out
+}
+
+// Customer returns one customer by id.
+func (f *Fake) Customer(shop, id string) (Customer, bool) {
+	for _, c := range f.Customers(shop) {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return Customer{}, false
+}
+
+// Requests returns every GraphQL request so far, in arrival order.
+func (f *Fake) Requests() []Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Request(nil), f.requests...)
+}
+
+// Available is what the shop's bucket holds now.
+func (f *Fake) Available(shop string) float64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.restore(f.shops[shop])
+}
+
+// restore brings the bucket up to now; f.mu held.
+func (f *Fake) restore(s *shopState) float64 {
+	now := f.opts.Now()
+	s.available = math.Min(f.opts.BucketSize, s.available+now.Sub(s.at).Seconds()*f.opts.RestoreRate)
+	s.at = now
+	return s.available
+}
+
+func (f *Fake) takeFault(op string) *Fault {
+	for i, fl := range f.faults {
+		if fl.Operation == "" || fl.Operation == op {
+			taken := *fl
+			fl.Count--
+			if fl.Count == 0 {
+				f.faults = append(f.faults[:i], f.faults[i+1:]...)
+			}
+			return &taken
+		}
+	}
+	return nil
+}
+
+func (s *shopState) customer(id string) *Customer {
+	for _, c := range s.customers {
+		if c.ID == id {
+			return c
+		}
+	}
+	return nil
+}
+
+func hasTag(tags []string, tag string) bool {
+	for _, t := range tags {
+		if strings.EqualFold(t, tag) {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedTags(tags []string) []string {
+	sort.Slice(tags, func(i, j int) bool { return strings.ToLower(tags[i]) < strings.ToLower(tags[j]) })
+	return tags
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
