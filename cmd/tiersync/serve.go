@@ -18,6 +18,7 @@ import (
 	"tiersync/internal/config"
 	"tiersync/internal/crm"
 	"tiersync/internal/crm/commerce7"
+	"tiersync/internal/crm/shopify"
 	"tiersync/internal/db"
 	"tiersync/internal/membership"
 	"tiersync/internal/queue"
@@ -81,7 +82,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		BackoffMax:   cfg.BackoffMax,
 		Logger:       log,
 	})
-	syn, err = newSyncer(cfg, pool, engine.Limiter(), log)
+	store := membership.NewStore(pool, box)
+	syn, err = newSyncer(cfg, pool, store, engine.Limiter(), log)
 	if err != nil {
 		ln.Close()
 		return err
@@ -94,7 +96,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	}
 	httpHandler := api.New(api.Options{
 		Token:   cfg.APIToken,
-		Store:   membership.NewStore(pool, box),
+		Store:   store,
 		Logger:  log,
 		Ready:   func(ctx context.Context) error { return db.CheckReady(ctx, pool) },
 		Metrics: promhttp.HandlerFor(registry, promhttp.HandlerOpts{}),
@@ -146,7 +148,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 // newSyncer builds the syncer over the CRMs this replica has credentials for. A CRM
 // without them is logged: its rows fail their attempts with a message that says so, and
 // come back with an operator's retry once it is configured.
-func newSyncer(cfg *config.Config, pool *pgxpool.Pool, limiter crm.Limiter, log *slog.Logger) (*syncer.Syncer, error) {
+func newSyncer(cfg *config.Config, pool *pgxpool.Pool, store *membership.Store, limiter crm.Limiter, log *slog.Logger) (*syncer.Syncer, error) {
 	providers := map[string]syncer.ProviderFunc{}
 	if cfg.Commerce7AppID != "" && cfg.Commerce7Key != "" {
 		c7, err := commerce7.New(commerce7.Config{
@@ -164,6 +166,24 @@ func newSyncer(cfg *config.Config, pool *pgxpool.Pool, limiter crm.Limiter, log 
 		}
 	} else {
 		log.Warn("COMMERCE7_APP_ID or COMMERCE7_KEY unset: Commerce7 rows cannot sync on this replica")
+	}
+	// Shopify needs no process-wide credentials: each shop's token is stored (sealed) with
+	// its client and opened per row.
+	sh, err := shopify.New(shopify.Config{
+		BaseURL: cfg.ShopifyAPIURL,
+		Version: cfg.ShopifyAPIVersion,
+		Timeout: crmTimeout(cfg.QueueLease),
+		Limiter: limiter,
+	})
+	if err != nil {
+		return nil, err
+	}
+	providers["shopify"] = func(ctx context.Context, c syncer.Client) (crm.Provider, error) {
+		token, err := store.ShopifyToken(ctx, c.ID)
+		if err != nil {
+			return nil, err
+		}
+		return sh.Provider(c.ID, c.Tenant, token), nil
 	}
 	return syncer.New(pool, providers), nil
 }

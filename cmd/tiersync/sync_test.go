@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tiersync/internal/crm/commerce7/c7test"
+	"tiersync/internal/crm/shopify/shopifytest"
 	"tiersync/internal/db/dbtest"
 )
 
@@ -152,12 +154,16 @@ func TestFakeCRMCommand(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, env{stdout: pw, stderr: io.Discard, getenv: func(string) string { return "" }},
-			[]string{"fakecrm", "--listen", "127.0.0.1:0", "--c7-tenants", "napa"})
+			[]string{"fakecrm", "--listen", "127.0.0.1:0", "--c7-tenants", "napa", "--shopify-shops", "napa.myshopify.com=tok"})
 		pw.Close()
 	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
+	out := bufio.NewReader(pr)
+	line, err := out.ReadString('\n')
 	if err != nil {
 		t.Fatal(err)
+	}
+	if second, err := out.ReadString('\n'); err != nil || !strings.Contains(second, "fake Shopify at") {
+		t.Fatalf("second line %q (%v)", second, err)
 	}
 	go io.Copy(io.Discard, pr)
 	base := strings.Fields(line)[3] // "fake Commerce7 at http://ADDR/v1 (app id …)"
@@ -178,8 +184,101 @@ func TestFakeCRMCommand(t *testing.T) {
 	if s := get("sonoma"); s != 401 {
 		t.Fatalf("unknown tenant: %d", s)
 	}
+	graphql := func(token string) int {
+		req, _ := http.NewRequest("POST", strings.TrimSuffix(base, "/v1")+"/admin/api/2025-10/graphql.json",
+			strings.NewReader(`{"query":"query { customers(first: 1, query: \"email:a@b.c\") { nodes { id } } }"}`))
+		req.Header.Set("X-Shopify-Access-Token", token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := graphql("tok"); s != 200 {
+		t.Fatalf("shopify with its token: %d", s)
+	}
+	if s := graphql("nope"); s != 401 {
+		t.Fatalf("shopify with a wrong token: %d", s)
+	}
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("fakecrm exited %d", code)
+	}
+}
+
+// TestServeSyncsToShopify: a Shopify client made through the API (its token sealed in the
+// database), a queued add, and the customer ends with the tag and metafields at the fake.
+func TestServeSyncsToShopify(t *testing.T) {
+	const shop, token = "napa.myshopify.com", "shpat_secret_napa"
+	fake, fakeURL := shopifytest.Start(t, shopifytest.Options{Shops: map[string]string{shop: token}})
+	fake.AddCustomer(shop, shopifytest.Customer{Email: "ada@example.com", FirstName: "Ada", Tags: []string{"vip"}})
+	url := dbtest.NewURL(t)
+	pool := openPool(t, url)
+	apiToken := "serve-test-token-123456"
+	cfg := loadServerConfig(t, map[string]string{
+		"DATABASE_URL":        url,
+		"TIERSYNC_API_TOKEN":  apiToken,
+		"TIERSYNC_SECRET_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)),
+		"SHOPIFY_API_URL":     fakeURL,
+		"WORKERS":             "2",
+		"POLL_INTERVAL":       "50ms",
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, newLogger(io.Discard, "error"), ln, nil) }()
+	base := "http://" + ln.Addr().String()
+	post := func(path, body string) map[string]any {
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+apiToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode != 201 {
+			t.Fatalf("POST %s: %d %v", path, resp.StatusCode, out)
+		}
+		return out
+	}
+	client := post("/api/clients", `{"name":"Napa","crm_type":"shopify","tenant":"`+shop+`","shopify_access_token":"`+token+`"}`)["id"].(string)
+	tier := post("/api/clients/"+client+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"shopify_tag":"club-gold"}`)["id"].(string)
+	var rowID int64
+	var enrollment string
+	err = pool.QueryRow(context.Background(), `
+		WITH cu AS (INSERT INTO customers (client_id, email, first_name, last_name) VALUES ($1, 'ada@example.com', 'Ada', 'L') RETURNING id),
+		     e AS (INSERT INTO enrollments (client_id, customer_id, tier_id, enrolled_at, expires_at, source)
+		           SELECT $1, cu.id, $2, '2026-11-25', '2027-11-25', 'api' FROM cu RETURNING id, customer_id)
+		INSERT INTO crm_sync_queue (client_id, customer_id, enrollment_id, action_type, tier_id)
+		SELECT $1, customer_id, id, 'add_membership', $2 FROM e RETURNING id, enrollment_id`, client, tier).Scan(&rowID, &enrollment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r syncedRow
+	eventually(t, func() bool {
+		r = readSyncedRow(t, pool, rowID, enrollment)
+		return r.status != "pending" && r.status != "processing"
+	})
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if r.status != "completed" || r.membershipID != nil {
+		t.Fatalf("row %+v (Shopify has no membership id)", r)
+	}
+	all := fake.Customers(shop)
+	if len(all) != 1 || strings.Join(all[0].Tags, ",") != "vip,club-gold" ||
+		all[0].Metafields["tiersync.tier"].Value != "Gold" || all[0].Metafields["tiersync.expires_at"].Value != "2027-11-25T00:00:00Z" {
+		t.Fatalf("Shopify customers %+v", all)
+	}
+	var crmID string
+	if err := pool.QueryRow(context.Background(), `SELECT crm_id FROM customers WHERE email = 'ada@example.com'`).Scan(&crmID); err != nil || crmID != all[0].ID {
+		t.Fatalf("customer crm_id %q (%v), want %s", crmID, err, all[0].ID)
 	}
 }
