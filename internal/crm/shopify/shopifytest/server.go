@@ -66,6 +66,8 @@ type operation struct {
 	root      string // the root field
 	query     string
 	variables map[string]any
+	args      map[string]any // the root field's arguments, variables resolved
+	rawArgs   map[string]string
 }
 
 // parseOperation finds the operation type and its root field.
@@ -93,7 +95,46 @@ func parseOperation(query string) (operation, error) {
 		return op, fmt.Errorf("syntax error: empty selection")
 	}
 	op.root = name
+	op.rawArgs = rootArgs(rest)
 	return op, nil
+}
+
+// rootArgs reads the root field's argument list: name → "$variable", a string literal or
+// a number, as written.
+func rootArgs(rest string) map[string]string {
+	out := map[string]string{}
+	rest = strings.TrimSpace(rest)
+	if !strings.HasPrefix(rest, "(") {
+		return out
+	}
+	end := strings.IndexByte(rest, ')')
+	if end < 0 {
+		return out
+	}
+	for _, m := range argPair.FindAllStringSubmatch(rest[1:end], -1) {
+		out[m[1]] = m[2]
+	}
+	return out
+}
+
+var argPair = regexp.MustCompile(`(\w+)\s*:\s*(\$\w+|"(?:[^"\\]|\\.)*"|-?\d+)`)
+
+// resolve turns the written arguments into values, reading variables.
+func (op *operation) resolve() {
+	op.args = map[string]any{}
+	for name, v := range op.rawArgs {
+		switch {
+		case strings.HasPrefix(v, "$"):
+			op.args[name] = op.variables[v[1:]]
+		case strings.HasPrefix(v, `"`):
+			var str string
+			_ = json.Unmarshal([]byte(v), &str)
+			op.args[name] = str
+		default:
+			n, _ := strconv.Atoi(v)
+			op.args[name] = float64(n)
+		}
+	}
 }
 
 func ident(s *string) string {
@@ -106,8 +147,6 @@ func ident(s *string) string {
 	return t[:end]
 }
 
-var firstArg = regexp.MustCompile(`first:\s*(\d+)`)
-
 // requestedCost is Shopify's calculated cost of the operation: a mutation 10, an object 1,
 // a connection 2 plus its page.
 func (op operation) requestedCost() float64 {
@@ -117,8 +156,8 @@ func (op operation) requestedCost() float64 {
 	switch op.root {
 	case "customers":
 		n := 1
-		if m := firstArg.FindStringSubmatch(op.query); m != nil {
-			n, _ = strconv.Atoi(m[1])
+		if f, ok := op.args["first"].(float64); ok && f > 0 {
+			n = int(f)
 		}
 		return float64(2 + n)
 	case "customer":
@@ -157,6 +196,7 @@ func (f *Fake) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op.variables = body.Variables
+	op.resolve()
 	rec := Request{Host: r.Host, Path: r.URL.Path, Shop: shop, Operation: op.root, Variables: op.variables, Cost: op.requestedCost()}
 	s := f.shops[shop]
 	available := f.restore(s)
@@ -261,7 +301,7 @@ var metafieldAliases = regexp.MustCompile(`(\w+)\s*:\s*metafield\(\s*namespace:\
 // execute runs the operation against the shop; f.mu held. It returns the data and the
 // actual cost.
 func (f *Fake) execute(s *shopState, op operation) (map[string]any, float64, error) {
-	v := op.variables
+	v := op.args
 	str := func(k string) string { x, _ := v[k].(string); return x }
 	strs := func(k string) []string {
 		var out []string
