@@ -81,13 +81,22 @@ func (p *Provider) findCustomer(ctx context.Context, email string) (string, erro
 	return "", nil
 }
 
-// EnsureCustomer returns the customer's Shopify id (a GID): the stored one, else the one
-// with this email, else a new customer. A creation answered "Email has already been
-// taken" means an earlier attempt made it (its answer was lost) and the search has not
-// caught up: read again.
+// EnsureCustomer returns the customer's Shopify id (a GID): the stored one while Shopify
+// still has it (a merchant may delete a customer and make it again), else the one with
+// this email, else a new customer. A creation answered "Email has already been taken"
+// means an earlier attempt made it (its answer was lost) and the search has not caught
+// up: read again.
 func (p *Provider) EnsureCustomer(ctx context.Context, c crm.Customer) (string, error) {
 	if c.CRMID != "" {
-		return c.CRMID, nil
+		var data struct {
+			Customer *struct{ ID string }
+		}
+		if err := p.graphql(ctx, "read customer", getCustomerCost, getCustomerQuery, map[string]any{"id": c.CRMID}, &data); err != nil {
+			return "", err
+		}
+		if data.Customer != nil {
+			return data.Customer.ID, nil
+		}
 	}
 	if id, err := p.findCustomer(ctx, c.Email); err != nil || id != "" {
 		return id, err

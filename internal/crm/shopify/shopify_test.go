@@ -286,3 +286,18 @@ func TestAHangingCallEndsAtItsDeadline(t *testing.T) {
 	_, err := p.EnsureCustomer(context.Background(), crm.Customer{Email: "h@example.com", FirstName: "H", LastName: "A"})
 	wantErr(t, err, crm.Retryable, "")
 }
+
+func TestAStaleCustomerIDIsReplaced(t *testing.T) {
+	fake, p, _ := setup(t, shopifytest.Options{}, nil)
+	current := fake.AddCustomer(shop, shopifytest.Customer{Email: "ada@example.com"})
+	ctx := context.Background()
+	id, err := p.EnsureCustomer(ctx, crm.Customer{CRMID: current.ID, Email: "ada@example.com"})
+	if err != nil || id != current.ID {
+		t.Fatalf("a live id: %q %v", id, err)
+	}
+	// The merchant deleted the customer we knew and made her again.
+	id, err = p.EnsureCustomer(ctx, crm.Customer{CRMID: "gid://shopify/Customer/1", Email: "ada@example.com"})
+	if err != nil || id != current.ID {
+		t.Fatalf("a stale id: %q %v, want %s", id, err, current.ID)
+	}
+}
