@@ -32,6 +32,7 @@ func commands() map[string]command {
 		"migrate": {"apply or roll back database migrations: up, down, status", runMigrate},
 		"demo":    {"start a private database and a server to try tiersync locally", runDemo},
 		"bench":   {"run a benchmark and print one JSON line: queue", runBench},
+		"expire":  {"expire enrollments past their end now (what the nightly job does), or --dry-run", runExpire},
 		"fakecrm": {"serve fake Commerce7 (and Shopify) APIs for the demo and outside tests", runFakeCRM},
 	}
 }

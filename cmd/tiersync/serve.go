@@ -100,6 +100,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Logger:  log,
 		Ready:   func(ctx context.Context) error { return db.CheckReady(ctx, pool) },
 		Metrics: promhttp.HandlerFor(registry, promhttp.HandlerOpts{}),
+		// A replica without workers still waits: another replica may finish the row.
+		Queue:             engine,
+		InlineSyncTimeout: cfg.InlineSyncTimeout,
 	})
 	srv := &http.Server{
 		Handler:           httpHandler,

@@ -23,6 +23,15 @@ type Options struct {
 	Ready func(ctx context.Context) error
 	// Metrics serves GET /metrics (Prometheus; no token); nil leaves it out.
 	Metrics http.Handler
+	// Queue lets an enrollment wait for its Commerce7 row (nil: never wait), at most
+	// InlineSyncTimeout.
+	Queue             Waiter
+	InlineSyncTimeout time.Duration
+}
+
+// Waiter waits for a queue row to finish (the queue engine).
+type Waiter interface {
+	Wait(ctx context.Context, id int64) (string, error)
 }
 
 // Server routes and serves the HTTP API.
@@ -62,6 +71,8 @@ func (s *Server) routes() {
 	api("GET /api/clients", s.listClients)
 	api("POST /api/clients/{client_id}/tiers", s.createTier)
 	api("GET /api/clients/{client_id}/tiers", s.listTiers)
+	api("POST /api/enrollments", s.enroll)
+	api("GET /api/enrollments/{id}", s.getEnrollment)
 
 	// Everything else under /api/ answers in JSON too, after the token check, so that
 	// the API's shape is not visible without the token.

@@ -1,0 +1,266 @@
+package membership
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"tiersync/internal/apperr"
+	"tiersync/internal/db"
+	"tiersync/internal/queue"
+)
+
+// Enrollment statuses.
+const (
+	EnrollmentActive    = "active"
+	EnrollmentExpired   = "expired"
+	EnrollmentUpgraded  = "upgraded"
+	EnrollmentCancelled = "cancelled"
+)
+
+// Enrollment is a customer's membership of a tier.
+type Enrollment struct {
+	ID              string    `json:"id"`
+	Status          string    `json:"status"`
+	ClientID        string    `json:"client_id"`
+	TierID          string    `json:"tier_id"`
+	CustomerID      string    `json:"customer_id"`
+	EnrolledAt      time.Time `json:"enrolled_at"`
+	ExpiresAt       time.Time `json:"expires_at"`
+	CRMMembershipID *string   `json:"crm_membership_id"`
+}
+
+// Sync is the state of an enrollment's latest queue row.
+type Sync struct {
+	QueueID int64  `json:"queue_id"`
+	Status  string `json:"status"`
+}
+
+// Address is a postal address as the API takes it.
+type Address struct {
+	Address     string `json:"address"`
+	Address2    string `json:"address2"`
+	City        string `json:"city"`
+	StateCode   string `json:"state_code"`
+	ZipCode     string `json:"zip_code"`
+	CountryCode string `json:"country_code"`
+}
+
+// NewCustomer is the customer part of an enrollment request.
+type NewCustomer struct {
+	Email     string   `json:"email"`
+	FirstName string   `json:"first_name"`
+	LastName  string   `json:"last_name"`
+	CRMID     *string  `json:"crm_id"`
+	Phone     *string  `json:"phone"`
+	Address   *Address `json:"address"`
+}
+
+// NewEnrollment is the input of Enroll.
+type NewEnrollment struct {
+	ClientID   string       `json:"client_id"`
+	TierID     string       `json:"tier_id"`
+	EnrolledAt *time.Time   `json:"enrolled_at"`
+	Customer   *NewCustomer `json:"customer"`
+	// Source is what made it: "api" (the default) or "cli".
+	Source string `json:"-"`
+}
+
+var countryRe = regexp.MustCompile(`^[A-Z]{2}$`)
+
+// CheckEmail returns the email trimmed, or a 400 saying why it is not one.
+func CheckEmail(field, email string) (string, error) {
+	email = strings.TrimSpace(email)
+	if email == "" {
+		return "", apperr.BadRequestf("%s is required", field)
+	}
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || a.Name != "" || len(email) > 254 {
+		return "", apperr.BadRequestf("%s %q is not an email address", field, email)
+	}
+	return email, nil
+}
+
+// validate checks the request; now is the clock (enrolled_at may not be in the future).
+func (in *NewEnrollment) validate(now time.Time) error {
+	if in.ClientID == "" {
+		return apperr.BadRequestf("client_id is required")
+	}
+	if err := checkUUID("client_id", in.ClientID); err != nil {
+		return err
+	}
+	if in.TierID == "" {
+		return apperr.BadRequestf("tier_id is required")
+	}
+	if err := checkUUID("tier_id", in.TierID); err != nil {
+		return err
+	}
+	c := in.Customer
+	if c == nil {
+		return apperr.BadRequestf("customer is required")
+	}
+	var err error
+	if c.Email, err = CheckEmail("customer.email", c.Email); err != nil {
+		return err
+	}
+	c.FirstName, c.LastName = strings.TrimSpace(c.FirstName), strings.TrimSpace(c.LastName)
+	if c.FirstName == "" {
+		return apperr.BadRequestf("customer.first_name is required")
+	}
+	if c.LastName == "" {
+		return apperr.BadRequestf("customer.last_name is required")
+	}
+	if len(c.FirstName) > 200 || len(c.LastName) > 200 {
+		return apperr.Invalidf("customer names are limited to 200 characters")
+	}
+	if c.CRMID != nil {
+		if *c.CRMID = strings.TrimSpace(*c.CRMID); *c.CRMID == "" {
+			return apperr.Invalidf("customer.crm_id is empty; leave it out when unknown")
+		}
+	}
+	if c.Phone != nil {
+		if *c.Phone = strings.TrimSpace(*c.Phone); *c.Phone == "" {
+			c.Phone = nil
+		}
+	}
+	if a := c.Address; a != nil {
+		for _, f := range []struct{ name, v string }{{"address", a.Address}, {"city", a.City}, {"zip_code", a.ZipCode}, {"country_code", a.CountryCode}} {
+			if strings.TrimSpace(f.v) == "" {
+				return apperr.BadRequestf("customer.address.%s is required", f.name)
+			}
+		}
+		a.CountryCode = strings.ToUpper(strings.TrimSpace(a.CountryCode))
+		if !countryRe.MatchString(a.CountryCode) {
+			return apperr.Invalidf("customer.address.country_code %q is not an ISO 3166 two-letter code", a.CountryCode)
+		}
+		if a.CountryCode == "US" && strings.TrimSpace(a.StateCode) == "" {
+			return apperr.BadRequestf("customer.address.state_code is required for US addresses")
+		}
+	}
+	if in.EnrolledAt != nil && in.EnrolledAt.After(now) {
+		return apperr.Invalidf("enrolled_at %s is in the future", in.EnrolledAt.UTC().Format(time.RFC3339))
+	}
+	switch in.Source {
+	case "":
+		in.Source = "api"
+	case "api", "cli":
+	default:
+		return fmt.Errorf("enroll: unknown source %q", in.Source)
+	}
+	return nil
+}
+
+// EnrollResult is what Enroll made.
+type EnrollResult struct {
+	Enrollment Enrollment
+	QueueID    int64
+	CRMType    string
+}
+
+// Enroll makes the customer (found by email, or created) a member of the tier: in ONE
+// transaction the customer, the enrollment, its event, the customer's flags and a
+// high-priority add_membership row; the workers are woken at commit. It never talks to
+// the CRM, so a CRM that is down cannot fail it.
+func (s *Store) Enroll(ctx context.Context, in NewEnrollment) (EnrollResult, error) {
+	if err := in.validate(time.Now()); err != nil {
+		return EnrollResult{}, err
+	}
+	var res EnrollResult
+	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, qClientCRMType, in.ClientID).Scan(&res.CRMType); errors.Is(err, pgx.ErrNoRows) {
+			return apperr.NotFoundf("client %s not found", in.ClientID)
+		} else if err != nil {
+			return fmt.Errorf("enroll: read client: %w", err)
+		}
+		var duration int
+		var tierClient string
+		if err := tx.QueryRow(ctx, qTierForEnrollment, in.TierID).Scan(&tierClient, &duration); errors.Is(err, pgx.ErrNoRows) {
+			return apperr.NotFoundf("tier %s not found", in.TierID)
+		} else if err != nil {
+			return fmt.Errorf("enroll: read tier: %w", err)
+		}
+		if tierClient != in.ClientID {
+			return apperr.Invalidf("tier %s belongs to another client", in.TierID)
+		}
+
+		c := in.Customer
+		var customerID string
+		var crmID *string
+		err := tx.QueryRow(ctx, qUpsertCustomer, in.ClientID, c.Email, c.FirstName, c.LastName, c.Phone, c.Address, c.CRMID).
+			Scan(&customerID, &crmID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			// The customer exists with another crm_id: the upsert's WHERE refused it.
+			return apperr.Conflictf("customer %s is linked to another CRM customer than %s", c.Email, *c.CRMID)
+		}
+		if constraint, dup := db.UniqueViolation(err); dup && constraint == "customers_client_crm_id_key" {
+			return apperr.Conflictf("crm_id %s belongs to another customer of this client", *c.CRMID)
+		}
+		if err != nil {
+			return fmt.Errorf("enroll: customer: %w", err)
+		}
+
+		e := &res.Enrollment
+		err = tx.QueryRow(ctx, qInsertEnrollment, in.ClientID, customerID, in.TierID, in.EnrolledAt, duration, in.Source).
+			Scan(&e.ID, &e.Status, &e.ClientID, &e.TierID, &e.CustomerID, &e.EnrolledAt, &e.ExpiresAt, &e.CRMMembershipID)
+		if constraint, dup := db.UniqueViolation(err); dup && constraint == "enrollments_one_active_per_customer" {
+			var existing string
+			_ = s.pool.QueryRow(ctx, `SELECT id FROM enrollments WHERE customer_id = $1 AND status = 'active'`, customerID).Scan(&existing)
+			return apperr.Conflictf("customer %s is already enrolled", c.Email).With("enrollment_id", existing)
+		}
+		if err != nil {
+			return fmt.Errorf("enroll: enrollment: %w", err)
+		}
+		if !e.ExpiresAt.After(time.Now()) {
+			return apperr.Invalidf("enrolled_at %s plus %d months is already past: the membership would be expired at once",
+				e.EnrolledAt.UTC().Format(time.RFC3339), duration)
+		}
+		if _, err := tx.Exec(ctx, qEnrollmentEvent, e.ID, "enrolled", nil, e.TierID, nil, e.ExpiresAt, in.Source); err != nil {
+			return fmt.Errorf("enroll: event: %w", err)
+		}
+		if _, err := tx.Exec(ctx, qSetMember, customerID, e.TierID); err != nil {
+			return fmt.Errorf("enroll: customer flags: %w", err)
+		}
+		ids, err := queue.Enqueue(ctx, tx, queue.NewJob{ClientID: in.ClientID, CustomerID: customerID, EnrollmentID: &e.ID,
+			ActionType: queue.ActionAdd, TierID: e.TierID, CustomerCRMID: crmID, Priority: queue.PriorityHigh})
+		if err != nil {
+			return err
+		}
+		res.QueueID = ids[0]
+		return nil
+	})
+	if err != nil {
+		return EnrollResult{}, err
+	}
+	res.Enrollment.EnrolledAt = res.Enrollment.EnrolledAt.UTC()
+	res.Enrollment.ExpiresAt = res.Enrollment.ExpiresAt.UTC()
+	return res, nil
+}
+
+// GetEnrollment returns an enrollment and its latest queue row (nil when it has none).
+func (s *Store) GetEnrollment(ctx context.Context, id string) (Enrollment, *Sync, error) {
+	if err := checkUUID("enrollment id", id); err != nil {
+		return Enrollment{}, nil, err
+	}
+	var e Enrollment
+	var qid *int64
+	var qstatus *string
+	err := s.pool.QueryRow(ctx, qGetEnrollment, id).Scan(&e.ID, &e.Status, &e.ClientID, &e.TierID, &e.CustomerID,
+		&e.EnrolledAt, &e.ExpiresAt, &e.CRMMembershipID, &qid, &qstatus)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Enrollment{}, nil, apperr.NotFoundf("enrollment %s not found", id)
+	}
+	if err != nil {
+		return Enrollment{}, nil, fmt.Errorf("read enrollment %s: %w", id, err)
+	}
+	e.EnrolledAt, e.ExpiresAt = e.EnrolledAt.UTC(), e.ExpiresAt.UTC()
+	if qid == nil {
+		return e, nil, nil
+	}
+	return e, &Sync{QueueID: *qid, Status: *qstatus}, nil
+}
