@@ -282,3 +282,86 @@ func TestServeSyncsToShopify(t *testing.T) {
 		t.Fatalf("customer crm_id %q (%v), want %s", crmID, err, all[0].ID)
 	}
 }
+
+// TestEnrollWhileCommerce7IsDown: with Commerce7 healthy an enrollment answers with the
+// CRM's membership id (the inline wait); while it answers 500 the enrollment still gets a
+// 201 with the row pending, and once it recovers the row completes on its own.
+func TestEnrollWhileCommerce7IsDown(t *testing.T) {
+	fake, fakeURL := c7test.Start(t, c7test.Options{AppID: "app", AppSecret: "key", RateLimit: -1})
+	url := dbtest.NewURL(t)
+	pool := openPool(t, url)
+	apiToken := "serve-test-token-123456"
+	cfg := loadServerConfig(t, map[string]string{
+		"DATABASE_URL":        url,
+		"TIERSYNC_API_TOKEN":  apiToken,
+		"TIERSYNC_SECRET_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)),
+		"COMMERCE7_API_URL":   fakeURL,
+		"COMMERCE7_APP_ID":    "app",
+		"COMMERCE7_KEY":       "key",
+		"WORKERS":             "2",
+		"INLINE_SYNC_TIMEOUT": "2s",
+		"RETRY_BACKOFF_BASE":  "2s", // the first retry comes 4 s after the failure, after the inline wait
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, newLogger(io.Discard, "error"), ln, nil) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	base := "http://" + ln.Addr().String()
+	post := func(path, body string) (int, map[string]any) {
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+apiToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	_, c := post("/api/clients", `{"name":"Napa","crm_type":"commerce7","tenant":"napa","rate_limit_per_minute":6000}`)
+	_, tier := post("/api/clients/"+c["id"].(string)+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"c7_club_id":"club-gold","c7_delivery_method":"Pickup"}`)
+	enroll := func(email string) (int, map[string]any) {
+		return post("/api/enrollments", `{"client_id":"`+c["id"].(string)+`","tier_id":"`+tier["id"].(string)+
+			`","customer":{"email":"`+email+`","first_name":"Ada","last_name":"Lovelace"}}`)
+	}
+
+	status, body := enroll("ada@example.com")
+	e, sync := body["enrollment"].(map[string]any), body["sync"].(map[string]any)
+	if status != 201 || sync["status"] != "completed" || e["crm_membership_id"] == nil {
+		t.Fatalf("healthy CRM: %d %v", status, body)
+	}
+	if m := fake.Memberships("napa", ""); len(m) != 1 || m[0].ID != e["crm_membership_id"] {
+		t.Fatalf("fake memberships %+v", m)
+	}
+
+	fake.Inject(c7test.Fault{Count: 1000, Kind: c7test.FaultStatus, Status: 500})
+	status, body = enroll("bo@example.com")
+	sync = body["sync"].(map[string]any)
+	if status != 201 || sync["status"] != "pending" || body["enrollment"].(map[string]any)["crm_membership_id"] != nil {
+		t.Fatalf("CRM down: %d %v", status, body)
+	}
+	rowID := int64(sync["queue_id"].(float64))
+	var errMsg string
+	if err := pool.QueryRow(context.Background(), `SELECT error_message FROM crm_sync_queue WHERE id = $1`, rowID).Scan(&errMsg); err != nil || !strings.Contains(errMsg, "HTTP 500") {
+		t.Fatalf("row's error %q (%v)", errMsg, err)
+	}
+	fake.ClearFaults()
+	var r syncedRow
+	eventually(t, func() bool {
+		r = readSyncedRow(t, pool, rowID, body["enrollment"].(map[string]any)["id"].(string))
+		return r.status == "completed"
+	})
+	if r.attempts < 2 || r.membershipID == nil {
+		t.Fatalf("after recovery: %+v", r)
+	}
+}
