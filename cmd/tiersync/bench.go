@@ -13,12 +13,15 @@ import (
 	"tiersync/internal/config"
 	"tiersync/internal/db"
 	"tiersync/internal/devdb"
+	"tiersync/internal/membership"
 )
 
 func runBench(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(e.stdout, "Usage: tiersync bench <name> [flags]\n\nBenchmarks (each prints one JSON line):\n"+
-			"  queue   drain --jobs N rows through the engine with --workers W and a no-op handler\n\n"+
+			"  queue   drain --jobs N rows through the engine with --workers W and a no-op handler\n"+
+			"  expire  expire --enrollments N past their end (with their cancel rows) in --batch-size\n"+
+			"          transactions while new enrollments keep committing\n\n"+
 			"Each runs in a fresh database: a private PostgreSQL when DATABASE_URL is unset, else a\n"+
 			"new database on DATABASE_URL's server (dropped afterwards; needs CREATEDB).")
 		if len(args) == 0 {
@@ -29,6 +32,8 @@ func runBench(ctx context.Context, e env, args []string) error {
 	switch args[0] {
 	case "queue":
 		return benchQueue(ctx, e, args[1:])
+	case "expire":
+		return benchExpire(ctx, e, args[1:])
 	}
 	return fmt.Errorf("unknown benchmark %q (try: tiersync bench --help)", args[0])
 }
@@ -59,6 +64,38 @@ func benchQueue(ctx context.Context, e env, args []string) error {
 	}
 	defer pool.Close()
 	res, err := bench.Queue(ctx, pool, *jobs, *workers)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(e.stdout).Encode(res)
+}
+
+func benchExpire(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "bench expire", "bench expire [--enrollments N] [--batch-size B]")
+	n := fs.Int("enrollments", 1_000_000, "enrollments to expire")
+	batch := fs.Int("batch-size", membership.DefaultExpireBatch, "enrollments per transaction")
+	load := config.Bind(fs, e.getenv, config.Database)
+	if err := parse(e, fs, args); err != nil {
+		return err
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	if *n < 1 || *batch < 1 {
+		return fmt.Errorf("--enrollments and --batch-size must be at least 1")
+	}
+	dbURL, cleanup, err := scratchDatabase(ctx, e, cfg.DatabaseURL, "tiersync_bench")
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	pool, err := db.Open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	res, err := bench.Expire(ctx, pool, *n, *batch)
 	if err != nil {
 		return err
 	}

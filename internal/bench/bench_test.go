@@ -20,3 +20,16 @@ func TestQueueBench(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 }
+
+// TestExpireBench runs the expiration benchmark small: every enrollment expires with its
+// cancel row, and enrollments commit meanwhile.
+func TestExpireBench(t *testing.T) {
+	pool := dbtest.New(t)
+	res, err := Expire(context.Background(), pool, 3000, 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Bench != "expire" || res.Enrollments != 3000 || res.BatchSize != 500 || res.Seconds <= 0 || res.PerSec <= 0 {
+		t.Fatalf("result %+v", res)
+	}
+}

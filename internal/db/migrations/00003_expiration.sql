@@ -3,6 +3,50 @@
 
 -- +goose Up
 
+-- The coalescing trigger looks, for each cancel inserted, for its enrollment's add that is
+-- pending and never attempted. A bulk of cancels (5 000 per expiration batch) made the
+-- planner, blind to the transition table's size, AND the enrollment index with the claim
+-- index: 0.5 ms per cancel scanning every pending row, 2.8 s a batch. This index holds
+-- exactly the rows the trigger can match, so each lookup is one probe of a tiny index.
+CREATE INDEX crm_sync_queue_coalesce_idx ON crm_sync_queue (enrollment_id)
+    WHERE action_type = 'add_membership' AND status = 'pending' AND last_attempt_at IS NULL;
+
+-- The same trigger, with the lookup written as a LATERAL probe per inserted cancel. The
+-- planner estimates a transition table at one row, so with a join it may walk every
+-- pending add and rescan the 5 000 new rows for each (measured: 905 000 comparisons, 0.5 s
+-- a batch once 181 enrollments were waiting); the LATERAL form is one index probe per
+-- cancel whatever the estimates.
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION crm_sync_queue_coalesce() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    WITH pairs AS (
+        SELECT c.id AS cancel_id, a.id AS add_id
+        FROM new_rows c
+        CROSS JOIN LATERAL (
+            SELECT q.id FROM crm_sync_queue q
+            WHERE q.enrollment_id = c.enrollment_id
+              AND q.action_type = 'add_membership'
+              AND q.status = 'pending'
+              AND q.last_attempt_at IS NULL
+            FOR UPDATE
+        ) a
+        WHERE c.action_type = 'cancel_membership' AND c.enrollment_id IS NOT NULL AND c.status = 'pending'
+    ), adds AS (
+        UPDATE crm_sync_queue q
+        SET status = 'cancelled', error_message = 'superseded by #' || p.cancel_id, updated_at = now()
+        FROM pairs p
+        WHERE q.id = p.add_id
+        RETURNING p.add_id, p.cancel_id
+    )
+    UPDATE crm_sync_queue q
+    SET status = 'cancelled', error_message = 'superseded by #' || a.add_id, updated_at = now()
+    FROM adds a
+    WHERE q.id = a.cancel_id;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+
 -- process_expired_enrollments expires ONE batch of active enrollments past expires_at and
 -- returns how many it expired and how many cancel_membership rows it queued. Callers loop
 -- until expired = 0; each call is its own short transaction, so a million expiries never
@@ -85,5 +129,30 @@ $$;
 -- +goose StatementEnd
 
 -- +goose Down
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION crm_sync_queue_coalesce() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    WITH cancels AS (
+        SELECT id, enrollment_id FROM new_rows
+        WHERE action_type = 'cancel_membership' AND enrollment_id IS NOT NULL AND status = 'pending'
+    ), adds AS (
+        UPDATE crm_sync_queue q
+        SET status = 'cancelled', error_message = 'superseded by #' || c.id, updated_at = now()
+        FROM cancels c
+        WHERE q.enrollment_id = c.enrollment_id
+          AND q.action_type = 'add_membership'
+          AND q.status = 'pending'
+          AND q.last_attempt_at IS NULL
+        RETURNING q.id AS add_id, c.id AS cancel_id
+    )
+    UPDATE crm_sync_queue q
+    SET status = 'cancelled', error_message = 'superseded by #' || a.add_id, updated_at = now()
+    FROM adds a
+    WHERE q.id = a.cancel_id;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+DROP INDEX crm_sync_queue_coalesce_idx;
 DROP FUNCTION test_process_expired_enrollments();
 DROP FUNCTION process_expired_enrollments(integer, bigint);
