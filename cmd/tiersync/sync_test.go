@@ -365,3 +365,36 @@ func TestEnrollWhileCommerce7IsDown(t *testing.T) {
 		t.Fatalf("after recovery: %+v", r)
 	}
 }
+
+func TestExpireCommand(t *testing.T) {
+	url := dbtest.NewURL(t)
+	pool := openPool(t, url)
+	_, err := pool.Exec(context.Background(), `
+		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('N', 'commerce7', 'n', 100) RETURNING id),
+		     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
+		           SELECT id, 'commerce7', 'Gold', 1, 12, 'g', 'Ship' FROM c RETURNING id, client_id),
+		     cu AS (INSERT INTO customers (client_id, email, is_club_member, current_tier_id)
+		            SELECT client_id, 'm' || g || '@example.com', true, id FROM t, generate_series(1, 3) g RETURNING id, client_id, current_tier_id)
+		INSERT INTO enrollments (client_id, customer_id, tier_id, enrolled_at, expires_at, source)
+		SELECT client_id, id, current_tier_id, now() - interval '2 years', now() - interval '1 day', 'api' FROM cu`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"DATABASE_URL": url}
+	cases := []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"expire", "--batch-size", "0"}, 1, ""},
+		{[]string{"expire", "--dry-run"}, 0, `"would_expire":3`},
+		{[]string{"expire", "--batch-size", "2"}, 0, `{"expired":3,"queued":3,"batches":2}`},
+		{[]string{"expire"}, 0, `{"expired":0,"queued":0,"batches":0}`},
+	}
+	for _, c := range cases {
+		code, stdout, stderr := runCmd(t, env, c.args...)
+		if code != c.code || !strings.Contains(stdout, c.out) {
+			t.Fatalf("%v: exit %d, out %q, err %q", c.args, code, stdout, stderr)
+		}
+	}
+}

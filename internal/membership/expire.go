@@ -3,7 +3,10 @@ package membership
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // DefaultExpireBatch is how many enrollments one expiration transaction handles: small
@@ -17,26 +20,44 @@ type ExpireResult struct {
 	Batches int `json:"batches"`
 }
 
+// ExpireParallel is how many batches run at once. SKIP LOCKED gives concurrent batches
+// disjoint enrollments, and an enrollment's customer, cancel row and add row are its own,
+// so batches never wait on each other; two keep two cores busy.
+const ExpireParallel = 2
+
 // Expire expires every enrollment past expires_at, one batch (one transaction, the SQL
-// function process_expired_enrollments) at a time, until a batch finds none. runID, when
-// set, is recorded on the enrollment events (the job run that did it).
+// function process_expired_enrollments) at a time on each of ExpireParallel connections,
+// until a batch finds none. runID, when set, is recorded on the enrollment events (the job
+// run that did it).
 func (s *Store) Expire(ctx context.Context, batchSize int, runID *int64) (ExpireResult, error) {
 	if batchSize <= 0 {
 		batchSize = DefaultExpireBatch
 	}
-	var total ExpireResult
-	for {
-		var expired, queued int
-		if err := s.pool.QueryRow(ctx, qExpireBatch, batchSize, runID).Scan(&expired, &queued); err != nil {
-			return total, fmt.Errorf("expire: batch %d: %w", total.Batches+1, err)
-		}
-		if expired == 0 {
-			return total, nil
-		}
-		total.Expired += expired
-		total.Queued += queued
-		total.Batches++
+	var (
+		mu    sync.Mutex
+		total ExpireResult
+	)
+	g, ctx := errgroup.WithContext(ctx)
+	for range ExpireParallel {
+		g.Go(func() error {
+			for {
+				var expired, queued int
+				if err := s.pool.QueryRow(ctx, qExpireBatch, batchSize, runID).Scan(&expired, &queued); err != nil {
+					return fmt.Errorf("expire: batch: %w", err)
+				}
+				if expired == 0 {
+					return nil
+				}
+				mu.Lock()
+				total.Expired += expired
+				total.Queued += queued
+				total.Batches++
+				mu.Unlock()
+			}
+		})
 	}
+	err := g.Wait()
+	return total, err
 }
 
 // DueEnrollment is an enrollment the next expiration run would expire.

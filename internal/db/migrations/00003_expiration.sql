@@ -11,6 +11,10 @@
 CREATE INDEX crm_sync_queue_coalesce_idx ON crm_sync_queue (enrollment_id)
     WHERE action_type = 'add_membership' AND status = 'pending' AND last_attempt_at IS NULL;
 
+-- A customer's flags change on every enrollment, upgrade and expiry, and no index covers
+-- them: with room left on each page those updates are HOT (no index entries written).
+ALTER TABLE customers SET (fillfactor = 80);
+
 -- The same trigger, with the lookup written as a LATERAL probe per inserted cancel. The
 -- planner estimates a transition table at one row, so with a join it may walk every
 -- pending add and rescan the 5 000 new rows for each (measured: 905 000 comparisons, 0.5 s
@@ -154,5 +158,6 @@ END
 $$;
 -- +goose StatementEnd
 DROP INDEX crm_sync_queue_coalesce_idx;
+ALTER TABLE customers RESET (fillfactor);
 DROP FUNCTION test_process_expired_enrollments();
 DROP FUNCTION process_expired_enrollments(integer, bigint);
