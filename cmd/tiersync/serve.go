@@ -83,7 +83,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Logger:       log,
 	})
 	store := membership.NewStore(pool, box)
-	syn, err = newSyncer(cfg, pool, store, engine.Limiter(), log)
+	var c7Customer func(ctx context.Context, clientID, tenant, customerID string) (api.CRMCustomer, error)
+	syn, c7Customer, err = newSyncer(cfg, pool, store, engine.Limiter(), log)
 	if err != nil {
 		ln.Close()
 		return err
@@ -103,6 +104,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		// A replica without workers still waits: another replica may finish the row.
 		Queue:             engine,
 		InlineSyncTimeout: cfg.InlineSyncTimeout,
+		Webhooks: api.Webhooks{
+			Commerce7User:     cfg.Commerce7WebhookUser,
+			Commerce7Password: cfg.Commerce7WebhookPassword,
+			Commerce7EchoUser: cfg.Commerce7EchoUser,
+			ShopifySecret:     cfg.ShopifyWebhookSecret,
+			Commerce7Customer: c7Customer,
+		},
 	})
 	srv := &http.Server{
 		Handler:           httpHandler,
@@ -151,8 +159,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 // newSyncer builds the syncer over the CRMs this replica has credentials for. A CRM
 // without them is logged: its rows fail their attempts with a message that says so, and
 // come back with an operator's retry once it is configured.
-func newSyncer(cfg *config.Config, pool *pgxpool.Pool, store *membership.Store, limiter crm.Limiter, log *slog.Logger) (*syncer.Syncer, error) {
+//
+// It also returns the Commerce7 customer lookup the webhooks need (nil without
+// credentials).
+func newSyncer(cfg *config.Config, pool *pgxpool.Pool, store *membership.Store, limiter crm.Limiter, log *slog.Logger) (
+	*syncer.Syncer, func(ctx context.Context, clientID, tenant, customerID string) (api.CRMCustomer, error), error) {
 	providers := map[string]syncer.ProviderFunc{}
+	var c7Customer func(ctx context.Context, clientID, tenant, customerID string) (api.CRMCustomer, error)
 	if cfg.Commerce7AppID != "" && cfg.Commerce7Key != "" {
 		c7, err := commerce7.New(commerce7.Config{
 			BaseURL: cfg.Commerce7APIURL,
@@ -162,10 +175,14 @@ func newSyncer(cfg *config.Config, pool *pgxpool.Pool, store *membership.Store, 
 			Limiter: limiter,
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		providers["commerce7"] = func(_ context.Context, c syncer.Client) (crm.Provider, error) {
 			return c7.Provider(c.ID, c.Tenant), nil
+		}
+		c7Customer = func(ctx context.Context, clientID, tenant, customerID string) (api.CRMCustomer, error) {
+			c, err := c7.Provider(clientID, tenant).Customer(ctx, customerID)
+			return api.CRMCustomer{Email: c.Email, FirstName: c.FirstName, LastName: c.LastName}, err
 		}
 	} else {
 		log.Warn("COMMERCE7_APP_ID or COMMERCE7_KEY unset: Commerce7 rows cannot sync on this replica")
@@ -179,7 +196,7 @@ func newSyncer(cfg *config.Config, pool *pgxpool.Pool, store *membership.Store, 
 		Limiter: limiter,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	providers["shopify"] = func(ctx context.Context, c syncer.Client) (crm.Provider, error) {
 		token, err := store.ShopifyToken(ctx, c.ID)
@@ -188,7 +205,7 @@ func newSyncer(cfg *config.Config, pool *pgxpool.Pool, store *membership.Store, 
 		}
 		return sh.Provider(c.ID, c.Tenant, token), nil
 	}
-	return syncer.New(pool, providers), nil
+	return syncer.New(pool, providers), c7Customer, nil
 }
 
 // crmTimeout bounds one CRM request: well inside the lease (the heartbeat renews it every

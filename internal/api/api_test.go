@@ -33,7 +33,7 @@ type harness struct {
 	ready error
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, opts ...func(*api.Options)) *harness {
 	t.Helper()
 	pool := dbtest.New(t)
 	box, err := secretbox.New(bytes.Repeat([]byte{9}, 32))
@@ -41,7 +41,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, pool: pool, store: membership.NewStore(pool, box)}
-	srv := httptest.NewServer(api.New(api.Options{
+	o := api.Options{
 		Token:  token,
 		Store:  h.store,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -51,7 +51,11 @@ func newHarness(t *testing.T) *harness {
 			}
 			return db.CheckReady(ctx, pool)
 		},
-	}))
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	srv := httptest.NewServer(api.New(o))
 	t.Cleanup(srv.Close)
 	h.url = srv.URL
 	return h

@@ -27,6 +27,8 @@ type Options struct {
 	// InlineSyncTimeout.
 	Queue             Waiter
 	InlineSyncTimeout time.Duration
+	// Webhooks configures /webhooks/commerce7 and /webhooks/shopify.
+	Webhooks Webhooks
 }
 
 // Waiter waits for a queue row to finish (the queue engine).
@@ -63,6 +65,10 @@ func (s *Server) routes() {
 	if s.opts.Metrics != nil {
 		s.mux.Handle("GET /metrics", s.opts.Metrics)
 	}
+
+	// The CRMs authenticate their webhooks themselves (Basic auth, HMAC): no API token.
+	s.mux.HandleFunc("POST /webhooks/commerce7", s.commerce7Webhook)
+	s.mux.HandleFunc("POST /webhooks/shopify", s.shopifyWebhook)
 
 	api := func(pattern string, h http.HandlerFunc) {
 		s.mux.Handle(pattern, requireToken(s.opts.Token, h))

@@ -228,3 +228,19 @@ func (s *Store) ShopifyToken(ctx context.Context, clientID string) (string, erro
 	}
 	return string(token), nil
 }
+
+// ClientByTenant finds the client of a Commerce7 tenant or Shopify shop domain (any case).
+func (s *Store) ClientByTenant(ctx context.Context, crmType, tenant string) (Client, error) {
+	rows, err := s.pool.Query(ctx, qClientByTenant, crmType, strings.TrimSpace(tenant))
+	if err != nil {
+		return Client{}, fmt.Errorf("client by tenant %q: %w", tenant, err)
+	}
+	c, err := pgx.CollectExactlyOneRow(rows, scanClient)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Client{}, apperr.NotFoundf("no %s client with tenant %q", crmType, tenant)
+	}
+	if err != nil {
+		return Client{}, fmt.Errorf("client by tenant %q: %w", tenant, err)
+	}
+	return c, nil
+}

@@ -89,3 +89,90 @@ const qCountDue = `SELECT count(*) FROM test_process_expired_enrollments()`
 const qListDue = `
 SELECT enrollment_id, client_id, customer_id, tier_id, email, expires_at
 FROM test_process_expired_enrollments() LIMIT $1`
+
+// qInsertWebhookEvent records a webhook once: a second delivery of the same event returns
+// no row (it waits for the first delivery's transaction, then sees it).
+const qInsertWebhookEvent = `
+INSERT INTO webhook_events (client_id, provider, external_id, topic, payload, outcome, processed_at)
+VALUES ($1, $2, $3, $4, $5, $6, now())
+ON CONFLICT (client_id, provider, external_id) DO NOTHING
+RETURNING id`
+
+// qCustomerByCRMID finds and locks a customer by CRM id.
+const qCustomerByCRMID = `
+SELECT id FROM customers WHERE client_id = $1 AND crm_id = $2 FOR UPDATE`
+
+// qUpsertOrderCustomer finds a customer by email or creates it from the order, and locks
+// it (the upsert's row lock holds until commit). A CRM id fills a missing one.
+const qUpsertOrderCustomer = `
+INSERT INTO customers (client_id, email, first_name, last_name, crm_id)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (client_id, lower(email)) DO UPDATE SET
+    crm_id     = coalesce(customers.crm_id, EXCLUDED.crm_id),
+    first_name = CASE WHEN customers.first_name = '' THEN EXCLUDED.first_name ELSE customers.first_name END,
+    last_name  = CASE WHEN customers.last_name = '' THEN EXCLUDED.last_name ELSE customers.last_name END,
+    updated_at = now()
+RETURNING id`
+
+// qUpsertOrder records an order by its CRM id; an update (Commerce7 Update, Shopify
+// orders/paid after orders/create) replaces the total and keeps the first paid time.
+const qUpsertOrder = `
+INSERT INTO orders (client_id, crm_order_id, customer_id, total_cents, currency, paid_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (client_id, crm_order_id) DO UPDATE SET
+    total_cents = EXCLUDED.total_cents,
+    currency    = coalesce(EXCLUDED.currency, orders.currency),
+    paid_at     = coalesce(orders.paid_at, EXCLUDED.paid_at),
+    updated_at  = now()
+RETURNING id`
+
+// qUpdateLTV recomputes lifetime value as the sum of the customer's paid orders.
+const qUpdateLTV = `
+UPDATE customers SET
+    lifetime_value_cents = (SELECT coalesce(sum(total_cents), 0) FROM orders WHERE customer_id = $1 AND paid_at IS NOT NULL),
+    updated_at = now()
+WHERE id = $1
+RETURNING lifetime_value_cents`
+
+// qQualifyingTier is the highest tier the order or the lifetime value reaches; a 0
+// threshold means "not by this measure".
+const qQualifyingTier = `
+SELECT id, rank, duration_months FROM tiers
+WHERE client_id = $1
+  AND ((min_purchase_cents > 0 AND min_purchase_cents <= $2) OR (min_ltv_cents > 0 AND min_ltv_cents <= $3))
+ORDER BY rank DESC
+LIMIT 1`
+
+// qActiveEnrollment reads and locks the customer's active enrollment with its tier's rank.
+const qActiveEnrollment = `
+SELECT e.id, e.tier_id, t.rank, e.expires_at
+FROM enrollments e JOIN tiers t ON t.id = e.tier_id
+WHERE e.customer_id = $1 AND e.status = 'active'
+FOR UPDATE OF e`
+
+// qRenew extends an enrollment to paid_at + duration when that is later.
+const qRenew = `
+UPDATE enrollments SET
+    expires_at = greatest(expires_at, (($2::timestamptz AT TIME ZONE 'UTC') + make_interval(months => $3)) AT TIME ZONE 'UTC'),
+    updated_at = now()
+WHERE id = $1
+RETURNING expires_at`
+
+const qStillRunning = `
+SELECT (($1::timestamptz AT TIME ZONE 'UTC') + make_interval(months => $2)) AT TIME ZONE 'UTC' > now()`
+
+const qEndEnrollment = `
+UPDATE enrollments SET status = $2, ended_at = now(), updated_at = now() WHERE id = $1`
+
+const qInsertOrderEnrollment = `
+INSERT INTO enrollments (client_id, customer_id, tier_id, enrolled_at, expires_at, source, qualifying_order_id)
+VALUES ($1, $2, $3, $4, (($4::timestamptz AT TIME ZONE 'UTC') + make_interval(months => $5)) AT TIME ZONE 'UTC', 'order', $6)
+RETURNING ` + enrollmentColumns
+
+const qOrderEvent = `
+INSERT INTO enrollment_events (enrollment_id, event, old_tier_id, new_tier_id, old_expires_at, new_expires_at, cause, order_id)
+VALUES ($1, $2, $3, $4, $5, $6, 'order', $7)`
+
+const qClientByTenant = `
+SELECT id, name, crm_type, tenant, rate_limit_per_minute, created_at
+FROM clients WHERE crm_type = $1 AND lower(tenant) = lower($2)`

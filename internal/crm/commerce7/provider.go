@@ -342,3 +342,24 @@ func (p *Provider) UpgradeMembership(ctx context.Context, m crm.MembershipChange
 	}
 	return p.create(ctx, m, with)
 }
+
+// Customer reads one customer (GET /customer/{id}): an order webhook may name a customer
+// without its email.
+func (p *Provider) Customer(ctx context.Context, id string) (crm.Customer, error) {
+	var c struct {
+		ID        string `json:"id"`
+		FirstName string `json:"firstName"`
+		LastName  string `json:"lastName"`
+		Emails    []struct {
+			Email string `json:"email"`
+		} `json:"emails"`
+	}
+	if err := p.do(ctx, "read customer", http.MethodGet, "/customer/"+url.PathEscape(id), nil, nil, &c); err != nil {
+		return crm.Customer{}, err
+	}
+	out := crm.Customer{CRMID: c.ID, FirstName: c.FirstName, LastName: c.LastName}
+	if len(c.Emails) > 0 {
+		out.Email = c.Emails[0].Email
+	}
+	return out, nil
+}
