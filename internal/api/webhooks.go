@@ -66,11 +66,11 @@ type c7Webhook struct {
 }
 
 type c7Order struct {
-	ID            string       `json:"id"`
-	CustomerID    string       `json:"customerId"`
+	ID            string          `json:"id"`
+	CustomerID    string          `json:"customerId"`
 	Total         json.RawMessage `json:"total"`
-	OrderPaidDate *string      `json:"orderPaidDate"`
-	UpdatedAt     string       `json:"updatedAt"`
+	OrderPaidDate *string         `json:"orderPaidDate"`
+	UpdatedAt     string          `json:"updatedAt"`
 	Customer      *struct {
 		Email     string `json:"email"`
 		FirstName string `json:"firstName"`
