@@ -398,3 +398,86 @@ func TestExpireCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestUpgradeFromOrderWebhooks: two Commerce7 order webhooks through serve, the second
+// worth Platinum: at the fake, the Gold membership ends "Switching to another club" and a
+// Platinum one is active.
+func TestUpgradeFromOrderWebhooks(t *testing.T) {
+	fake, fakeURL := c7test.Start(t, c7test.Options{AppID: "app", AppSecret: "key", RateLimit: -1})
+	url := dbtest.NewURL(t)
+	pool := openPool(t, url)
+	apiToken := "serve-test-token-123456"
+	cfg := loadServerConfig(t, map[string]string{
+		"DATABASE_URL":               url,
+		"TIERSYNC_API_TOKEN":         apiToken,
+		"TIERSYNC_SECRET_KEY":        base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)),
+		"COMMERCE7_API_URL":          fakeURL,
+		"COMMERCE7_APP_ID":           "app",
+		"COMMERCE7_KEY":              "key",
+		"COMMERCE7_WEBHOOK_USER":     "hooks",
+		"COMMERCE7_WEBHOOK_PASSWORD": "hook-secret",
+		"WORKERS":                    "2",
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, newLogger(io.Discard, "error"), ln, nil) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	base := "http://" + ln.Addr().String()
+	post := func(path, body string, auth func(*http.Request)) map[string]any {
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
+		auth(req)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode != 200 && resp.StatusCode != 201 {
+			t.Fatalf("POST %s: %d %v", path, resp.StatusCode, out)
+		}
+		return out
+	}
+	token := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+apiToken) }
+	hooks := func(r *http.Request) { r.SetBasicAuth("hooks", "hook-secret") }
+	client := post("/api/clients", `{"name":"Napa","crm_type":"commerce7","tenant":"napa","rate_limit_per_minute":6000}`, token)["id"].(string)
+	post("/api/clients/"+client+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"min_purchase_cents":5000,"c7_club_id":"club-gold","c7_delivery_method":"Pickup"}`, token)
+	post("/api/clients/"+client+"/tiers", `{"name":"Platinum","rank":2,"duration_months":12,"min_purchase_cents":20000,"c7_club_id":"club-plat","c7_delivery_method":"Pickup"}`, token)
+	order := func(id, total string) {
+		body := `{"object":"Order","action":"Create","tenantId":"napa","user":"Staff","payload":{"id":"` + id + `","total":` + total +
+			`,"orderPaidDate":"` + time.Now().UTC().Format(time.RFC3339) + `","updatedAt":"u","customer":{"email":"ada@example.com","firstName":"Ada","lastName":"Lovelace"}}}`
+		if got := post("/webhooks/commerce7", body, hooks)["status"]; got != "accepted" {
+			t.Fatalf("order %s: %v", id, got)
+		}
+	}
+	allDone := func() bool {
+		var open int
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM crm_sync_queue WHERE status <> 'completed'`).Scan(&open); err != nil {
+			t.Fatal(err)
+		}
+		return open == 0
+	}
+	order("o1", "6000")
+	order("o2", "25000")
+	eventually(t, allDone)
+
+	c, ok := fake.CustomerByEmail("napa", "ada@example.com")
+	ms := fake.Memberships("napa", c.ID)
+	if !ok || len(ms) != 2 || ms[0].ClubID != "club-gold" || ms[0].Status != "Cancelled" || ms[0].CancellationReason != "Switching to another club" ||
+		ms[1].ClubID != "club-plat" || ms[1].Status != "Active" {
+		t.Fatalf("Commerce7 memberships %+v", ms)
+	}
+	var stored string
+	if err := pool.QueryRow(context.Background(), `SELECT crm_membership_id FROM enrollments WHERE status = 'active'`).Scan(&stored); err != nil || stored != ms[1].ID {
+		t.Fatalf("active enrollment's membership id %q (%v), want %s", stored, err, ms[1].ID)
+	}
+}
