@@ -296,6 +296,30 @@ func TestShopifyOrders(t *testing.T) {
 	if got := w.membership("bo@example.com"); got != "Gold:active ltv=6000 queue=add_membership" {
 		t.Fatalf("the same order again changed: %s", got)
 	}
+
+	// Lifetime value reaches Platinum (an upgrade), then another Platinum order renews it.
+	status, body := w.do("POST", "/api/clients/"+w.sh+"/tiers", `{"name":"Platinum","rank":2,"duration_months":6,"min_ltv_cents":15000,"shopify_tag":"platinum"}`)
+	if status != 201 {
+		t.Fatalf("tier: %d %v", status, body)
+	}
+	for i, want := range []string{
+		"Gold:upgraded,Platinum:active ltv=16000 queue=add_membership,upgrade_membership",
+		"Gold:upgraded,Platinum:active ltv=26000 queue=add_membership,upgrade_membership",
+	} {
+		order := fmt.Sprintf(`{"id":%d,"total_price":"100","financial_status":"paid","processed_at":"2026-11-2%dT00:00:00Z",
+			"customer":{"id":7001,"admin_graphql_api_id":"gid://shopify/Customer/7001"}}`, 5002+i, 2+i)
+		if status, body := w.post("/webhooks/shopify", order, shopifyHeaders(order, "orders/paid", fmt.Sprintf("ev-%d", 3+i))); status != 200 || body["status"] != "accepted" {
+			t.Fatalf("order %d: %d %v", i, status, body)
+		}
+		if got := w.membership("bo@example.com"); got != want {
+			t.Fatalf("order %d: %s, want %s", i, got, want)
+		}
+	}
+	var expires time.Time
+	if err := w.pool.QueryRow(context.Background(), `SELECT expires_at FROM enrollments WHERE status = 'active'`).Scan(&expires); err != nil ||
+		!expires.Equal(time.Date(2027, 5, 23, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("renewed to %v (%v), want the second order's date + 6 months", expires, err)
+	}
 }
 
 // TestSameWebhookInParallel: five simultaneous deliveries of one webhook make one
