@@ -9,6 +9,7 @@ package c7test
 import (
 	"crypto/rand"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -94,15 +95,29 @@ const (
 	FaultErrorsIn200
 )
 
-var faultNames = map[string]FaultKind{"status": FaultStatus, "hang": FaultHang, "lose_answer": FaultLoseAnswer, "errors_in_200": FaultErrorsIn200}
+// faultKindByName maps the control API's kind names to kinds. A function, not a map
+// variable, so the package keeps no mutable state.
+func faultKindByName(name string) (FaultKind, bool) {
+	switch name {
+	case "status":
+		return FaultStatus, true
+	case "hang":
+		return FaultHang, true
+	case "lose_answer":
+		return FaultLoseAnswer, true
+	case "errors_in_200":
+		return FaultErrorsIn200, true
+	}
+	return 0, false
+}
 
 // Fault is injected into the next Count requests that match Method and Path.
 type Fault struct {
 	Method     string    // "" matches any
 	Path       string    // a prefix of the path after /v1; "" matches any
 	Count      int       // how many matching requests it applies to
-	Kind       FaultKind //
-	Status     int       // FaultStatus: the status to answer
+	Kind       FaultKind // what the fault does
+	Status     int       // FaultStatus: the status to answer; not a valid status (e.g. 0): 500
 	RetryAfter int       // FaultStatus with 429: the Retry-After seconds
 }
 
@@ -149,12 +164,18 @@ func newTenant() *tenantState { return &tenantState{clubs: map[string]bool{}} }
 // Close releases every hanging call.
 func (f *Fake) Close() { f.once.Do(func() { close(f.closed) }) }
 
-// Inject adds a fault; faults apply in the order injected.
+// Inject adds a fault; faults apply in the order injected. A Count below 1 means 1, so a
+// forgotten Count still fails one call rather than none.
 func (f *Fake) Inject(fl Fault) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if fl.Count < 1 {
 		fl.Count = 1
+	}
+	// net/http panics on a status outside 100–999; a fault is meant to fail the call, not
+	// the fake, so an unusable status becomes a plain server error.
+	if fl.Kind == FaultStatus && (fl.Status < 100 || fl.Status > 599) {
+		fl.Status = http.StatusInternalServerError
 	}
 	f.faults = append(f.faults, &fl)
 }
@@ -173,12 +194,24 @@ func (f *Fake) SetLatency(d time.Duration) {
 	f.latency = d
 }
 
-// tenant returns the tenant's state (creating it when any tenant exists); f.mu held.
+// tenant returns the tenant's state (creating it when any tenant exists), nil for a
+// tenant that does not exist; f.mu held.
 func (f *Fake) tenant(name string) *tenantState {
 	t := f.tenants[name]
 	if t == nil && len(f.opts.Tenants) == 0 && name != "" {
 		t = newTenant()
 		f.tenants[name] = t
+	}
+	return t
+}
+
+// seedTenant is tenant for the seeding methods. Seeding a tenant that cannot exist is a
+// mistake in the test itself, and the seeds have no error to return, so it panics with a
+// message naming the cause rather than with a nil dereference; f.mu held.
+func (f *Fake) seedTenant(op, name string) *tenantState {
+	t := f.tenant(name)
+	if t == nil {
+		panic(fmt.Sprintf("c7test: %s: tenant %q does not exist (not in Options.Tenants, or empty)", op, name))
 	}
 	return t
 }
@@ -203,7 +236,8 @@ func (f *Fake) AddCustomer(tenant string, c Customer) Customer {
 	if c.CreatedAt.IsZero() {
 		c.CreatedAt = f.opts.Now().UTC()
 	}
-	f.tenant(tenant).customers = append(f.tenant(tenant).customers, &c)
+	t := f.seedTenant("AddCustomer", tenant)
+	t.customers = append(t.customers, &c)
 	return c
 }
 
@@ -211,7 +245,7 @@ func (f *Fake) AddCustomer(tenant string, c Customer) Customer {
 func (f *Fake) AddAddress(tenant string, a Address) Address {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return *f.tenant(tenant).addAddress(a)
+	return *f.seedTenant("AddAddress", tenant).addAddress(a)
 }
 
 func (t *tenantState) addAddress(a Address) *Address {
@@ -236,6 +270,7 @@ func (t *tenantState) addAddress(a Address) *Address {
 func (f *Fake) AddMembership(tenant string, m Membership) Membership {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	t := f.seedTenant("AddMembership", tenant)
 	now := f.opts.Now().UTC()
 	if m.ID == "" {
 		m.ID = newID()
@@ -246,8 +281,13 @@ func (f *Fake) AddMembership(tenant string, m Membership) Membership {
 	if m.SignupDate.IsZero() {
 		m.SignupDate = now
 	}
-	m.CreatedAt, m.UpdatedAt = now, now
-	f.tenant(tenant).memberships = append(f.tenant(tenant).memberships, &m)
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = now
+	}
+	if m.UpdatedAt.IsZero() {
+		m.UpdatedAt = m.CreatedAt
+	}
+	t.memberships = append(t.memberships, &m)
 	return m
 }
 
@@ -261,6 +301,9 @@ func (f *Fake) Customers(tenant string) []Customer {
 			out = append(out, *c)
 		}
 	}
+	// Seeds may carry their own CreatedAt, so the order of insertion is not always the
+	// order of creation; stable, so customers made in the same instant keep theirs.
+	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
 	return out
 }
 
@@ -296,13 +339,18 @@ func (f *Fake) Addresses(tenant, customerID string) []Address {
 func (f *Fake) Memberships(tenant, customerID string) []Membership {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []Membership
+	var all []*Membership
 	if t := f.tenants[tenant]; t != nil {
 		for _, m := range t.memberships {
 			if customerID == "" || m.CustomerID == customerID {
-				out = append(out, *m)
+				all = append(all, m)
 			}
 		}
+	}
+	sortByCreation(all)
+	var out []Membership
+	for _, m := range all {
+		out = append(out, *m)
 	}
 	return out
 }
@@ -317,7 +365,8 @@ func (f *Fake) Requests() []Request {
 // takeFault returns the first fault matching the request and uses it up; f.mu held.
 func (f *Fake) takeFault(method, path string) *Fault {
 	for i, fl := range f.faults {
-		if (fl.Method == "" || fl.Method == method) && strings.HasPrefix(path, fl.Path) {
+		// Methods are matched in any case: "post" in a control API body means POST.
+		if (fl.Method == "" || strings.EqualFold(fl.Method, method)) && strings.HasPrefix(path, fl.Path) {
 			taken := *fl
 			fl.Count--
 			if fl.Count == 0 {
@@ -345,14 +394,18 @@ func (f *Fake) admit(t *tenantState) (bool, time.Duration) {
 	return true, 0
 }
 
+// newID returns a random (version 4) UUID, the shape of Commerce7's ids, so clients that
+// check or store ids see real ones.
 func newID() string {
 	var b [16]byte
-	_, _ = rand.Read(b[:])
+	_, _ = rand.Read(b[:]) // never fails: crypto/rand.Read crashes the program rather than return an error
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
+// sortByCreation orders memberships oldest first, as Commerce7 lists them; stable, so
+// memberships made in the same instant (a frozen test clock) keep their insertion order.
 func sortByCreation(ms []*Membership) {
 	sort.SliceStable(ms, func(i, j int) bool { return ms[i].CreatedAt.Before(ms[j].CreatedAt) })
 }

@@ -38,9 +38,13 @@ func (f *Fake) Handler() http.Handler {
 			writeJSON(w, 400, map[string]string{"error": "malformed JSON: " + err.Error()})
 			return
 		}
-		kind, ok := faultNames[in.Kind]
+		kind, ok := faultKindByName(in.Kind)
 		if !ok {
-			writeJSON(w, 400, map[string]string{"error": "kind must be status, hang, lose_answer or errors_in_200"})
+			writeJSON(w, 400, map[string]string{"error": fmt.Sprintf("kind %q: must be status, hang, lose_answer or errors_in_200", in.Kind)})
+			return
+		}
+		if kind == FaultStatus && (in.Status < 100 || in.Status > 599) {
+			writeJSON(w, 400, map[string]string{"error": fmt.Sprintf("status %d: a status fault needs an HTTP status (100-599)", in.Status)})
 			return
 		}
 		f.Inject(Fault{Method: in.Method, Path: in.Path, Count: in.Count, Kind: kind, Status: in.Status, RetryAfter: in.RetryAfter})
@@ -103,6 +107,9 @@ func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request) {
 	raw, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	rec := Request{Method: r.Method, Path: path, RawQuery: r.URL.RawQuery, Tenant: r.Header.Get("tenant"), Body: string(raw)}
 
+	// One critical section decides, applies and logs the request, so the log's order is
+	// the order in which requests took effect, and the status is logged before the client
+	// can read the answer (a test that inspects the log right after its call sees it).
 	f.mu.Lock()
 	latency := f.latency
 	a, fault := f.admitAndFault(r, rec)
@@ -112,6 +119,7 @@ func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if fault == nil || fault.Kind != FaultHang && fault.Kind != FaultLoseAnswer {
 		rec.Status = a.status
 	}
+	logged := len(f.requests)
 	f.requests = append(f.requests, rec)
 	f.mu.Unlock()
 
@@ -121,6 +129,10 @@ func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request) {
 		case <-t.C:
 		case <-r.Context().Done():
 			t.Stop()
+			// The client gave up before the answer: like a hang, it got no status.
+			f.mu.Lock()
+			f.requests[logged].Status = 0
+			f.mu.Unlock()
 			return
 		case <-f.closed:
 			t.Stop()
@@ -229,7 +241,7 @@ func (f *Fake) route(method, path string, q map[string][]string, body []byte, t 
 		return decodeThen(body, func(in membershipIn) answer { return f.createMembership(t, in) })
 	case method == "GET" && len(parts) == 2 && parts[0] == "club-membership":
 		if m := t.membership(parts[1]); m != nil {
-			return answer{status: 200, body: *m}
+			return answer{status: 200, body: membershipOut(*m)}
 		}
 		return notFound("Club membership")
 	case method == "PUT" && len(parts) == 2 && parts[0] == "club-membership":
@@ -385,22 +397,22 @@ func listMemberships(t *tenantState, customerID, p string) answer {
 		}
 	}
 	sortByCreation(all)
-	out := []Membership{}
+	out := []map[string]any{}
 	for _, m := range paged(all, page(p)) {
-		out = append(out, *m)
+		out = append(out, membershipOut(*m))
 	}
 	return answer{status: 200, body: map[string]any{"clubMemberships": out, "total": len(all)}}
 }
 
 type membershipIn struct {
-	CustomerID                string     `json:"customerId"`
-	ClubID                    string     `json:"clubId"`
-	OrderDeliveryMethod       string     `json:"orderDeliveryMethod"`
-	SignupDate                *time.Time `json:"signupDate"`
-	BillToCustomerAddressID   string     `json:"billToCustomerAddressId"`
-	ShipToCustomerAddressID   string     `json:"shipToCustomerAddressId"`
-	CustomerCreditCardID      string     `json:"customerCreditCardId"`
-	PickupInventoryLocationID string     `json:"pickupInventoryLocationId"`
+	CustomerID                string `json:"customerId"`
+	ClubID                    string `json:"clubId"`
+	OrderDeliveryMethod       string `json:"orderDeliveryMethod"`
+	SignupDate                string `json:"signupDate"`
+	BillToCustomerAddressID   string `json:"billToCustomerAddressId"`
+	ShipToCustomerAddressID   string `json:"shipToCustomerAddressId"`
+	CustomerCreditCardID      string `json:"customerCreditCardId"`
+	PickupInventoryLocationID string `json:"pickupInventoryLocationId"`
 }
 
 func (f *Fake) createMembership(t *tenantState, in membershipIn) answer {
@@ -440,6 +452,10 @@ func (f *Fake) createMembership(t *tenantState, in membershipIn) answer {
 	if in.OrderDeliveryMethod == "Ship" && in.ShipToCustomerAddressID == "" {
 		errs = append(errs, fieldError{"shipToCustomerAddressId", "shipToCustomerAddressId is required when orderDeliveryMethod is Ship"})
 	}
+	signup, err := parseDate(in.SignupDate)
+	if err != nil {
+		errs = append(errs, fieldError{"signupDate", err.Error()})
+	}
 	if len(errs) > 0 {
 		return invalid(errs...)
 	}
@@ -453,38 +469,92 @@ func (f *Fake) createMembership(t *tenantState, in membershipIn) answer {
 		OrderDeliveryMethod: in.OrderDeliveryMethod, BillToCustomerAddressID: in.BillToCustomerAddressID,
 		ShipToCustomerAddressID: in.ShipToCustomerAddressID, CustomerCreditCardID: in.CustomerCreditCardID,
 		PickupInventoryLocationID: in.PickupInventoryLocationID, SignupDate: now, CreatedAt: now, UpdatedAt: now}
-	if in.SignupDate != nil {
-		m.SignupDate = in.SignupDate.UTC()
+	if !signup.IsZero() {
+		m.SignupDate = signup
 	}
 	t.memberships = append(t.memberships, m)
-	return answer{status: 201, body: *m}
+	return answer{status: 201, body: membershipOut(*m)}
 }
 
 type membershipUpdate struct {
-	CancelDate          *time.Time `json:"cancelDate"`
-	CancellationReason  string     `json:"cancellationReason"`
-	OrderDeliveryMethod string     `json:"orderDeliveryMethod"`
+	CancelDate          *string `json:"cancelDate"`
+	CancellationReason  string  `json:"cancellationReason"`
+	OrderDeliveryMethod string  `json:"orderDeliveryMethod"`
 }
 
+// updateMembership validates the whole update before changing anything, so a refused
+// update (422) leaves the membership as it was, as a real API's would.
 func (f *Fake) updateMembership(m *Membership, in membershipUpdate) answer {
+	var cancel time.Time
 	if in.CancelDate != nil {
+		d, err := parseDate(*in.CancelDate)
+		if err != nil {
+			return invalid(fieldError{"cancelDate", err.Error()})
+		}
+		cancel = d
+	}
+	if !cancel.IsZero() {
 		if strings.TrimSpace(in.CancellationReason) == "" {
-			return invalid(fieldError{"cancellationReason", "cancellationReason is required when cancelling"})
+			return invalid(fieldError{"cancellationReason", "cancellationReason is required when cancelDate is given"})
 		}
 		if m.Status == "Cancelled" {
 			return invalid(fieldError{Message: "Club membership is already cancelled"})
 		}
-		d := in.CancelDate.UTC()
-		m.CancelDate, m.CancellationReason, m.Status = &d, in.CancellationReason, "Cancelled"
+	}
+	if in.OrderDeliveryMethod != "" && in.OrderDeliveryMethod != "Ship" && in.OrderDeliveryMethod != "Pickup" {
+		return invalid(fieldError{"orderDeliveryMethod", "orderDeliveryMethod must be Ship or Pickup"})
+	}
+	if !cancel.IsZero() {
+		m.CancelDate, m.CancellationReason, m.Status = &cancel, in.CancellationReason, "Cancelled"
 	}
 	if in.OrderDeliveryMethod != "" {
-		if in.OrderDeliveryMethod != "Ship" && in.OrderDeliveryMethod != "Pickup" {
-			return invalid(fieldError{"orderDeliveryMethod", "orderDeliveryMethod must be Ship or Pickup"})
-		}
 		m.OrderDeliveryMethod = in.OrderDeliveryMethod
 	}
 	m.UpdatedAt = f.opts.Now().UTC()
-	return answer{status: 200, body: *m}
+	return answer{status: 200, body: membershipOut(*m)}
+}
+
+// parseDate reads a date as Commerce7 takes it: an RFC 3339 timestamp or a bare
+// YYYY-MM-DD. "" is no date (the zero time). A bad date is the caller's mistake, answered
+// 422 rather than the 400 of malformed JSON, which is why dates are decoded as strings.
+func parseDate(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 timestamp or a YYYY-MM-DD date", s)
+	}
+	return t, nil
+}
+
+// nullable is an optional string as Commerce7 shows it: null when absent, not "".
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// membershipOut is a membership as the API shows it. The Membership struct's own JSON
+// (the control API's) omits empty fields; the API instead shows every field, with null
+// for the absent ones, and clients decoding it rely on that shape.
+func membershipOut(m Membership) map[string]any {
+	return map[string]any{
+		"id": m.ID, "customerId": m.CustomerID, "clubId": m.ClubID, "status": m.Status,
+		"orderDeliveryMethod":       m.OrderDeliveryMethod,
+		"signupDate":                m.SignupDate,
+		"cancelDate":                m.CancelDate,
+		"cancellationReason":        nullable(m.CancellationReason),
+		"billToCustomerAddressId":   nullable(m.BillToCustomerAddressID),
+		"shipToCustomerAddressId":   nullable(m.ShipToCustomerAddressID),
+		"customerCreditCardId":      nullable(m.CustomerCreditCardID),
+		"pickupInventoryLocationId": nullable(m.PickupInventoryLocationID),
+		"createdAt":                 m.CreatedAt, "updatedAt": m.UpdatedAt,
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {
