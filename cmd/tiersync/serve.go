@@ -103,6 +103,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Metrics: promhttp.HandlerFor(registry, promhttp.HandlerOpts{}),
 		// A replica without workers still waits: another replica may finish the row.
 		Queue:             engine,
+		Engine:            engine,
 		InlineSyncTimeout: cfg.InlineSyncTimeout,
 		Webhooks: api.Webhooks{
 			Commerce7User:     cfg.Commerce7WebhookUser,

@@ -33,7 +33,7 @@ type harness struct {
 	ready error
 }
 
-func newHarness(t *testing.T, opts ...func(*api.Options)) *harness {
+func newHarness(t *testing.T, opts ...func(*api.Options, *pgxpool.Pool)) *harness {
 	t.Helper()
 	pool := dbtest.New(t)
 	box, err := secretbox.New(bytes.Repeat([]byte{9}, 32))
@@ -53,7 +53,7 @@ func newHarness(t *testing.T, opts ...func(*api.Options)) *harness {
 		},
 	}
 	for _, f := range opts {
-		f(&o)
+		f(&o, pool)
 	}
 	srv := httptest.NewServer(api.New(o))
 	t.Cleanup(srv.Close)

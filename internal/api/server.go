@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"tiersync/internal/membership"
+	"tiersync/internal/queue"
 )
 
 // Options are what the HTTP layer needs from the rest of the process.
@@ -29,6 +30,8 @@ type Options struct {
 	InlineSyncTimeout time.Duration
 	// Webhooks configures /webhooks/commerce7 and /webhooks/shopify.
 	Webhooks Webhooks
+	// Engine serves the queue API and /api/cron/sync; nil leaves them out.
+	Engine *queue.Queue
 }
 
 // Waiter waits for a queue row to finish (the queue engine).
@@ -79,6 +82,15 @@ func (s *Server) routes() {
 	api("GET /api/clients/{client_id}/tiers", s.listTiers)
 	api("POST /api/enrollments", s.enroll)
 	api("GET /api/enrollments/{id}", s.getEnrollment)
+	if s.opts.Engine != nil {
+		api("GET /api/queue", s.listQueue)
+		api("GET /api/queue/stats", s.queueStats)
+		api("GET /api/queue/{id}", s.getQueueItem)
+		api("POST /api/queue/{id}/retry", s.retryQueueItem)
+		api("POST /api/queue/{id}/cancel", s.cancelQueueItem)
+		api("POST /api/queue/retry-failed", s.retryFailed)
+		api("POST /api/cron/sync", s.cronSync)
+	}
 
 	// Everything else under /api/ answers in JSON too, after the token check, so that
 	// the API's shape is not visible without the token.

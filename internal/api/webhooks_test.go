@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"tiersync/internal/api"
 	"tiersync/internal/crm/commerce7"
 	"tiersync/internal/crm/commerce7/c7test"
@@ -40,7 +42,7 @@ func newHookWorld(t *testing.T) *hookWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newHarness(t, func(o *api.Options) {
+	h := newHarness(t, func(o *api.Options, _ *pgxpool.Pool) {
 		o.Webhooks = api.Webhooks{Commerce7User: hookUser, Commerce7Password: hookPass, Commerce7EchoUser: "tiersync-app",
 			ShopifySecret: shopSecret,
 			Commerce7Customer: func(ctx context.Context, clientID, tenant, id string) (api.CRMCustomer, error) {

@@ -85,6 +85,8 @@ func TestAPI(t *testing.T) {
 	home := f.AddAddress("napa", Address{CustomerID: ada.ID, Address: "1 Vine St", City: "Napa", StateCode: "CA", ZipCode: "94558", CountryCode: "US"})
 	bo := f.AddCustomer("napa", Customer{FirstName: "Bo", LastName: "Smith", Emails: []string{"bo@example.com"}})
 	boAddr := f.AddAddress("napa", Address{CustomerID: bo.ID, Address: "2 Oak St", City: "Napa", StateCode: "CA", ZipCode: "94558", CountryCode: "US"})
+	// On Hold is as live as Active: Bo may not join the club a second time either.
+	f.AddMembership("napa", Membership{CustomerID: bo.ID, ClubID: "club-gold", Status: "On Hold", OrderDeliveryMethod: "Pickup"})
 	member := func(extra string) string {
 		return fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Ship","shipToCustomerAddressId":%q%s}`, ada.ID, home.ID, extra)
 	}
@@ -100,23 +102,41 @@ func TestAPI(t *testing.T) {
 		{"unknown tenant", call{method: "GET", path: "/customer?q=a", tenant: "sonoma"}, 401, "Invalid tenant"},
 		{"unknown route", call{method: "GET", path: "/wine"}, 404, "No route"},
 		{"malformed JSON", call{method: "POST", path: "/customer", body: "{"}, 400, "Malformed JSON"},
+		{"unknown method", call{method: "DELETE", path: "/customer/" + ada.ID}, 404, "No route"},
 		{"customer without a first name", call{method: "POST", path: "/customer", body: `{"lastName":"X","emails":[{"email":"x@example.com"}]}`}, 422, "firstName is required"},
+		{"customer without a last name", call{method: "POST", path: "/customer", body: `{"firstName":"X","emails":[{"email":"x@example.com"}]}`}, 422, "lastName is required"},
+		{"customer without emails", call{method: "POST", path: "/customer", body: `{"firstName":"X","lastName":"Y"}`}, 422, "at least one email"},
 		{"customer without an email", call{method: "POST", path: "/customer", body: `{"firstName":"X","lastName":"Y","emails":[]}`}, 422, "at least one email"},
 		{"customer with a bad email", call{method: "POST", path: "/customer", body: `{"firstName":"X","lastName":"Y","emails":[{"email":"nope"}]}`}, 422, "is not an email"},
 		{"customer", call{method: "POST", path: "/customer", body: `{"firstName":"Cy","lastName":"Young","emails":[{"email":"cy@example.com"}]}`}, 201, ""},
+		{"a second customer with the same email", call{method: "POST", path: "/customer", body: `{"firstName":"Cy","lastName":"Young","emails":[{"email":"cy@example.com"}]}`}, 201, ""},
+		{"customer by id", call{method: "GET", path: "/customer/" + ada.ID}, 200, ""},
 		{"unknown customer", call{method: "GET", path: "/customer/nobody"}, 404, "Customer not found"},
+		{"addresses of an unknown customer", call{method: "GET", path: "/customer/nobody/address"}, 404, "Customer not found"},
+		{"address of an unknown customer", call{method: "POST", path: "/customer/nobody/address", body: `{}`}, 404, "Customer not found"},
+		{"address without a street", call{method: "POST", path: "/customer/" + ada.ID + "/address", body: `{"city":"Napa","zipCode":"1","countryCode":"US","stateCode":"CA"}`}, 422, "address is required"},
+		{"address without a zip code", call{method: "POST", path: "/customer/" + ada.ID + "/address", body: `{"address":"3 Elm","city":"Napa","countryCode":"US","stateCode":"CA"}`}, 422, "zipCode is required"},
+		{"address without a country", call{method: "POST", path: "/customer/" + ada.ID + "/address", body: `{"address":"3 Elm","city":"Napa","zipCode":"1"}`}, 422, "countryCode is required"},
+		{"foreign address without a state", call{method: "POST", path: "/customer/" + ada.ID + "/address", body: `{"address":"3 Elm","city":"Paris","zipCode":"75001","countryCode":"FR"}`}, 201, ""},
 		{"address without a city", call{method: "POST", path: "/customer/" + ada.ID + "/address", body: `{"address":"3 Elm","zipCode":"1","countryCode":"US","stateCode":"CA"}`}, 422, "city is required"},
 		{"US address without a state", call{method: "POST", path: "/customer/" + ada.ID + "/address", body: `{"address":"3 Elm","city":"Napa","zipCode":"1","countryCode":"US"}`}, 422, "stateCode is required"},
 		{"memberships need a customer", call{method: "GET", path: "/club-membership"}, 422, "customerId is required"},
+		{"membership without a customer", call{method: "POST", path: "/club-membership", body: `{"clubId":"club-gold","orderDeliveryMethod":"Pickup"}`}, 422, "customerId is required"},
 		{"membership without a club", call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"orderDeliveryMethod":"Ship"}`, ada.ID)}, 422, "clubId is required"},
+		{"membership without a delivery", call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold"}`, ada.ID)}, 422, "orderDeliveryMethod is required"},
+		{"membership with a bad signup date", call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Pickup","signupDate":"soon"}`, ada.ID)}, 422, "signupDate"},
+		{"membership with malformed JSON", call{method: "POST", path: "/club-membership", body: `{"customerId":`}, 400, "Malformed JSON"},
 		{"membership with a bad delivery", call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Drone"}`, ada.ID)}, 422, "must be Ship or Pickup"},
 		{"membership of an unknown customer", call{method: "POST", path: "/club-membership", body: `{"customerId":"nobody","clubId":"club-gold","orderDeliveryMethod":"Pickup"}`}, 422, "Customer not found"},
 		{"membership in an unknown club", call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-tin","orderDeliveryMethod":"Pickup"}`, ada.ID)}, 422, "Club not found"},
 		{"Ship without an address", call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Ship"}`, ada.ID)}, 422, "shipToCustomerAddressId is required"},
-		{"another customer's address", call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Ship","shipToCustomerAddressId":%q}`, ada.ID, boAddr.ID)}, 422, "Address not found"},
-		{"membership", call{method: "POST", path: "/club-membership", body: member("")}, 201, ""},
-		{"a second live membership in the club", call{method: "POST", path: "/club-membership", body: member("")}, 422, "already has an active membership"},
-		{"unknown membership", call{method: "PUT", path: "/club-membership/nothing", body: `{}`}, 404, "Club membership not found"},
+		{"another customer's ship-to address", call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Ship","shipToCustomerAddressId":%q}`, ada.ID, boAddr.ID)}, 422, "Address not found"},
+		{"another customer's bill-to address", call{method: "POST", path: "/club-membership", body: member(fmt.Sprintf(`,"billToCustomerAddressId":%q`, boAddr.ID))}, 422, "billToCustomerAddressId"},
+		{"membership", call{method: "POST", path: "/club-membership", body: member(`,"signupDate":"2026-11-25"`)}, 201, ""},
+		{"a second live membership in the club", call{method: "POST", path: "/club-membership", body: member("")}, 422, "Customer already has an active membership in this club"},
+		{"a membership beside an On Hold one", call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Pickup"}`, bo.ID)}, 422, "Customer already has an active membership in this club"},
+		{"unknown membership", call{method: "GET", path: "/club-membership/nothing"}, 404, "Club membership not found"},
+		{"update of an unknown membership", call{method: "PUT", path: "/club-membership/nothing", body: `{}`}, 404, "Club membership not found"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -137,6 +157,85 @@ func TestAPI(t *testing.T) {
 	if n := len(f.Memberships("napa", ada.ID)); n != 1 {
 		t.Fatalf("%d memberships after the table, want 1", n)
 	}
+	if got := f.Memberships("napa", ada.ID)[0].SignupDate; !got.Equal(time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("signup date %v, want the one sent", got)
+	}
+	if c, ok := f.CustomerByEmail("napa", "CY@example.com"); !ok || c.FirstName != "Cy" {
+		t.Fatalf("CustomerByEmail: %+v %v", c, ok)
+	}
+	var cys int
+	for _, c := range f.Customers("napa") {
+		if c.Emails[0] == "cy@example.com" {
+			cys++
+		}
+	}
+	if cys != 2 {
+		t.Fatalf("%d customers with cy@example.com, want both (Commerce7 keeps duplicates)", cys)
+	}
+}
+
+// TestMembershipShape checks the fields a client decodes, including the nulls Commerce7
+// sends for what a new membership does not have.
+func TestMembershipShape(t *testing.T) {
+	f, base := start(t, nil, -1)
+	c := f.AddCustomer("napa", Customer{FirstName: "A", LastName: "B", Emails: []string{"a@example.com"}})
+	r := do(t, base, call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Pickup","customerCreditCardId":"card-1"}`, c.ID)})
+	if r.status != 201 {
+		t.Fatalf("create: %d %v", r.status, r.body)
+	}
+	for field, want := range map[string]any{"customerId": c.ID, "clubId": "club-gold", "status": "Active", "orderDeliveryMethod": "Pickup",
+		"customerCreditCardId": "card-1", "cancelDate": nil, "cancellationReason": nil, "shipToCustomerAddressId": nil} {
+		if got, ok := r.body[field]; !ok || got != want {
+			t.Errorf("%s: %v (present %v), want %v", field, got, ok, want)
+		}
+	}
+	for _, field := range []string{"signupDate", "createdAt", "updatedAt"} {
+		if _, err := time.Parse(time.RFC3339, fmt.Sprint(r.body[field])); err != nil {
+			t.Errorf("%s: %v", field, err)
+		}
+	}
+	id, _ := r.body["id"].(string)
+	if got := do(t, base, call{method: "GET", path: "/club-membership/" + id}); got.status != 200 || got.body["id"] != id {
+		t.Fatalf("by id: %d %v", got.status, got.body)
+	}
+}
+
+func TestAddresses(t *testing.T) {
+	f, base := start(t, nil, -1)
+	c := f.AddCustomer("napa", Customer{FirstName: "A", LastName: "B", Emails: []string{"a@example.com"}})
+	path := "/customer/" + c.ID + "/address"
+	add := func(street string, isDefault bool) string {
+		r := do(t, base, call{method: "POST", path: path, body: fmt.Sprintf(`{"address":%q,"city":"Napa","stateCode":"CA","zipCode":"94558","countryCode":"US","isDefault":%v}`, street, isDefault)})
+		if r.status != 201 || r.body["customerId"] != c.ID {
+			t.Fatalf("add %s: %d %v", street, r.status, r.body)
+		}
+		return r.body["id"].(string)
+	}
+	defaults := func() []string {
+		r := do(t, base, call{method: "GET", path: path})
+		var out []string
+		for _, a := range r.body["customerAddresses"].([]any) {
+			if a := a.(map[string]any); a["isDefault"] == true {
+				out = append(out, a["id"].(string))
+			}
+		}
+		if r.body["total"] != float64(len(f.Addresses("napa", c.ID))) {
+			t.Fatalf("total %v, want %d", r.body["total"], len(f.Addresses("napa", c.ID)))
+		}
+		return out
+	}
+	first := add("1 Vine St", false)
+	if got := defaults(); fmt.Sprint(got) != fmt.Sprint([]string{first}) {
+		t.Fatalf("defaults %v: the first address is the default", got)
+	}
+	add("2 Oak St", false)
+	if got := defaults(); fmt.Sprint(got) != fmt.Sprint([]string{first}) {
+		t.Fatalf("defaults %v: a non-default address moved the default", got)
+	}
+	third := add("3 Elm St", true)
+	if got := defaults(); fmt.Sprint(got) != fmt.Sprint([]string{third}) {
+		t.Fatalf("defaults %v, want only %s", got, third)
+	}
 }
 
 func TestCancel(t *testing.T) {
@@ -147,12 +246,19 @@ func TestCancel(t *testing.T) {
 	if r := do(t, base, call{method: "PUT", path: path, body: `{"cancelDate":"2026-11-25T00:00:00Z"}`}); r.status != 422 {
 		t.Fatalf("cancel without a reason: %d", r.status)
 	}
+	// A refused update changes nothing, not even the part of it that was valid.
+	if r := do(t, base, call{method: "PUT", path: path, body: `{"cancelDate":"2026-11-25T00:00:00Z","cancellationReason":"Other","orderDeliveryMethod":"Drone"}`}); r.status != 422 {
+		t.Fatalf("cancel with a bad delivery: %d", r.status)
+	}
+	if got := f.Memberships("napa", c.ID)[0]; got.Status != "Active" || got.CancelDate != nil {
+		t.Fatalf("after refused updates: %+v", got)
+	}
 	r := do(t, base, call{method: "PUT", path: path, body: `{"cancelDate":"2026-11-25T00:00:00Z","cancellationReason":"Other"}`})
 	if r.status != 200 || r.body["status"] != "Cancelled" || r.body["cancellationReason"] != "Other" {
 		t.Fatalf("cancel: %d %v", r.status, r.body)
 	}
-	if r := do(t, base, call{method: "PUT", path: path, body: `{"cancelDate":"2026-11-25T00:00:00Z","cancellationReason":"Other"}`}); r.status != 422 {
-		t.Fatalf("second cancel: %d", r.status)
+	if r := do(t, base, call{method: "PUT", path: path, body: `{"cancelDate":"2026-11-25T00:00:00Z","cancellationReason":"Other"}`}); r.status != 422 || !strings.Contains(fmt.Sprint(r.body["errors"]), "Club membership is already cancelled") {
+		t.Fatalf("second cancel: %d %v", r.status, r.body)
 	}
 	// Cancelled, the customer may join the club again.
 	r = do(t, base, call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Pickup"}`, c.ID)})
@@ -199,9 +305,49 @@ func TestRateLimit(t *testing.T) {
 	if r := do(t, base, call{method: "GET", path: "/customer?q=x", tenant: "-"}); r.status != 400 {
 		t.Fatalf("a refused request is checked before the limit: %d", r.status)
 	}
-	clk.add(40 * time.Second)
+	// Neither a 429 nor a 401 uses up a fault: the next admitted request takes it.
+	f.Inject(Fault{Count: 1, Kind: FaultStatus, Status: 502})
+	if r := do(t, base, get); r.status != 429 {
+		t.Fatalf("over the limit with a fault waiting: %d", r.status)
+	}
+	if r := do(t, base, call{method: "GET", path: "/customer?q=x", user: "app", pass: "nope"}); r.status != 401 {
+		t.Fatalf("wrong secret with a fault waiting: %d", r.status)
+	}
+	clk.add(39*time.Second + 900*time.Millisecond)
+	if r := do(t, base, get); r.status != 429 || r.header.Get("Retry-After") != "1" {
+		t.Fatalf("0.1 s before the window ends: %d Retry-After %q, want 429 and 1", r.status, r.header.Get("Retry-After"))
+	}
+	clk.add(100 * time.Millisecond)
+	if r := do(t, base, get); r.status != 502 {
+		t.Fatalf("first request of the next window: %d, want the waiting fault's 502", r.status)
+	}
 	if r := do(t, base, get); r.status != 200 {
 		t.Fatalf("after the window: %d", r.status)
+	}
+	// Tenants have their own windows.
+	other := Options{AppID: "app", AppSecret: "secret", RateLimit: 1, Now: clk.now}
+	_, base2 := Start(t, other)
+	for i, want := range []struct {
+		tenant string
+		status int
+	}{{"napa", 200}, {"sonoma", 200}, {"napa", 429}, {"sonoma", 429}} {
+		if r := do(t, base2, call{method: "GET", path: "/customer?q=x", tenant: want.tenant}); r.status != want.status {
+			t.Fatalf("request %d (%s): %d, want %d", i+1, want.tenant, r.status, want.status)
+		}
+	}
+}
+
+func TestDefaultRateLimitIs100(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	_, base := start(t, clk, 0)
+	for i := 1; i <= 101; i++ {
+		want := 200
+		if i == 101 {
+			want = 429
+		}
+		if r := do(t, base, call{method: "GET", path: "/customer?q=x"}); r.status != want {
+			t.Fatalf("request %d: %d, want %d", i, r.status, want)
+		}
 	}
 }
 
@@ -222,6 +368,11 @@ func TestFaults(t *testing.T) {
 	}
 	if n := len(f.Memberships("napa", c.ID)); n != 0 {
 		t.Fatalf("a failed call was applied: %d memberships", n)
+	}
+
+	f.Inject(Fault{Method: "post", Path: "/club-membership", Kind: FaultStatus, Status: 429, RetryAfter: 7})
+	if r := do(t, base, call{method: "POST", path: "/club-membership", body: body}); r.status != 429 || r.header.Get("Retry-After") != "7" {
+		t.Fatalf("injected 429: %d Retry-After %q", r.status, r.header.Get("Retry-After"))
 	}
 
 	f.Inject(Fault{Kind: FaultErrorsIn200})
@@ -256,9 +407,66 @@ func TestFaults(t *testing.T) {
 	for _, r := range log {
 		statuses = append(statuses, r.Status)
 	}
-	if fmt.Sprint(statuses) != "[200 503 503 200 0 0]" || log[4].Method != "POST" || log[4].Tenant != "napa" || log[4].Body != body {
+	if fmt.Sprint(statuses) != "[200 503 503 429 200 0 0]" || log[5].Method != "POST" || log[5].Path != "/club-membership" ||
+		log[5].Tenant != "napa" || log[5].Body != body || log[6].RawQuery != "q=a" {
 		t.Fatalf("request log %v: %+v", statuses, log)
 	}
+}
+
+// TestFaultsUnderConcurrency checks that a fault's Count is exact when calls race for it.
+func TestFaultsUnderConcurrency(t *testing.T) {
+	f, base := start(t, nil, -1)
+	f.Inject(Fault{Path: "/customer", Count: 5, Kind: FaultStatus, Status: 503})
+	const calls = 20
+	statuses := make(chan int, calls)
+	errs := make(chan error, calls)
+	var wg sync.WaitGroup
+	for range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, err := http.NewRequest("GET", base+"/customer?q=x", nil)
+			if err != nil {
+				errs <- fmt.Errorf("new request: %w", err)
+				return
+			}
+			req.SetBasicAuth("app", "secret")
+			req.Header.Set("tenant", "napa")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				errs <- fmt.Errorf("get: %w", err)
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	if count[503] != 5 || count[200] != calls-5 {
+		t.Fatalf("statuses %v, want 5 × 503 and %d × 200", count, calls-5)
+	}
+	if n := len(f.Requests()); n != calls {
+		t.Fatalf("%d requests logged, want %d", n, calls)
+	}
+}
+
+func TestSeedingAnUnknownTenantSaysSo(t *testing.T) {
+	f := New(Options{AppID: "app", AppSecret: "secret", Tenants: []string{"napa"}})
+	defer func() {
+		if r := recover(); !strings.Contains(fmt.Sprint(r), `tenant "sonoma" does not exist`) {
+			t.Fatalf("panic %v, want one naming the tenant", r)
+		}
+	}()
+	f.AddCustomer("sonoma", Customer{FirstName: "A"})
 }
 
 func TestControlAPI(t *testing.T) {
@@ -287,8 +495,10 @@ func TestControlAPI(t *testing.T) {
 	if s := post("/_fake/commerce7/faults", `{"kind":"status","status":502,"count":1}`); s != 204 {
 		t.Fatalf("faults: %d", s)
 	}
-	if s := post("/_fake/commerce7/faults", `{"kind":"explode"}`); s != 400 {
-		t.Fatalf("bad fault kind: %d", s)
+	for _, bad := range []string{`{"kind":"explode"}`, `{"kind":"status"}`, `{`} {
+		if s := post("/_fake/commerce7/faults", bad); s != 400 {
+			t.Fatalf("fault %s: %d, want 400", bad, s)
+		}
 	}
 	if s := post("/_fake/commerce7/clubs", `{"tenant":"napa","clubId":"club-silver"}`); s != 204 {
 		t.Fatalf("clubs: %d", s)
@@ -302,6 +512,12 @@ func TestControlAPI(t *testing.T) {
 	}
 	if got := getJSON("/_fake/commerce7/memberships?tenant=napa&customerId=" + c.ID)["memberships"].([]any); len(got) != 1 {
 		t.Fatalf("memberships %v", got)
+	}
+	if got := getJSON("/_fake/commerce7/memberships?tenant=napa")["memberships"].([]any); len(got) != 1 || got[0].(map[string]any)["clubId"] != "club-silver" {
+		t.Fatalf("all memberships of the tenant %v", got)
+	}
+	if got, ok := getJSON("/_fake/commerce7/memberships?tenant=sonoma")["memberships"].([]any); !ok || len(got) != 0 {
+		t.Fatalf("memberships of a tenant without any: %v, want []", got)
 	}
 	if got := getJSON("/_fake/commerce7/customers?tenant=napa")["customers"].([]any); len(got) != 1 {
 		t.Fatalf("customers %v", got)
