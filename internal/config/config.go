@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
 // Config holds every setting. Durations are Go durations ("2s", "720h").
@@ -41,6 +43,12 @@ type Config struct {
 	ShopifyAPIURL        string
 	ShopifyAPIVersion    string
 	ShopifyWebhookSecret string
+
+	ScheduleExpire  string // cron spec of process-expired-enrollments; "off" disables
+	ScheduleSync    string // cron spec of the process-crm-sync-queue sweep; "off" disables
+	ExpireBatchSize int
+	AlertPendingAge time.Duration
+	AlertInterval   time.Duration
 
 	AlertWebhookURL string
 	LogLevel        string
@@ -136,6 +144,23 @@ func settings() []setting {
 			dur("RETRY_BACKOFF_BASE", func(c *Config) *time.Duration { return &c.BackoffBase })},
 		{"RETRY_BACKOFF_MAX", "24h", "the longest wait between attempts", Server,
 			dur("RETRY_BACKOFF_MAX", func(c *Config) *time.Duration { return &c.BackoffMax })},
+		{"SCHEDULE_EXPIRE", "0 2 * * *", "cron schedule (UTC) of process-expired-enrollments; off disables it", Server,
+			cronSpec("SCHEDULE_EXPIRE", func(c *Config) *string { return &c.ScheduleExpire })},
+		{"SCHEDULE_SYNC", "*/5 * * * *", "cron schedule (UTC) of the process-crm-sync-queue sweep (wake workers, prune, alerts); off disables it", Server,
+			cronSpec("SCHEDULE_SYNC", func(c *Config) *string { return &c.ScheduleSync })},
+		{"EXPIRE_BATCH_SIZE", "5000", "enrollments expired per transaction", Server,
+			func(c *Config, raw string) error {
+				n, err := strconv.Atoi(raw)
+				if err != nil || n < 1 || n > 100000 {
+					return fmt.Errorf("EXPIRE_BATCH_SIZE: %q is not a number from 1 to 100000", raw)
+				}
+				c.ExpireBatchSize = n
+				return nil
+			}},
+		{"ALERT_PENDING_AGE", "1h", "alert when the oldest pending queue row is older than this", Server,
+			dur("ALERT_PENDING_AGE", func(c *Config) *time.Duration { return &c.AlertPendingAge })},
+		{"ALERT_INTERVAL", "15m", "at most one alert of each kind per interval", Server,
+			dur("ALERT_INTERVAL", func(c *Config) *time.Duration { return &c.AlertInterval })},
 		{"NOTIFY_MODE", "listen", "listen: wake workers with LISTEN/NOTIFY; poll: polling only (PgBouncer in transaction mode)", Server,
 			func(c *Config, raw string) error {
 				if raw != "listen" && raw != "poll" {
@@ -251,4 +276,18 @@ func (c *Config) CheckServer() error {
 		errs = append(errs, fmt.Errorf("%s is required: 32 random bytes in standard base64 (openssl rand -base64 32)", EnvSecretKey))
 	}
 	return errors.Join(errs...)
+}
+
+// cronSpec accepts a five-field cron expression (robfig/cron's standard parser) or "off".
+func cronSpec(name string, field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, raw string) error {
+		raw = strings.TrimSpace(raw)
+		if raw != "off" {
+			if _, err := cron.ParseStandard(raw); err != nil {
+				return fmt.Errorf("%s: %q is not a cron schedule (five fields, e.g. \"0 2 * * *\") or off: %v", name, raw, err)
+			}
+		}
+		*field(c) = raw
+		return nil
+	}
 }
