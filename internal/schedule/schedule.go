@@ -1,0 +1,276 @@
+// Package schedule runs tiersync's periodic jobs on cron schedules (UTC) so that each slot
+// runs exactly once however many replicas race for it: a run is a job_runs row, and the
+// unique (job_name, scheduled_for) key lets only one replica insert it. Manual runs get
+// rows of their own. A run whose process died is found by its advisory lock, which the
+// running process holds on a session of its own and which PostgreSQL releases with it.
+package schedule
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/robfig/cron/v3"
+
+	"tiersync/internal/apperr"
+)
+
+// Job names (the job_runs.job_name values).
+const (
+	JobExpire = "process-expired-enrollments"
+	JobSync   = "process-crm-sync-queue"
+)
+
+// Run statuses.
+const (
+	StatusRunning   = "running"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+)
+
+// Job is a periodic job.
+type Job struct {
+	Name string
+	// Spec is a five-field cron expression in UTC, or "off".
+	Spec string
+	// Run does the work; its result is stored as JSON on the run.
+	Run func(ctx context.Context, runID int64) (any, error)
+}
+
+// Run is a job_runs row.
+type Run struct {
+	ID           int64           `json:"id"`
+	JobName      string          `json:"job_name"`
+	Trigger      string          `json:"trigger"`
+	ScheduledFor time.Time       `json:"scheduled_for"`
+	StartedAt    time.Time       `json:"started_at"`
+	FinishedAt   *time.Time      `json:"finished_at"`
+	Status       string          `json:"status"`
+	Result       json.RawMessage `json:"result"`
+	Error        *string         `json:"error"`
+}
+
+// JobInfo is a job as GET /api/cron shows it.
+type JobInfo struct {
+	Name      string     `json:"name"`
+	Schedule  string     `json:"schedule"`
+	Enabled   bool       `json:"enabled"`
+	NextRunAt *time.Time `json:"next_run_at"`
+	LastRun   *Run       `json:"last_run"`
+}
+
+type job struct {
+	Job
+	sched cron.Schedule // nil: off
+}
+
+// Scheduler runs the jobs.
+type Scheduler struct {
+	pool   *pgxpool.Pool
+	runner string
+	log    *slog.Logger
+	jobs   map[string]*job
+	now    func() time.Time
+	// observe is told of every finished run (metrics); nil: nobody.
+	observe func(job, status string, d time.Duration)
+}
+
+// Options configure a Scheduler.
+type Options struct {
+	Runner  string           // this process, recorded on its runs
+	Logger  *slog.Logger     //
+	Now     func() time.Time // nil: time.Now
+	Observe func(job, status string, d time.Duration)
+}
+
+// New makes a scheduler of jobs; a bad cron spec is an error.
+func New(pool *pgxpool.Pool, opts Options, jobs ...Job) (*Scheduler, error) {
+	s := &Scheduler{pool: pool, runner: opts.Runner, log: opts.Logger, jobs: map[string]*job{}, now: opts.Now, observe: opts.Observe}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	for _, j := range jobs {
+		jj := &job{Job: j}
+		if j.Spec != "off" && j.Spec != "" {
+			sched, err := cron.ParseStandard(j.Spec)
+			if err != nil {
+				return nil, fmt.Errorf("schedule %s: %q: %w", j.Name, j.Spec, err)
+			}
+			jj.sched = sched
+		}
+		s.jobs[j.Name] = jj
+	}
+	return s, nil
+}
+
+// Start recovers runs of dead processes, then runs each job at its slots until ctx ends.
+func (s *Scheduler) Start(ctx context.Context) {
+	if n, err := s.RecoverCrashed(ctx); err != nil {
+		s.log.Warn("recover crashed runs", slog.String("error", err.Error()))
+	} else if n > 0 {
+		s.log.Warn("runs of dead processes marked failed", slog.Int64("count", n))
+	}
+	for _, j := range s.jobs {
+		if j.sched == nil {
+			continue
+		}
+		go s.loop(ctx, j)
+	}
+}
+
+func (s *Scheduler) loop(ctx context.Context, j *job) {
+	for {
+		slot := j.sched.Next(s.now().UTC())
+		t := time.NewTimer(time.Until(slot))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if _, _, err := s.RunSlot(ctx, j.Name, slot); err != nil && ctx.Err() == nil {
+			s.log.Error("scheduled run", slog.String("job", j.Name), slog.Time("slot", slot), slog.String("error", err.Error()))
+		}
+	}
+}
+
+// RunSlot runs the job for its scheduled slot unless another replica already did (or is
+// doing) it: ran reports whether this call ran it.
+func (s *Scheduler) RunSlot(ctx context.Context, name string, slot time.Time) (Run, bool, error) {
+	return s.start(ctx, name, "schedule", &slot)
+}
+
+// Trigger runs the job now, as a manual run with a row of its own.
+func (s *Scheduler) Trigger(ctx context.Context, name string) (Run, error) {
+	if _, ok := s.jobs[name]; !ok {
+		return Run{}, apperr.BadRequestf("unknown job %q (one of %s, %s)", name, JobExpire, JobSync)
+	}
+	r, _, err := s.start(ctx, name, "manual", nil)
+	return r, err
+}
+
+func (s *Scheduler) start(ctx context.Context, name, trigger string, slot *time.Time) (Run, bool, error) {
+	j, ok := s.jobs[name]
+	if !ok {
+		return Run{}, false, apperr.BadRequestf("unknown job %q", name)
+	}
+	// The run's session holds its advisory lock until the run ends: if this process dies,
+	// PostgreSQL ends the session and releases the lock, and RecoverCrashed sees it.
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return Run{}, false, fmt.Errorf("run %s: %w", name, err)
+	}
+	defer conn.Release()
+	var id int64
+	err = conn.QueryRow(ctx, qInsertRun, name, trigger, slot, s.runner).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Run{}, false, nil // another replica has this slot
+	}
+	if err != nil {
+		return Run{}, false, fmt.Errorf("run %s: %w", name, err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), qUnlockRun, id) //nolint:errcheck // released with the session anyway
+
+	began := time.Now()
+	result, runErr := j.Run(ctx, id)
+	status, errText := StatusSucceeded, (*string)(nil)
+	if runErr != nil {
+		status = StatusFailed
+		msg := runErr.Error()
+		errText = &msg
+	}
+	var resultJSON []byte
+	if result != nil {
+		if resultJSON, err = json.Marshal(result); err != nil {
+			return Run{}, true, fmt.Errorf("run %s: result: %w", name, err)
+		}
+	}
+	var r Run
+	err = conn.QueryRow(context.WithoutCancel(ctx), qFinishRun, id, status, resultJSON, errText).Scan(
+		&r.ID, &r.JobName, &r.Trigger, &r.ScheduledFor, &r.StartedAt, &r.FinishedAt, &r.Status, &r.Result, &r.Error)
+	if err != nil {
+		return Run{}, true, fmt.Errorf("run %s: finish: %w", name, err)
+	}
+	if s.observe != nil {
+		s.observe(name, status, time.Since(began))
+	}
+	s.log.Info("job run", slog.String("job", name), slog.String("trigger", trigger), slog.Int64("run_id", id),
+		slog.String("status", status), slog.Duration("took", time.Since(began)))
+	return r.utc(), true, nil
+}
+
+func (r Run) utc() Run {
+	r.ScheduledFor, r.StartedAt = r.ScheduledFor.UTC(), r.StartedAt.UTC()
+	if r.FinishedAt != nil {
+		t := r.FinishedAt.UTC()
+		r.FinishedAt = &t
+	}
+	return r
+}
+
+// RecoverCrashed marks failed every run still "running" whose process is gone (its
+// advisory lock is free), and returns how many.
+func (s *Scheduler) RecoverCrashed(ctx context.Context) (int64, error) {
+	tag, err := s.pool.Exec(ctx, qRecoverRuns)
+	if err != nil {
+		return 0, fmt.Errorf("recover crashed runs: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// Jobs describes every job: its schedule, next slot and last run.
+func (s *Scheduler) Jobs(ctx context.Context) ([]JobInfo, error) {
+	var out []JobInfo
+	for _, j := range s.jobs {
+		info := JobInfo{Name: j.Name, Schedule: j.Spec, Enabled: j.sched != nil}
+		if j.sched != nil {
+			next := j.sched.Next(s.now().UTC())
+			info.NextRunAt = &next
+		}
+		rows, err := s.pool.Query(ctx, qLastRun, j.Name)
+		if err != nil {
+			return nil, fmt.Errorf("jobs: %w", err)
+		}
+		runs, err := pgx.CollectRows(rows, scanRun)
+		if err != nil {
+			return nil, fmt.Errorf("jobs: %w", err)
+		}
+		if len(runs) > 0 {
+			info.LastRun = &runs[0]
+		}
+		out = append(out, info)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Name > out[b].Name }) // expiration first
+	return out, nil
+}
+
+// Runs returns the newest runs.
+func (s *Scheduler) Runs(ctx context.Context, limit int) ([]Run, error) {
+	rows, err := s.pool.Query(ctx, qRuns, limit)
+	if err != nil {
+		return nil, fmt.Errorf("runs: %w", err)
+	}
+	runs, err := pgx.CollectRows(rows, scanRun)
+	if err != nil {
+		return nil, fmt.Errorf("runs: %w", err)
+	}
+	if runs == nil {
+		runs = []Run{}
+	}
+	return runs, nil
+}
+
+func scanRun(row pgx.CollectableRow) (Run, error) {
+	var r Run
+	err := row.Scan(&r.ID, &r.JobName, &r.Trigger, &r.ScheduledFor, &r.StartedAt, &r.FinishedAt, &r.Status, &r.Result, &r.Error)
+	return r.utc(), err
+}
