@@ -1,0 +1,184 @@
+// Package alert tells operators when the queue needs them: rows that reached "failed",
+// and a pending row older than it should be. It posts a Slack-compatible {"text": …} to
+// ALERT_WEBHOOK_URL, at most once per kind per interval; the last delivery of each kind
+// is kept in PostgreSQL (alert_deliveries) so every replica shares the rate limit, and a
+// delivery that fails is not recorded, so the next check tries again.
+package alert
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Kinds of alert.
+const (
+	KindFailed     = "failed_rows"
+	KindPendingAge = "pending_age"
+)
+
+// Config configures the alerts.
+type Config struct {
+	URL        string        // ALERT_WEBHOOK_URL; "" turns alerts off
+	PendingAge time.Duration // ALERT_PENDING_AGE
+	Interval   time.Duration // ALERT_INTERVAL
+	HTTP       *http.Client
+	Now        func() time.Time
+	Logger     *slog.Logger
+}
+
+// Alerter checks and delivers.
+type Alerter struct {
+	pool *pgxpool.Pool
+	cfg  Config
+}
+
+// New makes an Alerter.
+func New(pool *pgxpool.Pool, cfg Config) *Alerter {
+	if cfg.PendingAge <= 0 {
+		cfg.PendingAge = time.Hour
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = 15 * time.Minute
+	}
+	if cfg.HTTP == nil {
+		cfg.HTTP = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Alerter{pool: pool, cfg: cfg}
+}
+
+// Check looks at the queue and delivers the alerts that are due; it returns the kinds it
+// delivered. A failed delivery is logged and returned as an error; the check after it
+// tries again.
+func (a *Alerter) Check(ctx context.Context) ([]string, error) {
+	if a.cfg.URL == "" {
+		return nil, nil
+	}
+	now := a.cfg.Now()
+	var sent []string
+	var errs []error
+	for _, check := range []func(context.Context, time.Time) (string, *time.Time, error){a.failedRows, a.pendingAge} {
+		kind, mark, err := check(ctx, now)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if kind == "" {
+			continue
+		}
+		if _, err := a.pool.Exec(ctx, qRecordDelivery, kind, now, mark); err != nil {
+			errs = append(errs, fmt.Errorf("alert %s: record delivery: %w", kind, err))
+			continue
+		}
+		sent = append(sent, kind)
+	}
+	return sent, errors.Join(errs...)
+}
+
+// due reports whether an alert of kind may go out now, and the last failed row reported.
+func (a *Alerter) due(ctx context.Context, kind string, now time.Time) (bool, *time.Time, error) {
+	var delivered, lastFailed *time.Time
+	err := a.pool.QueryRow(ctx, qLastDelivery, kind).Scan(&delivered, &lastFailed)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return false, nil, fmt.Errorf("alert %s: %w", kind, err)
+	}
+	return delivered == nil || now.Sub(*delivered) >= a.cfg.Interval, lastFailed, nil
+}
+
+func (a *Alerter) failedRows(ctx context.Context, now time.Time) (string, *time.Time, error) {
+	ok, lastFailed, err := a.due(ctx, KindFailed, now)
+	if err != nil || !ok {
+		return "", nil, err
+	}
+	var fresh, total int64
+	var newest *time.Time
+	if err := a.pool.QueryRow(ctx, qFailedSince, lastFailed).Scan(&fresh, &total, &newest); err != nil {
+		return "", nil, fmt.Errorf("alert: failed rows: %w", err)
+	}
+	if fresh == 0 {
+		return "", nil, nil
+	}
+	rows, err := a.pool.Query(ctx, qNewestFailed, lastFailed)
+	if err != nil {
+		return "", nil, fmt.Errorf("alert: newest failed rows: %w", err)
+	}
+	var lines []string
+	for rows.Next() {
+		var id int64
+		var action, msg string
+		if err := rows.Scan(&id, &action, &msg); err != nil {
+			rows.Close()
+			return "", nil, fmt.Errorf("alert: newest failed rows: %w", err)
+		}
+		if len(msg) > 300 {
+			msg = msg[:300] + "…"
+		}
+		lines = append(lines, fmt.Sprintf("• #%d %s: %s", id, action, msg))
+	}
+	if err := rows.Err(); err != nil {
+		return "", nil, fmt.Errorf("alert: newest failed rows: %w", err)
+	}
+	text := fmt.Sprintf("tiersync: %d queue row(s) failed since the last alert (%d failed in all). Newest:\n%s",
+		fresh, total, strings.Join(lines, "\n"))
+	if err := a.deliver(ctx, KindFailed, text); err != nil {
+		return "", nil, err
+	}
+	return KindFailed, newest, nil
+}
+
+func (a *Alerter) pendingAge(ctx context.Context, now time.Time) (string, *time.Time, error) {
+	ok, _, err := a.due(ctx, KindPendingAge, now)
+	if err != nil || !ok {
+		return "", nil, err
+	}
+	var oldest *time.Time
+	var pending int64
+	if err := a.pool.QueryRow(ctx, qOldestPending).Scan(&oldest, &pending); err != nil {
+		return "", nil, fmt.Errorf("alert: oldest pending: %w", err)
+	}
+	if oldest == nil || now.Sub(*oldest) <= a.cfg.PendingAge {
+		return "", nil, nil
+	}
+	text := fmt.Sprintf("tiersync: the oldest pending queue row has waited %s (limit %s); %d row(s) pending. Are the workers running, or is a CRM down?",
+		now.Sub(*oldest).Round(time.Second), a.cfg.PendingAge, pending)
+	if err := a.deliver(ctx, KindPendingAge, text); err != nil {
+		return "", nil, err
+	}
+	return KindPendingAge, nil, nil
+}
+
+func (a *Alerter) deliver(ctx context.Context, kind, text string) error {
+	body, _ := json.Marshal(map[string]string{"text": text})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.URL, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("alert %s: %w", kind, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.cfg.HTTP.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			err = fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+	}
+	if err != nil {
+		a.cfg.Logger.Warn("alert not delivered; the next check tries again", slog.String("kind", kind), slog.String("error", err.Error()))
+		return fmt.Errorf("alert %s: deliver: %w", kind, err)
+	}
+	return nil
+}
