@@ -14,14 +14,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"tiersync/internal/alert"
 	"tiersync/internal/api"
 	"tiersync/internal/config"
 	"tiersync/internal/crm"
 	"tiersync/internal/crm/commerce7"
 	"tiersync/internal/crm/shopify"
 	"tiersync/internal/db"
+	"tiersync/internal/jobs"
 	"tiersync/internal/membership"
+	"tiersync/internal/metrics"
 	"tiersync/internal/queue"
+	"tiersync/internal/schedule"
 	"tiersync/internal/secretbox"
 	"tiersync/internal/syncer"
 )
@@ -95,6 +99,24 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		ln.Close()
 		return fmt.Errorf("metrics: %w", err)
 	}
+	observeRequest, err := metrics.HTTP(registry)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("metrics: %w", err)
+	}
+	observeRun, err := metrics.Jobs(registry)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("metrics: %w", err)
+	}
+	deps := jobs.Deps{Pool: pool, Store: store, Engine: engine, ExpireBatchSize: cfg.ExpireBatchSize, QueueRetention: cfg.QueueRetention,
+		Alerter: alert.New(pool, alert.Config{URL: cfg.AlertWebhookURL, PendingAge: cfg.AlertPendingAge, Interval: cfg.AlertInterval, Logger: log})}
+	scheduler, err := jobs.Scheduler(deps, cfg.ScheduleExpire, cfg.ScheduleSync,
+		schedule.Options{Runner: engine.WorkerID(), Logger: log, Observe: observeRun})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	httpHandler := api.New(api.Options{
 		Token:   cfg.APIToken,
 		Store:   store,
@@ -104,6 +126,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		// A replica without workers still waits: another replica may finish the row.
 		Queue:             engine,
 		Engine:            engine,
+		Scheduler:         scheduler,
+		ObserveRequest:    observeRequest,
 		InlineSyncTimeout: cfg.InlineSyncTimeout,
 		Webhooks: api.Webhooks{
 			Commerce7User:     cfg.Commerce7WebhookUser,
@@ -130,6 +154,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 			return err
 		}
 	}
+	// Every replica runs the scheduler: each slot's job_runs row goes to one of them.
+	scheduler.Start(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("serving", slog.String("addr", ln.Addr().String()))

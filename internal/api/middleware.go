@@ -108,6 +108,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			if (route == "GET /healthz" || route == "GET /readyz" || route == "GET /metrics") && sw.status < 400 {
 				level = slog.LevelDebug
 			}
+			if s.opts.ObserveRequest != nil {
+				s.opts.ObserveRequest(route, sw.status, time.Since(start))
+			}
 			l.Log(ctx, level, "http request",
 				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", route),
 				slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),

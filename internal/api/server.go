@@ -11,6 +11,7 @@ import (
 
 	"tiersync/internal/membership"
 	"tiersync/internal/queue"
+	"tiersync/internal/schedule"
 )
 
 // Options are what the HTTP layer needs from the rest of the process.
@@ -32,6 +33,11 @@ type Options struct {
 	Webhooks Webhooks
 	// Engine serves the queue API and /api/cron/sync; nil leaves them out.
 	Engine *queue.Queue
+	// Scheduler serves /api/cron; nil leaves it out.
+	Scheduler *schedule.Scheduler
+	// ObserveRequest is told of every request (metrics): its route pattern, status and
+	// duration; nil: nobody.
+	ObserveRequest func(route string, status int, d time.Duration)
 }
 
 // Waiter waits for a queue row to finish (the queue engine).
@@ -90,6 +96,10 @@ func (s *Server) routes() {
 		api("POST /api/queue/{id}/cancel", s.cancelQueueItem)
 		api("POST /api/queue/retry-failed", s.retryFailed)
 		api("POST /api/cron/sync", s.cronSync)
+	}
+	if s.opts.Scheduler != nil && s.opts.Engine != nil {
+		api("GET /api/cron", s.getCron)
+		api("POST /api/cron", s.postCron)
 	}
 
 	// Everything else under /api/ answers in JSON too, after the token check, so that

@@ -146,22 +146,33 @@ func (s *Scheduler) loop(ctx context.Context, j *job) {
 // RunSlot runs the job for its scheduled slot unless another replica already did (or is
 // doing) it: ran reports whether this call ran it.
 func (s *Scheduler) RunSlot(ctx context.Context, name string, slot time.Time) (Run, bool, error) {
-	return s.start(ctx, name, "schedule", &slot)
+	return s.start(ctx, name, "schedule", &slot, nil)
 }
 
 // Trigger runs the job now, as a manual run with a row of its own.
 func (s *Scheduler) Trigger(ctx context.Context, name string) (Run, error) {
+	return s.TriggerWith(ctx, name, nil)
+}
+
+// TriggerWith records a manual run of the job that does run instead of the job's own
+// work (nil: the job's own): POST /api/cron's action=sync runs due rows inside the
+// request, where the scheduled sweep only wakes the workers.
+func (s *Scheduler) TriggerWith(ctx context.Context, name string, run func(context.Context, int64) (any, error)) (Run, error) {
 	if _, ok := s.jobs[name]; !ok {
 		return Run{}, apperr.BadRequestf("unknown job %q (one of %s, %s)", name, JobExpire, JobSync)
 	}
-	r, _, err := s.start(ctx, name, "manual", nil)
+	r, _, err := s.start(ctx, name, "manual", nil, run)
 	return r, err
 }
 
-func (s *Scheduler) start(ctx context.Context, name, trigger string, slot *time.Time) (Run, bool, error) {
+func (s *Scheduler) start(ctx context.Context, name, trigger string, slot *time.Time, run ...func(context.Context, int64) (any, error)) (Run, bool, error) {
 	j, ok := s.jobs[name]
 	if !ok {
 		return Run{}, false, apperr.BadRequestf("unknown job %q", name)
+	}
+	work := j.Run
+	if len(run) > 0 && run[0] != nil {
+		work = run[0]
 	}
 	// The run's session holds its advisory lock until the run ends: if this process dies,
 	// PostgreSQL ends the session and releases the lock, and RecoverCrashed sees it.
@@ -181,7 +192,7 @@ func (s *Scheduler) start(ctx context.Context, name, trigger string, slot *time.
 	defer conn.Exec(context.WithoutCancel(ctx), qUnlockRun, id) //nolint:errcheck // released with the session anyway
 
 	began := time.Now()
-	result, runErr := j.Run(ctx, id)
+	result, runErr := work(ctx, id)
 	status, errText := StatusSucceeded, (*string)(nil)
 	if runErr != nil {
 		status = StatusFailed

@@ -1,0 +1,116 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"tiersync/internal/apperr"
+	"tiersync/internal/membership"
+	"tiersync/internal/schedule"
+)
+
+// getCron is GET /api/cron: the jobs, their schedules and last runs, and the 20 newest runs.
+func (s *Server) getCron(w http.ResponseWriter, r *http.Request) {
+	jobs, err := s.opts.Scheduler.Jobs(r.Context())
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	runs, err := s.opts.Scheduler.Runs(r.Context(), 20)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"jobs": jobs, "runs": runs})
+}
+
+// cronForm reads POST /api/cron's body: form-encoded as in the seeds' curl examples, or JSON.
+func cronForm(r *http.Request) (action, job string, err error) {
+	raw, err := readBody(r)
+	if err != nil {
+		return "", "", err
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct == "application/json" || (ct == "" && strings.HasPrefix(strings.TrimSpace(string(raw)), "{")) {
+		var body struct {
+			Action string `json:"action"`
+			Job    string `json:"job"`
+		}
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil {
+			return "", "", jsonError(err)
+		}
+		return body.Action, body.Job, nil
+	}
+	if ct != "" && ct != "application/x-www-form-urlencoded" {
+		return "", "", apperr.BadRequestf("Content-Type must be application/x-www-form-urlencoded or application/json, got %q", ct)
+	}
+	form, err := url.ParseQuery(string(raw))
+	if err != nil {
+		return "", "", apperr.BadRequestf("malformed form body: %v", err)
+	}
+	return form.Get("action"), form.Get("job"), nil
+}
+
+// postCron is POST /api/cron: action=trigger&job=…, action=sync, action=test.
+func (s *Server) postCron(w http.ResponseWriter, r *http.Request) {
+	action, job, err := cronForm(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	switch {
+	case action == "trigger" && job == schedule.JobExpire:
+		run, err := s.opts.Scheduler.Trigger(r.Context(), schedule.JobExpire)
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		if run.Status != schedule.StatusSucceeded {
+			msg := "the run failed"
+			if run.Error != nil {
+				msg = *run.Error
+			}
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": msg, "run_id": run.ID, "job": run.JobName})
+			return
+		}
+		var res membership.ExpireResult
+		_ = json.Unmarshal(run.Result, &res)
+		writeJSON(w, http.StatusOK, map[string]any{"run_id": run.ID, "job": run.JobName, "expired": res.Expired, "queued": res.Queued})
+	case action == "sync" || (action == "trigger" && job == schedule.JobSync):
+		run, err := s.opts.Scheduler.TriggerWith(r.Context(), schedule.JobSync, func(ctx context.Context, _ int64) (any, error) {
+			return s.opts.Engine.RunDue(ctx, syncBatch)
+		})
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		if run.Status != schedule.StatusSucceeded {
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": *run.Error, "run_id": run.ID, "job": run.JobName})
+			return
+		}
+		var res map[string]any
+		_ = json.Unmarshal(run.Result, &res)
+		writeJSON(w, http.StatusOK, res)
+	case action == "test":
+		n, due, err := s.opts.Store.ExpireDryRun(r.Context(), 100)
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"would_expire": n, "enrollments": due})
+	case action == "trigger" && job == "":
+		fail(w, r, apperr.BadRequestf("action=trigger needs job=%s or job=%s", schedule.JobExpire, schedule.JobSync))
+	case action == "trigger":
+		fail(w, r, apperr.BadRequestf("unknown job %q (one of %s, %s)", job, schedule.JobExpire, schedule.JobSync))
+	case action == "":
+		fail(w, r, apperr.BadRequestf("action is required: trigger, sync or test"))
+	default:
+		fail(w, r, apperr.BadRequestf("unknown action %q (one of trigger, sync, test)", action))
+	}
+}
