@@ -7,13 +7,16 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tiersync/internal/api"
 	"tiersync/internal/db"
+	"tiersync/internal/jobs"
 	"tiersync/internal/queue"
+	"tiersync/internal/schedule"
 )
 
 // queueWorld: an API with an engine (not started: rows run only when asked) whose handler
@@ -39,6 +42,12 @@ func newQueueWorld(t *testing.T, emails ...string) *queueWorld {
 			return nil
 		}, queue.Config{Workers: 1})
 		o.Engine = engine
+		sched, err := jobs.Scheduler(jobs.Deps{Pool: pool, Store: o.Store, Engine: engine, ExpireBatchSize: 100, QueueRetention: time.Hour},
+			"0 2 * * *", "off", schedule.Options{Runner: "api-test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Scheduler = sched
 	})
 	ctx := context.Background()
 	// A rate limit high enough for the whole batch: /api/cron/sync claims only as many rows
