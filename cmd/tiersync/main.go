@@ -33,6 +33,9 @@ func commands() map[string]command {
 		"demo":    {"start a private database and a server to try tiersync locally", runDemo},
 		"bench":   {"run a benchmark and print one JSON line: queue", runBench},
 		"expire":  {"expire enrollments past their end now (what the nightly job does), or --dry-run", runExpire},
+		"queue":   {"inspect and steer the queue: ls, show, retry, cancel, stats", runQueue},
+		"sync":    {"run due queue rows now through the CRMs and exit", runSync},
+		"cron":    {"the scheduled jobs: ls, run NAME", runCron},
 		"fakecrm": {"serve fake Commerce7 (and Shopify) APIs for the demo and outside tests", runFakeCRM},
 	}
 }

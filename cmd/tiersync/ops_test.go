@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"tiersync/internal/crm/commerce7/c7test"
+	"tiersync/internal/db/dbtest"
+)
+
+// TestOperatorCommands runs queue, sync and cron from the command line against a real
+// database and the fake Commerce7.
+func TestOperatorCommands(t *testing.T) {
+	fake, fakeURL := c7test.Start(t, c7test.Options{AppID: "app", AppSecret: "key", RateLimit: -1})
+	url := dbtest.NewURL(t)
+	pool := openPool(t, url)
+	ctx := context.Background()
+	var ids [3]int64
+	err := pool.QueryRow(ctx, `
+		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('Napa', 'commerce7', 'napa', 6000) RETURNING id),
+		     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
+		           SELECT id, 'commerce7', 'Gold', 1, 12, 'club-gold', 'Pickup' FROM c RETURNING id, client_id),
+		     cu AS (INSERT INTO customers (client_id, email, first_name, last_name)
+		            SELECT client_id, 'm' || g || '@example.com', 'M', 'N' || g FROM t, generate_series(1, 3) g RETURNING id, client_id),
+		     q AS (INSERT INTO crm_sync_queue (client_id, customer_id, action_type, tier_id, status, attempts, error_message)
+		           SELECT cu.client_id, cu.id, 'add_membership', t.id,
+		                  CASE WHEN cu.id = (SELECT min(id::text)::uuid FROM cu) THEN 'failed' ELSE 'pending' END,
+		                  CASE WHEN cu.id = (SELECT min(id::text)::uuid FROM cu) THEN 5 ELSE 0 END,
+		                  CASE WHEN cu.id = (SELECT min(id::text)::uuid FROM cu) THEN 'commerce7: HTTP 503' END
+		           FROM cu, t RETURNING id, status)
+		SELECT array_agg(id ORDER BY status, id) FROM q`).Scan(&ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed, pending1, pending2 := ids[0], ids[1], ids[2]
+	env := map[string]string{"DATABASE_URL": url, "COMMERCE7_API_URL": fakeURL, "COMMERCE7_APP_ID": "app", "COMMERCE7_KEY": "key", "LOG_LEVEL": "error"}
+	run := func(want int, args ...string) string {
+		t.Helper()
+		code, out, errOut := runCmd(t, env, args...)
+		if code != want {
+			t.Fatalf("%v: exit %d, want %d\n%s%s", args, code, want, out, errOut)
+		}
+		return out
+	}
+
+	out := run(0, "queue", "ls")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "ID") || !strings.Contains(lines[0], "NEXT RETRY") ||
+		!strings.Contains(out, "commerce7: HTTP 503") || strings.Index(lines[0], "STATUS") != strings.Index(lines[1], "failed") &&
+		strings.Index(lines[0], "STATUS") != strings.Index(lines[1], "pending") {
+		t.Fatalf("queue ls: aligned table expected:\n%s", out)
+	}
+	var items []map[string]any
+	if err := json.Unmarshal([]byte(run(0, "queue", "ls", "--status", "pending", "--json")), &items); err != nil || len(items) != 2 {
+		t.Fatalf("queue ls --json: %v %v", items, err)
+	}
+	if out := run(0, "queue", "show", fmt.Sprint(failed)); !strings.Contains(out, "failed") || !strings.Contains(out, "ATTEMPT") {
+		t.Fatalf("queue show:\n%s", out)
+	}
+	run(1, "queue", "show", "999999")
+	run(1, "queue", "cancel", fmt.Sprint(failed+1000000))
+	if out := run(0, "queue", "cancel", fmt.Sprint(pending2)); !strings.Contains(out, "cancelled") {
+		t.Fatalf("queue cancel:\n%s", out)
+	}
+	run(1, "queue", "retry", fmt.Sprint(pending2)) // cancelled: 409
+	if out := run(0, "queue", "retry", "--failed", "--reset"); out != "retried 1 failed row(s)\n" {
+		t.Fatalf("queue retry --failed: %q", out)
+	}
+	var stats map[string]any
+	if err := json.Unmarshal([]byte(run(0, "queue", "stats", "--json")), &stats); err != nil ||
+		stats["by_status"].(map[string]any)["pending"] != float64(2) || stats["by_status"].(map[string]any)["cancelled"] != float64(1) {
+		t.Fatalf("queue stats: %v %v", stats, err)
+	}
+
+	if out := run(0, "sync", "--once"); out != "processed 2: 2 succeeded, 0 failed or waiting to retry\n" {
+		t.Fatalf("sync --once: %q", out)
+	}
+	if n := len(fake.Memberships("napa", "")); n != 2 {
+		t.Fatalf("%d memberships at the fake after sync", n)
+	}
+	_ = pending1
+
+	if out := run(0, "cron", "run", "process-expired-enrollments"); !strings.Contains(out, "succeeded") || !strings.Contains(out, `"expired": 0`) {
+		t.Fatalf("cron run: %q", out)
+	}
+	run(1, "cron", "run", "nightly")
+	out = run(0, "cron", "ls")
+	if !strings.Contains(out, "process-expired-enrollments  0 2 * * *") || !strings.Contains(out, "manual") {
+		t.Fatalf("cron ls:\n%s", out)
+	}
+	var cron map[string]any
+	if err := json.Unmarshal([]byte(run(0, "cron", "ls", "--json")), &cron); err != nil || len(cron["jobs"].([]any)) != 2 || len(cron["runs"].([]any)) != 1 {
+		t.Fatalf("cron ls --json: %v %v", cron, err)
+	}
+}
