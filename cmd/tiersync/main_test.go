@@ -159,7 +159,10 @@ func TestServeAndShutdown(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(metrics), `tiersync_queue_rows{action_type="add_membership",status="processing"} 1`) {
+	if resp.StatusCode != 200 || !strings.Contains(string(metrics), `tiersync_queue_rows{action_type="add_membership",status="processing"} 1`) ||
+		!strings.Contains(string(metrics), `tiersync_http_requests_total{route="GET /api/clients",status="200"} 1`) ||
+		!strings.Contains(string(metrics), `tiersync_http_requests_total{route="GET /api/clients",status="401"} 1`) ||
+		!strings.Contains(string(metrics), `tiersync_http_request_duration_seconds_count{route="GET /healthz"} 1`) {
 		t.Fatalf("/metrics %d lacks the processing row:\n%.2000s", resp.StatusCode, metrics)
 	}
 	cancel()

@@ -3,6 +3,7 @@ package schedule
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -115,7 +116,10 @@ func TestCrashedRunsAreFailedLiveOnesKept(t *testing.T) {
 func TestTriggerJobsAndRuns(t *testing.T) {
 	pool := dbtest.New(t)
 	ctx := context.Background()
-	s, err := New(pool, Options{Runner: "r", Now: clock},
+	var observed []string
+	s, err := New(pool, Options{Runner: "r", Now: clock, Observe: func(job, status string, d time.Duration) {
+		observed = append(observed, job+":"+status)
+	}},
 		Job{Name: JobExpire, Spec: "0 2 * * *", Run: func(context.Context, int64) (any, error) {
 			return map[string]int{"expired": 0, "queued": 0}, nil
 		}},
@@ -147,6 +151,9 @@ func TestTriggerJobsAndRuns(t *testing.T) {
 	}
 	if sync.Name != JobSync || sync.Enabled || sync.NextRunAt != nil || sync.LastRun == nil || sync.LastRun.Status != StatusFailed {
 		t.Fatalf("sync job %+v", sync)
+	}
+	if fmt.Sprint(observed) != "[process-crm-sync-queue:failed process-expired-enrollments:succeeded]" {
+		t.Fatalf("observed %v", observed)
 	}
 	runs, err := s.Runs(ctx, 20)
 	if err != nil || len(runs) != 2 || runs[0].ID != r.ID {
