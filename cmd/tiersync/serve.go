@@ -28,6 +28,7 @@ import (
 	"tiersync/internal/schedule"
 	"tiersync/internal/secretbox"
 	"tiersync/internal/syncer"
+	"tiersync/internal/web"
 )
 
 func runServe(ctx context.Context, e env, args []string) error {
@@ -117,7 +118,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		ln.Close()
 		return err
 	}
+	admin, err := web.New(web.Options{Token: cfg.APIToken, Pool: pool, Store: store, Engine: engine, Scheduler: scheduler, Logger: log})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	httpHandler := api.New(api.Options{
+		Admin:   admin,
 		Token:   cfg.APIToken,
 		Store:   store,
 		Logger:  log,

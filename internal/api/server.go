@@ -35,6 +35,8 @@ type Options struct {
 	Engine *queue.Queue
 	// Scheduler serves /api/cron; nil leaves it out.
 	Scheduler *schedule.Scheduler
+	// Admin serves /admin/ (the operators' page, its own login); nil leaves it out.
+	Admin http.Handler
 	// ObserveRequest is told of every request (metrics): its route pattern, status and
 	// duration; nil: nobody.
 	ObserveRequest func(route string, status int, d time.Duration)
@@ -75,6 +77,10 @@ func (s *Server) routes() {
 		s.mux.Handle("GET /metrics", s.opts.Metrics)
 	}
 
+	if s.opts.Admin != nil {
+		s.mux.Handle("/admin/", s.opts.Admin)
+		s.mux.Handle("GET /admin", s.opts.Admin)
+	}
 	// The CRMs authenticate their webhooks themselves (Basic auth, HMAC): no API token.
 	s.mux.HandleFunc("POST /webhooks/commerce7", s.commerce7Webhook)
 	s.mux.HandleFunc("POST /webhooks/shopify", s.shopifyWebhook)

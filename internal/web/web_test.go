@@ -1,0 +1,281 @@
+package web_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"tiersync/internal/db/dbtest"
+	"tiersync/internal/jobs"
+	"tiersync/internal/membership"
+	"tiersync/internal/queue"
+	"tiersync/internal/schedule"
+	"tiersync/internal/web"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+const token = "admin-test-token-0123456789"
+
+var chromiumOnce sync.Once
+
+// chromium finds Debian's Chromium, installing the package when it is missing and this
+// process may (root with apt-get): CI must run the browser tests, not skip them.
+func chromium(t *testing.T) string {
+	t.Helper()
+	chromiumOnce.Do(func() {
+		if _, err := exec.LookPath("chromium"); err == nil || os.Geteuid() != 0 {
+			return
+		}
+		if _, err := exec.LookPath("apt-get"); err != nil {
+			return
+		}
+		t.Log("installing Debian's chromium package for the browser tests")
+		for _, args := range [][]string{{"update"}, {"install", "-y", "--no-install-recommends", "chromium"}} {
+			cmd := exec.Command("apt-get", args...)
+			cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Logf("apt-get %v: %v\n%s", args, err, out)
+				return
+			}
+		}
+	})
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("no Chromium: install Debian's chromium package (apt-get install chromium) to run the admin page's browser tests")
+	return ""
+}
+
+// artifacts is where the screenshots go: artifacts/screenshots at the repository root
+// (ignored by git), or $TIERSYNC_ARTIFACTS.
+func artifacts(t *testing.T) string {
+	dir := os.Getenv("TIERSYNC_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "artifacts")
+	}
+	dir = filepath.Join(dir, "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestAdminPageInABrowser(t *testing.T) {
+	exe := chromium(t)
+	pool := dbtest.New(t)
+	ctx := context.Background()
+	store := membership.NewStore(pool, nil)
+	engine := queue.New(pool, func(context.Context, queue.Job) error { return nil }, queue.Config{Workers: 1})
+	sched, err := jobs.Scheduler(jobs.Deps{Pool: pool, Store: store, Engine: engine, ExpireBatchSize: 100, QueueRetention: time.Hour},
+		"0 2 * * *", "off", schedule.Options{Runner: "browser-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := web.New(web.Options{Token: token, Pool: pool, Store: store, Engine: engine, Scheduler: sched})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(admin)
+	defer srv.Close()
+
+	var failedID int64
+	err = pool.QueryRow(ctx, `
+		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('Napa Cellars', 'commerce7', 'napa', 100) RETURNING id),
+		     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
+		           SELECT id, 'commerce7', 'Gold', 1, 12, 'club-gold', 'Ship' FROM c RETURNING id, client_id),
+		     cu AS (INSERT INTO customers (client_id, email, first_name, last_name)
+		            SELECT client_id, 'm' || g || '@example.com', 'M', 'N' FROM t, generate_series(1, 4) g RETURNING id, client_id, email),
+		     q AS (INSERT INTO crm_sync_queue (client_id, customer_id, action_type, tier_id, status, attempts, error_message, completed_at)
+		           SELECT cu.client_id, cu.id, 'add_membership', t.id, s.status, s.attempts, s.error, s.completed
+		           FROM cu JOIN t ON true JOIN (VALUES
+		               ('m1@example.com', 'pending', 0, NULL, NULL::timestamptz),
+		               ('m2@example.com', 'pending', 1, 'commerce7: HTTP 503', NULL),
+		               ('m3@example.com', 'failed', 5, 'commerce7: create club membership: HTTP 422: Club not found', NULL),
+		               ('m4@example.com', 'completed', 1, NULL, now())) AS s(email, status, attempts, error, completed) ON s.email = cu.email
+		           RETURNING id, status)
+		SELECT id FROM q WHERE status = 'failed'`).Scan(&failedID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
+		chromedp.WindowSize(1280, 900))...)
+	defer cancelAlloc()
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	defer cancelBrowser()
+	// The first call starts the browser and must not carry a timeout (it would stop the
+	// browser); the steps after it do.
+	if err := chromedp.Do(browser, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	browser, cancelTimeout := context.WithTimeout(browser, 90*time.Second)
+	defer cancelTimeout()
+	shots := artifacts(t)
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return func(ctx context.Context, target *chromedp.Target) (chromedp.Void, error) {
+			buf, err := chromedp.FullScreenshot(100)(ctx, target) // quality 100: PNG
+			if err != nil {
+				return chromedp.Void{}, err
+			}
+			return chromedp.Void{}, os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644)
+		}
+	}
+	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(browser, actions...); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(browser, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return strings.TrimSpace(s)
+	}
+
+	// A visitor is sent to the login page; a wrong token is refused.
+	run("login page", chromedp.Navigate(srv.URL+"/admin/"), chromedp.WaitVisible(chromedp.CSS("#token")), shot("login"))
+	run("wrong token", chromedp.SendKeys(chromedp.CSS("#token"), "not-the-token"), chromedp.Submit(chromedp.CSS("#login")),
+		chromedp.WaitVisible(chromedp.CSS("#error")))
+	if got := text("#error"); got != "That is not the API token." {
+		t.Fatalf("wrong token: %q", got)
+	}
+	run("log in", chromedp.SendKeys(chromedp.CSS("#token"), token), chromedp.Submit(chromedp.CSS("#login")),
+		chromedp.WaitVisible(chromedp.CSS("#count-pending")), shot("dashboard"))
+
+	// The dashboard's counts are the database's.
+	for _, status := range queue.Statuses {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM crm_sync_queue WHERE status = $1`, status).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if got := text("#count-" + status); got != fmt.Sprint(n) {
+			t.Fatalf("dashboard %s: %s, database %d", status, got, n)
+		}
+	}
+
+	// Filter the list to the failed row, open it, retry it.
+	run("queue", chromedp.Navigate(srv.URL+"/admin/queue"), chromedp.WaitVisible(chromedp.CSS("#rows")),
+		chromedp.SetValue(chromedp.CSS("#f-status"), "failed"), chromedp.Click(chromedp.CSS("#apply")),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`a[href="/admin/queue/%d"]`, failedID))), shot("queue-failed"))
+	rows, err := chromedp.Run(browser, chromedp.Evaluate[int](`document.querySelectorAll("#rows tbody tr").length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows != 1 {
+		t.Fatalf("%d rows after filtering on failed, want 1", rows)
+	}
+	run("open the failed row", chromedp.Click(chromedp.CSS(fmt.Sprintf(`a[href="/admin/queue/%d"]`, failedID))),
+		chromedp.WaitVisible(chromedp.CSS("#item-status")), shot("row-failed"))
+	if got := text("#item-status"); got != "failed" {
+		t.Fatalf("row status %q", got)
+	}
+	if got := text("#item-error"); !strings.Contains(got, "Club not found") {
+		t.Fatalf("row error %q", got)
+	}
+	run("retry", chromedp.Click(chromedp.CSS("#retry")), chromedp.WaitVisible(chromedp.CSS("#flash")), shot("row-retried"))
+	if got := text("#item-status"); got != "pending" {
+		t.Fatalf("after retry the page says %q", got)
+	}
+	var status string
+	if err := pool.QueryRow(ctx, `SELECT status FROM crm_sync_queue WHERE id = $1`, failedID).Scan(&status); err != nil || status != "pending" {
+		t.Fatalf("after retry the database says %q (%v)", status, err)
+	}
+
+	// Run a job now and see the run.
+	run("cron", chromedp.Navigate(srv.URL+"/admin/cron"), chromedp.WaitVisible(chromedp.CSS("#no-runs")),
+		chromedp.Click(chromedp.CSS("#run-process-expired-enrollments")), chromedp.WaitVisible(chromedp.CSS("#runs")), shot("cron"))
+	if got := text("#runs tbody"); !strings.Contains(got, "process-expired-enrollments") || !strings.Contains(got, "manual") || !strings.Contains(got, "succeeded") {
+		t.Fatalf("runs table: %q", got)
+	}
+	run("clients", chromedp.Navigate(srv.URL+"/admin/clients"), chromedp.WaitVisible(chromedp.CSS("main table")), shot("clients"))
+	if got := text("main"); !strings.Contains(got, "Napa Cellars") || !strings.Contains(got, "club club-gold (Ship)") {
+		t.Fatalf("clients page: %q", got)
+	}
+	// A phone-sized window, for the record.
+	run("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(srv.URL+"/admin/"), chromedp.WaitVisible(chromedp.CSS("#count-pending")), shot("dashboard-phone"))
+
+	// Log out: the admin page is closed again.
+	run("log out", chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#token")))
+	t.Logf("screenshots in %s", shots)
+}
+
+// TestAdminPageWithoutABrowser checks what a browser hides: a POST without the session's
+// CSRF token is refused, GET changes nothing, and redirects stay on the admin page.
+func TestAdminPageWithoutABrowser(t *testing.T) {
+	pool := dbtest.New(t)
+	store := membership.NewStore(pool, nil)
+	engine := queue.New(pool, nil, queue.Config{Workers: 1})
+	sched, _ := jobs.Scheduler(jobs.Deps{Pool: pool, Store: store, Engine: engine}, "off", "off", schedule.Options{})
+	admin, err := web.New(web.Options{Token: token, Pool: pool, Store: store, Engine: engine, Scheduler: sched})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(admin)
+	defer srv.Close()
+	client := srv.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	cases := []struct {
+		method, path, body string
+		cookie             bool
+		status             int
+		location           string
+	}{
+		{"GET", "/admin/", "", false, 303, "/admin/login?next=%2Fadmin%2F"},
+		{"POST", "/admin/cron/run", "job=process-expired-enrollments", false, 401, ""},
+		{"POST", "/admin/login", "token=" + token + "&next=https://evil.example/", false, 303, "/admin/"},
+		{"POST", "/admin/cron/run", "job=process-expired-enrollments", true, 403, ""}, // no CSRF token
+		{"GET", "/admin/cron/run", "", true, 405, ""},
+		{"GET", "/admin/queue/abc", "", true, 400, ""},
+	}
+	var session *http.Cookie
+	for _, c := range cases {
+		req, _ := http.NewRequest(c.method, srv.URL+c.path, strings.NewReader(c.body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if c.cookie && session != nil {
+			req.AddCookie(session)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.status || (c.location != "" && resp.Header.Get("Location") != c.location) {
+			t.Fatalf("%s %s: %d %q, want %d %q", c.method, c.path, resp.StatusCode, resp.Header.Get("Location"), c.status, c.location)
+		}
+		for _, ck := range resp.Cookies() {
+			if ck.Name == "tiersync_admin" {
+				if !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/admin" {
+					t.Fatalf("session cookie %+v", ck)
+				}
+				session = ck
+			}
+		}
+	}
+	var runs int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM job_runs`).Scan(&runs); err != nil || runs != 0 {
+		t.Fatalf("%d runs made by refused requests (%v)", runs, err)
+	}
+	if session == nil {
+		t.Fatal(errors.New("no session cookie after a good login"))
+	}
+}
