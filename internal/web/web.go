@@ -38,6 +38,8 @@ type Options struct {
 	Scheduler *schedule.Scheduler
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// RefreshEvery is how often the dashboard reloads itself [5s].
+	RefreshEvery time.Duration
 }
 
 type handler struct {
@@ -54,6 +56,9 @@ func New(opts Options) (http.Handler, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.RefreshEvery <= 0 {
+		opts.RefreshEvery = 5 * time.Second
 	}
 	h := &handler{opts: opts, sess: newSessions(opts.Token, opts.Now), pages: map[string]*template.Template{}, mux: http.NewServeMux()}
 	funcs := template.FuncMap{
@@ -255,7 +260,7 @@ func (h *handler) dashboard(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	h.render(w, r, "dashboard", http.StatusOK, page{Title: "Dashboard", Nav: "dashboard", Refresh: 5, Data: map[string]any{
+	h.render(w, r, "dashboard", http.StatusOK, page{Title: "Dashboard", Nav: "dashboard", Refresh: max(1, int(h.opts.RefreshEvery.Seconds())), Data: map[string]any{
 		"Stats": stats, "Statuses": queue.Statuses, "Actions": queue.Actions, "Backlog": backlog, "Failed": failed, "Jobs": jobs,
 	}})
 }

@@ -85,7 +85,9 @@ func TestAdminPageInABrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := web.New(web.Options{Token: token, Pool: pool, Store: store, Engine: engine, Scheduler: sched})
+	// The dashboard reloads itself every second: the walk through the pages reads the
+	// dashboard before it reloads, and the last step watches a reload bring a new count.
+	admin, err := web.New(web.Options{Token: token, Pool: pool, Store: store, Engine: engine, Scheduler: sched, RefreshEvery: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +127,7 @@ func TestAdminPageInABrowser(t *testing.T) {
 	if err := chromedp.Do(browser, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
-	browser, cancelTimeout := context.WithTimeout(browser, 90*time.Second)
+	browser, cancelTimeout := context.WithTimeout(browser, 4*time.Minute) // generous: a loaded CI machine, a first start
 	defer cancelTimeout()
 	shots := artifacts(t)
 	shot := func(name string) chromedp.Action[chromedp.Void] {
@@ -136,6 +138,17 @@ func TestAdminPageInABrowser(t *testing.T) {
 			}
 			return chromedp.Void{}, os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644)
 		}
+	}
+	// onDashboard runs steps on the self-reloading dashboard, again if a reload cut them short.
+	onDashboard := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		var err error
+		for try := 0; try < 3; try++ {
+			if err = chromedp.Do(browser, actions...); err == nil {
+				return
+			}
+		}
+		t.Fatalf("%s: %v", step, err)
 	}
 	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -160,16 +173,22 @@ func TestAdminPageInABrowser(t *testing.T) {
 		t.Fatalf("wrong token: %q", got)
 	}
 	run("log in", chromedp.SendKeys(chromedp.CSS("#token"), token), chromedp.Submit(chromedp.CSS("#login")),
-		chromedp.WaitVisible(chromedp.CSS("#count-pending")), shot("dashboard"))
+		chromedp.WaitVisible(chromedp.CSS("#count-pending")))
+	onDashboard("dashboard screenshot", chromedp.WaitVisible(chromedp.CSS("#count-pending")), shot("dashboard"))
 
-	// The dashboard's counts are the database's.
+	// The dashboard's counts are the database's (read in one go: the page reloads itself).
+	var counts map[string]string
+	for try := 0; try < 3 && len(counts) != len(queue.Statuses); try++ {
+		counts, _ = chromedp.Run(browser, chromedp.Evaluate[map[string]string](
+			`Object.fromEntries([...document.querySelectorAll(".tile .n[id^=count-]")].map(e => [e.id.slice(6), e.textContent.trim()]))`))
+	}
 	for _, status := range queue.Statuses {
 		var n int
 		if err := pool.QueryRow(ctx, `SELECT count(*) FROM crm_sync_queue WHERE status = $1`, status).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if got := text("#count-" + status); got != fmt.Sprint(n) {
-			t.Fatalf("dashboard %s: %s, database %d", status, got, n)
+		if counts[status] != fmt.Sprint(n) {
+			t.Fatalf("dashboard %s: %q, database %d (all: %v)", status, counts[status], n, counts)
 		}
 	}
 
@@ -212,10 +231,29 @@ func TestAdminPageInABrowser(t *testing.T) {
 		t.Fatalf("clients page: %q", got)
 	}
 	// A phone-sized window, for the record.
-	run("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(srv.URL+"/admin/"), chromedp.WaitVisible(chromedp.CSS("#count-pending")), shot("dashboard-phone"))
+	run("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(srv.URL+"/admin/"))
+	onDashboard("phone screenshot", chromedp.WaitVisible(chromedp.CSS("#count-pending")), shot("dashboard-phone"))
 
-	// Log out: the admin page is closed again.
-	run("log out", chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#token")))
+	// The dashboard refreshes itself: a row cancelled behind its back shows up.
+	if _, err := pool.Exec(ctx, `UPDATE crm_sync_queue SET status = 'cancelled', updated_at = now() WHERE id = $1`, failedID); err != nil {
+		t.Fatal(err)
+	}
+	// Watch the page, not a clock: read the count until a reload has brought the new one
+	// (an evaluation may land mid-reload and fail; it is read again).
+	seen := ""
+	watch := time.NewTicker(100 * time.Millisecond)
+	defer watch.Stop()
+	for deadline := time.Now().Add(30 * time.Second); seen != "1"; <-watch.C {
+		if time.Now().After(deadline) {
+			t.Fatalf("the dashboard did not show the cancelled row by itself (it says %q)", seen)
+		}
+		seen, _ = chromedp.Run(browser, chromedp.Evaluate[string](`(document.getElementById("count-cancelled") || {}).textContent || ""`))
+		seen = strings.TrimSpace(seen)
+	}
+
+	// Log out (from a page that does not reload itself): the admin page is closed again.
+	run("log out", chromedp.Navigate(srv.URL+"/admin/clients"), chromedp.WaitVisible(chromedp.CSS("#logout")),
+		chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#token")))
 	t.Logf("screenshots in %s", shots)
 }
 
