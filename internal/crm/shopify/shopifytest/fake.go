@@ -159,6 +159,13 @@ func (f *Fake) Inject(fl Fault) {
 	f.faults = append(f.faults, &fl)
 }
 
+// ClearFaults removes every fault not yet used up: the CRM recovers.
+func (f *Fake) ClearFaults() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.faults = nil
+}
+
 // SetLatency delays every answer by d.
 func (f *Fake) SetLatency(d time.Duration) {
 	f.mu.Lock()

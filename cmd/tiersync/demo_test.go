@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"tiersync/internal/db/dbtest"
+)
+
+// TestDemoStory runs `tiersync demo --size small --speed fast` to the end of its story
+// and checks its summary: every row completed, the expiries done, memberships in both fakes.
+func TestDemoStory(t *testing.T) {
+	url := dbtest.NewURL(t) // the demo makes (and drops) a database of its own on this server
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, env{stdout: pw, stderr: io.Discard, getenv: func(k string) string {
+			return map[string]string{"DATABASE_URL": url, "LISTEN_ADDR": "127.0.0.1:0"}[k]
+		}}, []string{"demo", "--size", "small", "--speed", "fast"})
+		pw.Close()
+	}()
+	var out strings.Builder
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if strings.HasPrefix(sc.Text(), "The demo keeps serving") {
+			break
+		}
+	}
+	cancel() // Ctrl-C
+	go io.Copy(io.Discard, pr)
+	if code := <-done; code != 0 {
+		t.Fatalf("demo exited %d:\n%s", code, out.String())
+	}
+	text := out.String()
+	summary := text[strings.Index(text, "Summary"):]
+	for _, want := range []string{
+		"queue rows:      pending 0, processing 0,",
+		"failed 0,",
+		"enrollments:     active 10,",
+		"expired 4",
+		"Commerce7 fake:  ",
+		"club-silver cancelled",
+		"Shopify fake:    ",
+		"tag club-silver",
+	} {
+		if !strings.Contains(summary, want) {
+			t.Fatalf("summary lacks %q:\n%s", want, text)
+		}
+	}
+	if !strings.Contains(text, "the nightly job, run now: 4 expired, 4 cancellations queued") {
+		t.Fatalf("story:\n%s", text)
+	}
+}
