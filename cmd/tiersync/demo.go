@@ -27,7 +27,7 @@ func runDemo(ctx context.Context, e env, args []string) (err error) {
 		"which stops everything and removes the database unless --keep.")
 	keep := fs.Bool("keep", false, "keep the database (and the private PostgreSQL running) after Ctrl-C")
 	sizeName := fs.String("size", "normal", "small (40 customers, 10 enrollments, 6 orders, 4 expiries) or normal (200, 50, 30, 20)")
-	speedName := fs.String("speed", "normal", "fast (a 3 s outage, 100 ms backoff) or normal (a 60 s outage, 5 s backoff)")
+	speedName := fs.String("speed", "normal", "fast (a 2 s outage, 200 ms backoff base) or normal (a 60 s outage, 5 s backoff base)")
 	load := config.Bind(fs, e.getenv, config.Database, config.Server)
 	if err := parse(e, fs, args); err != nil {
 		return err

@@ -39,7 +39,10 @@ type storySpeed struct {
 
 func storySpeeds() map[string]storySpeed {
 	return map[string]storySpeed{
-		"fast":   {outage: 3 * time.Second, backoffBase: 100 * time.Millisecond, poll: 100 * time.Millisecond},
+		// Backoff is base·2^attempts: a row failing from the outage's start retries at 0.4,
+		// 1.2, 2.8 and 6 s (fast) or 10, 30, 70 and 150 s (normal), so its fourth attempt
+		// comes after the outage and no row runs out of attempts because of it.
+		"fast":   {outage: 2 * time.Second, backoffBase: 200 * time.Millisecond, poll: 100 * time.Millisecond},
 		"normal": {outage: 60 * time.Second, backoffBase: 5 * time.Second, poll: time.Second},
 	}
 }
