@@ -3,7 +3,12 @@ GO      ?= go
 BIN     := bin/tiersync
 GOFLAGS ?=
 
-.PHONY: build test fmt-check vet demo clean
+.PHONY: build test fmt-check vet fuzz demo clean
+
+# Each fuzz target explores for FUZZTIME; new failing inputs are kept in
+# internal/*/testdata/fuzz and replayed by every `go test` after.
+FUZZTIME ?= 5s
+FUZZ_TARGETS := FuzzCommerce7Order FuzzShopifyOrder FuzzDecimalCents FuzzCronForm FuzzEnrollmentBody
 
 build:
 	$(GO) build $(GOFLAGS) -o $(BIN) ./cmd/tiersync
@@ -19,6 +24,12 @@ vet:
 # from the system's binaries and share it between packages.
 test: fmt-check vet
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory fuzz
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./internal/api || exit 1; \
+	done
 
 demo: build
 	./$(BIN) demo $(DEMO_FLAGS)

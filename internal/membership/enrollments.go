@@ -156,6 +156,9 @@ func (in *NewEnrollment) validate(now time.Time) error {
 	return nil
 }
 
+// ValidateEnrollment checks a request as Enroll does, without the database (fuzzing).
+func ValidateEnrollment(in *NewEnrollment) error { return in.validate(time.Now()) }
+
 // EnrollResult is what Enroll made.
 type EnrollResult struct {
 	Enrollment Enrollment
