@@ -126,6 +126,12 @@ type tenantState struct {
 	customers   []*Customer
 	addresses   []*Address
 	memberships []*Membership
+	// Indexes, so a fake holding tens of thousands of memberships answers as fast as a
+	// small one (system tests drain 20 000 rows through it).
+	customerByID   map[string]*Customer
+	membershipByID map[string]*Membership
+	membershipsOf  map[string][]*Membership // by customer id
+	addressesOf    map[string][]*Address    // by customer id
 	clubs       map[string]bool // empty: any club exists
 	windowStart time.Time
 	windowCount int
@@ -159,7 +165,10 @@ func New(opts Options) *Fake {
 	return f
 }
 
-func newTenant() *tenantState { return &tenantState{clubs: map[string]bool{}} }
+func newTenant() *tenantState {
+	return &tenantState{clubs: map[string]bool{}, customerByID: map[string]*Customer{},
+		membershipByID: map[string]*Membership{}, membershipsOf: map[string][]*Membership{}, addressesOf: map[string][]*Address{}}
+}
 
 // Close releases every hanging call.
 func (f *Fake) Close() { f.once.Do(func() { close(f.closed) }) }
@@ -237,8 +246,19 @@ func (f *Fake) AddCustomer(tenant string, c Customer) Customer {
 		c.CreatedAt = f.opts.Now().UTC()
 	}
 	t := f.seedTenant("AddCustomer", tenant)
-	t.customers = append(t.customers, &c)
+	t.addCustomer(&c)
 	return c
+}
+
+func (t *tenantState) addCustomer(c *Customer) {
+	t.customers = append(t.customers, c)
+	t.customerByID[c.ID] = c
+}
+
+func (t *tenantState) addMembership(m *Membership) {
+	t.memberships = append(t.memberships, m)
+	t.membershipByID[m.ID] = m
+	t.membershipsOf[m.CustomerID] = append(t.membershipsOf[m.CustomerID], m)
 }
 
 // AddAddress seeds an address.
@@ -253,16 +273,15 @@ func (t *tenantState) addAddress(a Address) *Address {
 		a.ID = newID()
 	}
 	first := true
-	for _, x := range t.addresses {
-		if x.CustomerID == a.CustomerID {
-			first = false
-			if a.IsDefault {
-				x.IsDefault = false
-			}
+	for _, x := range t.addressesOf[a.CustomerID] {
+		first = false
+		if a.IsDefault {
+			x.IsDefault = false
 		}
 	}
 	a.IsDefault = a.IsDefault || first
 	t.addresses = append(t.addresses, &a)
+	t.addressesOf[a.CustomerID] = append(t.addressesOf[a.CustomerID], &a)
 	return &a
 }
 
@@ -287,7 +306,7 @@ func (f *Fake) AddMembership(tenant string, m Membership) Membership {
 	if m.UpdatedAt.IsZero() {
 		m.UpdatedAt = m.CreatedAt
 	}
-	t.memberships = append(t.memberships, &m)
+	t.addMembership(&m)
 	return m
 }
 
@@ -325,10 +344,8 @@ func (f *Fake) Addresses(tenant, customerID string) []Address {
 	defer f.mu.Unlock()
 	var out []Address
 	if t := f.tenants[tenant]; t != nil {
-		for _, a := range t.addresses {
-			if a.CustomerID == customerID {
-				out = append(out, *a)
-			}
+		for _, a := range t.addressesOf[customerID] {
+			out = append(out, *a)
 		}
 	}
 	return out

@@ -50,6 +50,23 @@ func (f *Fake) Handler() http.Handler {
 		f.Inject(Fault{Method: in.Method, Path: in.Path, Count: in.Count, Kind: kind, Status: in.Status, RetryAfter: in.RetryAfter})
 		w.WriteHeader(http.StatusNoContent)
 	})
+	// Seeding customers in bulk (system tests, the merchant's existing customers):
+	// {"tenant": "…", "customers": [{"firstName", "lastName", "emails": ["…"]}]} → {"ids": […]}.
+	mux.HandleFunc("POST /_fake/commerce7/customers", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Tenant    string     `json:"tenant"`
+			Customers []Customer `json:"customers"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Tenant == "" {
+			writeJSON(w, 400, map[string]string{"error": `want {"tenant", "customers": [...]}`})
+			return
+		}
+		ids := make([]string, 0, len(in.Customers))
+		for _, c := range in.Customers {
+			ids = append(ids, f.AddCustomer(in.Tenant, c).ID)
+		}
+		writeJSON(w, 200, map[string]any{"ids": ids})
+	})
 	mux.HandleFunc("POST /_fake/commerce7/clubs", func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ Tenant, ClubID string }
 		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Tenant == "" || in.ClubID == "" {
@@ -224,10 +241,8 @@ func (f *Fake) route(method, path string, q map[string][]string, body []byte, t 
 			return notFound("Customer")
 		}
 		var out []Address
-		for _, a := range t.addresses {
-			if a.CustomerID == parts[1] {
-				out = append(out, *a)
-			}
+		for _, a := range t.addressesOf[parts[1]] {
+			out = append(out, *a)
 		}
 		return answer{status: 200, body: map[string]any{"customerAddresses": nonNil(out), "total": len(out)}}
 	case method == "POST" && len(parts) == 3 && parts[0] == "customer" && parts[2] == "address":
@@ -276,23 +291,9 @@ func paged[T any](all []T, p int) []T {
 	return all[from:min(from+pageSize, len(all))]
 }
 
-func (t *tenantState) customer(id string) *Customer {
-	for _, c := range t.customers {
-		if c.ID == id {
-			return c
-		}
-	}
-	return nil
-}
+func (t *tenantState) customer(id string) *Customer { return t.customerByID[id] }
 
-func (t *tenantState) membership(id string) *Membership {
-	for _, m := range t.memberships {
-		if m.ID == id {
-			return m
-		}
-	}
-	return nil
-}
+func (t *tenantState) membership(id string) *Membership { return t.membershipByID[id] }
 
 type emailIn struct {
 	Email string `json:"email"`
@@ -365,7 +366,7 @@ func (f *Fake) createCustomer(t *tenantState, in customerIn) answer {
 	}
 	// No duplicate check: Commerce7 does not reliably refuse a second customer with the
 	// same email, which is why callers must search first.
-	t.customers = append(t.customers, &c)
+	t.addCustomer(&c)
 	return answer{status: 201, body: customerOut(c)}
 }
 
@@ -390,12 +391,7 @@ func listMemberships(t *tenantState, customerID, p string) answer {
 	if customerID == "" {
 		return invalid(fieldError{"customerId", "customerId is required"})
 	}
-	var all []*Membership
-	for _, m := range t.memberships {
-		if m.CustomerID == customerID {
-			all = append(all, m)
-		}
-	}
+	all := append([]*Membership(nil), t.membershipsOf[customerID]...)
 	sortByCreation(all)
 	out := []map[string]any{}
 	for _, m := range paged(all, page(p)) {
@@ -442,8 +438,8 @@ func (f *Fake) createMembership(t *tenantState, in membershipIn) answer {
 			continue
 		}
 		owned := false
-		for _, x := range t.addresses {
-			owned = owned || (x.ID == a.id && x.CustomerID == in.CustomerID)
+		for _, x := range t.addressesOf[in.CustomerID] {
+			owned = owned || x.ID == a.id
 		}
 		if !owned {
 			errs = append(errs, fieldError{a.field, "Address not found for this customer"})
@@ -459,8 +455,8 @@ func (f *Fake) createMembership(t *tenantState, in membershipIn) answer {
 	if len(errs) > 0 {
 		return invalid(errs...)
 	}
-	for _, m := range t.memberships {
-		if m.CustomerID == in.CustomerID && m.ClubID == in.ClubID && (m.Status == "Active" || m.Status == "On Hold") {
+	for _, m := range t.membershipsOf[in.CustomerID] {
+		if m.ClubID == in.ClubID && (m.Status == "Active" || m.Status == "On Hold") {
 			return invalid(fieldError{"clubId", "Customer already has an active membership in this club"})
 		}
 	}
@@ -472,7 +468,7 @@ func (f *Fake) createMembership(t *tenantState, in membershipIn) answer {
 	if !signup.IsZero() {
 		m.SignupDate = signup
 	}
-	t.memberships = append(t.memberships, m)
+	t.addMembership(m)
 	return answer{status: 201, body: membershipOut(*m)}
 }
 

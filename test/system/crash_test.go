@@ -1,0 +1,263 @@
+// Package system holds tiersync's system tests: the real binary, several processes, the
+// CRM fake over HTTP, and failures inflicted from outside (kill -9).
+package system
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tiersync/internal/db"
+	"tiersync/internal/db/dbtest"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	// One well-known place, overwritten by each run (dbtest.Main exits, so nothing could
+	// remove a fresh temporary directory).
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("tiersync-system-%d", os.Getuid()))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "tiersync")
+	if out, err := exec.Command("go", "build", "-o", binary, "../../cmd/tiersync").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build tiersync: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	dbtest.Main(m)
+}
+
+// fakeCRM runs `tiersync fakecrm` and returns its base URL.
+func fakeCRM(t *testing.T) string {
+	t.Helper()
+	cmd := exec.Command(binary, "fakecrm", "--listen", "127.0.0.1:0", "--c7-rate-limit", "-1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("fakecrm: %v", err)
+	}
+	go io.Copy(io.Discard, out) //nolint:errcheck
+	m := regexp.MustCompile(`http://(\S+)/v1`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("fakecrm said %q", line)
+	}
+	return "http://" + m[1]
+}
+
+// replica is one `tiersync serve` process.
+type replica struct {
+	cmd *exec.Cmd
+	log *bytes.Buffer
+}
+
+func startReplica(t *testing.T, env []string) *replica {
+	t.Helper()
+	cmd := exec.Command(binary, "serve")
+	cmd.Env = append(os.Environ(), env...)
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := &replica{cmd: cmd, log: &log}
+	t.Cleanup(func() {
+		if r.cmd.ProcessState == nil {
+			_ = r.cmd.Process.Signal(syscall.SIGTERM)
+			_ = r.cmd.Wait()
+		}
+	})
+	return r
+}
+
+func (r *replica) kill(t *testing.T) time.Time {
+	t.Helper()
+	if err := r.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now()
+	_ = r.cmd.Wait()
+	return at
+}
+
+func count(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// waitFor polls the database (the replicas are other processes: it is the only place to
+// watch them) until cond, or fails after limit.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(limit); !cond(); <-tick.C {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not reached in %v", what, limit)
+		}
+	}
+}
+
+func rows() int {
+	if n, err := strconv.Atoi(os.Getenv("TIERSYNC_SYSTEM_ROWS")); err == nil && n > 0 {
+		return n
+	}
+	return 20000
+}
+
+// TestCrashRecovery drains N add_membership rows through three replicas and the
+// Commerce7 fake while killing replicas with SIGKILL twice: every row completes, the fake
+// holds exactly one membership per enrollment, and the dead replicas' rows were rescued
+// within the lease.
+func TestCrashRecovery(t *testing.T) {
+	n := rows()
+	url := dbtest.NewURL(t)
+	fake := fakeCRM(t)
+	ctx := context.Background()
+	pool, err := db.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+
+	// The winery's customers exist in Commerce7 already (seeded in the fake in bulk) and are
+	// linked, so each row is three requests: memberships, addresses, create.
+	type cust struct {
+		FirstName string   `json:"firstName"`
+		LastName  string   `json:"lastName"`
+		Emails    []string `json:"emails"`
+	}
+	customers := make([]cust, n)
+	emails := make([]string, n)
+	for i := range customers {
+		emails[i] = fmt.Sprintf("member%d@example.com", i)
+		customers[i] = cust{"Member", strconv.Itoa(i), []string{emails[i]}}
+	}
+	body, _ := json.Marshal(map[string]any{"tenant": "napa", "customers": customers})
+	resp, err := http.Post(fake+"/_fake/commerce7/customers", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seeded struct{ IDs []string }
+	if err := json.NewDecoder(resp.Body).Decode(&seeded); err != nil || len(seeded.IDs) != n {
+		t.Fatalf("seed fake customers: %v (%d ids)", err, len(seeded.IDs))
+	}
+	resp.Body.Close()
+	_, err = pool.Exec(ctx, `
+		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('Napa', 'commerce7', 'napa', 1000000) RETURNING id),
+		     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
+		           SELECT id, 'commerce7', 'Gold', 1, 12, 'club-gold', 'Pickup' FROM c RETURNING id, client_id),
+		     cu AS (INSERT INTO customers (client_id, email, first_name, last_name, crm_id, is_club_member, current_tier_id)
+		            SELECT t.client_id, e, 'Member', 'M', crm, true, t.id FROM t, unnest($1::text[], $2::text[]) AS u(e, crm)
+		            RETURNING id, client_id, current_tier_id, crm_id),
+		     en AS (INSERT INTO enrollments (client_id, customer_id, tier_id, expires_at, source)
+		            SELECT client_id, id, current_tier_id, now() + interval '1 year', 'api' FROM cu RETURNING id, client_id, customer_id, tier_id)
+		INSERT INTO crm_sync_queue (client_id, customer_id, enrollment_id, action_type, tier_id, customer_crm_id)
+		SELECT en.client_id, en.customer_id, en.id, 'add_membership', en.tier_id, cu.crm_id FROM en JOIN cu ON cu.id = en.customer_id`,
+		emails, seeded.IDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const lease = 3 * time.Second
+	env := []string{
+		"DATABASE_URL=" + url, "TIERSYNC_API_TOKEN=system-test-token-0123456789",
+		"TIERSYNC_SECRET_KEY=" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)),
+		"COMMERCE7_API_URL=" + fake + "/v1", "COMMERCE7_APP_ID=tiersync-demo", "COMMERCE7_KEY=demo-secret",
+		"WORKERS=8", "QUEUE_LEASE=" + lease.String(), "POLL_INTERVAL=200ms", "LISTEN_ADDR=127.0.0.1:0", "LOG_LEVEL=warn",
+		"SCHEDULE_EXPIRE=off", "SCHEDULE_SYNC=off", "SHUTDOWN_TIMEOUT=5s",
+	}
+	replicas := []*replica{startReplica(t, env), startReplica(t, env), startReplica(t, env)}
+	completed := func() int { return count(t, pool, `SELECT count(*) FROM crm_sync_queue WHERE status = 'completed'`) }
+
+	type killing struct {
+		pid int
+		at  time.Time
+	}
+	var kills []killing
+	for i, share := range []int{n / 4, n * 3 / 5} {
+		waitFor(t, 3*time.Minute, fmt.Sprintf("%d rows completed", share), func() bool { return completed() >= share })
+		victim := replicas[i]
+		kills = append(kills, killing{pid: victim.cmd.Process.Pid, at: victim.kill(t)})
+		replicas = append(replicas, startReplica(t, env)) // as an orchestrator would
+	}
+	waitFor(t, 5*time.Minute, "every row completed", func() bool { return completed() == n })
+
+	if open := count(t, pool, `SELECT count(*) FROM crm_sync_queue WHERE status <> 'completed'`); open != 0 {
+		t.Fatalf("%d rows not completed", open)
+	}
+	// Exactly one membership per enrollment at the fake.
+	resp, err = http.Get(fake + "/_fake/commerce7/memberships?tenant=napa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fakeState struct {
+		Memberships []struct{ CustomerID, ClubID, Status string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&fakeState); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	per := map[string]int{}
+	for _, m := range fakeState.Memberships {
+		if m.Status == "Active" {
+			per[m.CustomerID]++
+		}
+	}
+	dups := 0
+	for _, k := range per {
+		dups += k - 1
+	}
+	if len(per) != n || dups != 0 || len(fakeState.Memberships) != n {
+		t.Fatalf("fake: %d memberships for %d customers, %d duplicates; want %d, 0", len(fakeState.Memberships), len(per), dups, n)
+	}
+	// The killed replicas' rows came back within the lease (plus the rescuer's period).
+	var rescued int
+	for _, k := range kills {
+		var cnt int
+		var last *time.Time
+		err := pool.QueryRow(ctx, `SELECT count(*), max(finished_at) FROM crm_sync_attempts
+			WHERE outcome = 'lease_expired' AND worker LIKE '%-' || $1 || '-%'`, strconv.Itoa(k.pid)).Scan(&cnt, &last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cnt == 0 {
+			continue // it held no row at the instant it died
+		}
+		rescued += cnt
+		if took := last.Sub(k.at); took > lease+lease/2+time.Second {
+			t.Fatalf("replica %d's rows were rescued %v after the kill; the lease is %v", k.pid, took, lease)
+		}
+	}
+	if rescued == 0 {
+		t.Fatal("no row was held by a killed replica: the kills proved nothing")
+	}
+	t.Logf("%d rows, %d replicas killed, %d rows rescued, 0 duplicates", n, len(kills), rescued)
+}
