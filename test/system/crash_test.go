@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -260,4 +261,15 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatal("no row was held by a killed replica: the kills proved nothing")
 	}
 	t.Logf("%d rows, %d replicas killed, %d rows rescued, 0 duplicates", n, len(kills), rescued)
+}
+
+// freeAddr finds a free local port for a replica's HTTP server.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

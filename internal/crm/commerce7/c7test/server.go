@@ -67,6 +67,10 @@ func (f *Fake) Handler() http.Handler {
 		}
 		writeJSON(w, 200, map[string]any{"ids": ids})
 	})
+	mux.HandleFunc("DELETE /_fake/commerce7/faults", func(w http.ResponseWriter, r *http.Request) {
+		f.ClearFaults() // the CRM recovers
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("POST /_fake/commerce7/clubs", func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ Tenant, ClubID string }
 		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Tenant == "" || in.ClubID == "" {
