@@ -132,9 +132,9 @@ type tenantState struct {
 	membershipByID map[string]*Membership
 	membershipsOf  map[string][]*Membership // by customer id
 	addressesOf    map[string][]*Address    // by customer id
-	clubs       map[string]bool // empty: any club exists
-	windowStart time.Time
-	windowCount int
+	clubs          map[string]bool          // empty: any club exists
+	windowStart    time.Time
+	windowCount    int
 }
 
 // Fake is a fake Commerce7. Its methods are safe for concurrent use.
