@@ -21,7 +21,9 @@ func runBench(ctx context.Context, e env, args []string) error {
 		fmt.Fprintln(e.stdout, "Usage: tiersync bench <name> [flags]\n\nBenchmarks (each prints one JSON line):\n"+
 			"  queue   drain --jobs N rows through the engine with --workers W and a no-op handler\n"+
 			"  expire  expire --enrollments N past their end (with their cancel rows) in --batch-size\n"+
-			"          transactions while new enrollments keep committing\n\n"+
+			"          transactions while new enrollments keep committing\n"+
+			"  e2e     --enrollments N through the API of a real server syncing to a fake Commerce7 with\n"+
+			"          --latency per request; rate, and p50/p99 from the POST to the membership in the CRM\n\n"+
 			"Each runs in a fresh database: a private PostgreSQL when DATABASE_URL is unset, else a\n"+
 			"new database on DATABASE_URL's server (dropped afterwards; needs CREATEDB).")
 		if len(args) == 0 {
@@ -34,6 +36,8 @@ func runBench(ctx context.Context, e env, args []string) error {
 		return benchQueue(ctx, e, args[1:])
 	case "expire":
 		return benchExpire(ctx, e, args[1:])
+	case "e2e":
+		return benchE2E(ctx, e, args[1:])
 	}
 	return fmt.Errorf("unknown benchmark %q (try: tiersync bench --help)", args[0])
 }

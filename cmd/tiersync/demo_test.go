@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"strings"
 	"testing"
@@ -55,5 +56,18 @@ func TestDemoStory(t *testing.T) {
 	}
 	if !strings.Contains(text, "the nightly job, run now: 4 expired, 4 cancellations queued") {
 		t.Fatalf("story:\n%s", text)
+	}
+}
+
+// TestBenchE2E runs the end-to-end benchmark small: one JSON line with sane figures.
+func TestBenchE2E(t *testing.T) {
+	url := dbtest.NewURL(t)
+	code, out, errOut := runCmd(t, map[string]string{"DATABASE_URL": url}, "bench", "e2e", "--enrollments", "6", "--concurrency", "2", "--latency", "1ms")
+	var res E2EResult
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || strings.Count(out, "\n") != 1 {
+		t.Fatalf("exit %d, out %q, err %q", code, out, errOut)
+	}
+	if res.Bench != "e2e" || res.Enrollments != 6 || res.PerSec <= 0 || res.P50MS <= 0 || res.P99MS < res.P50MS {
+		t.Fatalf("result %+v", res)
 	}
 }

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"tiersync/internal/config"
+	"tiersync/internal/crm/commerce7/c7test"
+)
+
+// E2EResult is the JSON line of `tiersync bench e2e`.
+type E2EResult struct {
+	Bench       string  `json:"bench"`
+	Enrollments int     `json:"enrollments"`
+	Concurrency int     `json:"concurrency"`
+	LatencyMS   int     `json:"crm_latency_ms"`
+	Seconds     float64 `json:"seconds"`
+	PerSec      float64 `json:"per_sec"`
+	P50MS       float64 `json:"p50_ms"`
+	P99MS       float64 `json:"p99_ms"`
+}
+
+// benchE2E enrolls through the real API of a real server, whose workers sync to the fake
+// Commerce7 answering every request after --latency, and measures each enrollment from
+// its POST to its membership visible in the fake.
+func benchE2E(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "bench e2e", "bench e2e [--enrollments N] [--concurrency C] [--latency D]")
+	n := fs.Int("enrollments", 500, "enrollments to make")
+	conc := fs.Int("concurrency", 4, "clients enrolling at once")
+	latency := fs.Duration("latency", 20*time.Millisecond, "the fake Commerce7's answer time")
+	load := config.Bind(fs, e.getenv, config.Database)
+	if err := parse(e, fs, args); err != nil {
+		return err
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	if *n < 1 || *conc < 1 {
+		return fmt.Errorf("--enrollments and --concurrency must be at least 1")
+	}
+	dbURL, cleanup, err := scratchDatabase(ctx, e, cfg.DatabaseURL, "tiersync_bench")
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+
+	fake := c7test.New(c7test.Options{AppID: "bench", AppSecret: "bench-key", RateLimit: -1})
+	defer fake.Close()
+	fake.SetLatency(*latency)
+	fakeLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fakeSrv := &http.Server{Handler: fake.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go fakeSrv.Serve(fakeLn) //nolint:errcheck // closed below
+	defer fakeSrv.Close()
+
+	token := randomHex(24)
+	env := map[string]string{
+		"DATABASE_URL": dbURL, "TIERSYNC_API_TOKEN": token, "TIERSYNC_SECRET_KEY": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+		"COMMERCE7_API_URL": "http://" + fakeLn.Addr().String() + "/v1", "COMMERCE7_APP_ID": "bench", "COMMERCE7_KEY": "bench-key",
+		"LOG_LEVEL": "error", "SCHEDULE_EXPIRE": "off", "SCHEDULE_SYNC": "off", "INLINE_SYNC_TIMEOUT": "5s",
+	}
+	sfs := newFlagSet(env2(e, env), "serve", "")
+	sload := config.Bind(sfs, func(k string) string { return env[k] }, config.Database, config.Server)
+	scfg, err := sload()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- serve(sctx, scfg, newLogger(io.Discard, "error"), ln, nil) }()
+	defer func() { stop(); <-served }()
+	base := "http://" + ln.Addr().String()
+	hc := &http.Client{Timeout: 30 * time.Second}
+	if err := waitReady(ctx, hc, base); err != nil {
+		return err
+	}
+	post := func(path, body string) (map[string]any, error) {
+		req, _ := http.NewRequestWithContext(ctx, "POST", base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode != 201 {
+			return nil, fmt.Errorf("POST %s: HTTP %d %v", path, resp.StatusCode, out)
+		}
+		return out, nil
+	}
+	client, err := post("/api/clients", `{"name":"Bench","crm_type":"commerce7","tenant":"bench","rate_limit_per_minute":100000}`)
+	if err != nil {
+		return err
+	}
+	tier, err := post("/api/clients/"+client["id"].(string)+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"c7_club_id":"club-gold","c7_delivery_method":"Pickup"}`)
+	if err != nil {
+		return err
+	}
+
+	var mu sync.Mutex
+	var took []time.Duration
+	var firstErr error
+	next := make(chan int)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range *conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				t0 := time.Now()
+				email := fmt.Sprintf("bench%d@example.com", i)
+				out, err := post("/api/enrollments", fmt.Sprintf(`{"client_id":%q,"tier_id":%q,"customer":{"email":%q,"first_name":"B","last_name":"E"}}`,
+					client["id"], tier["id"], email))
+				if err == nil && out["sync"].(map[string]any)["status"] != "completed" {
+					err = waitMembership(ctx, fake, email) // the inline wait ran out: watch the fake
+				}
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				took = append(took, time.Since(t0))
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range *n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	elapsed := time.Since(start)
+	if firstErr != nil {
+		return firstErr
+	}
+	sort.Slice(took, func(a, b int) bool { return took[a] < took[b] })
+	pct := func(p float64) float64 { return round(float64(took[int(p*float64(len(took)-1))].Microseconds()) / 1000) }
+	return json.NewEncoder(e.stdout).Encode(E2EResult{Bench: "e2e", Enrollments: *n, Concurrency: *conc,
+		LatencyMS: int(latency.Milliseconds()), Seconds: round(elapsed.Seconds()), PerSec: round(float64(*n) / elapsed.Seconds()),
+		P50MS: pct(0.50), P99MS: pct(0.99)})
+}
+
+// waitMembership watches the fake until the customer has a membership.
+func waitMembership(ctx context.Context, fake *c7test.Fake, email string) error {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(time.Minute); ; {
+		if c, ok := fake.CustomerByEmail("bench", email); ok && len(fake.Memberships("bench", c.ID)) > 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no membership for %s after a minute", email)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func round(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
+
+// env2 is e with its output kept (flag errors) but its environment replaced.
+func env2(e env, vars map[string]string) env {
+	return env{stdout: e.stdout, stderr: e.stderr, getenv: func(k string) string { return vars[k] }}
+}
