@@ -151,7 +151,9 @@ func benchE2E(ctx context.Context, e env, args []string) error {
 		return firstErr
 	}
 	sort.Slice(took, func(a, b int) bool { return took[a] < took[b] })
-	pct := func(p float64) float64 { return round(float64(took[int(p*float64(len(took)-1))].Microseconds()) / 1000) }
+	pct := func(p float64) float64 {
+		return round(float64(took[int(p*float64(len(took)-1))].Microseconds()) / 1000)
+	}
 	return json.NewEncoder(e.stdout).Encode(E2EResult{Bench: "e2e", Enrollments: *n, Concurrency: *conc,
 		LatencyMS: int(latency.Milliseconds()), Seconds: round(elapsed.Seconds()), PerSec: round(float64(*n) / elapsed.Seconds()),
 		P50MS: pct(0.50), P99MS: pct(0.99)})
