@@ -307,12 +307,22 @@ func (q *Queue) claimLoop(ctx context.Context) {
 	// While there is a backlog, wait until batchFactor×Workers rows are free so that
 	// each claim is a big one: fewer, larger statements.
 	backlog := false
+	// After a failed claim (the database restarting, a connection it dropped) the claimer
+	// tries again soon, backing off to 5 s, rather than waiting for a wake-up that may have
+	// come and gone, or for a poll interval that may be long.
+	var retry <-chan time.Time
+	failDelay := 50 * time.Millisecond
 	for {
+		retry = nil
 		free := windowFactor*q.cfg.Workers - int(q.claimed.Load())
 		if free > 0 && (!backlog || free >= batchFactor*q.cfg.Workers) {
 			jobs, err := q.claim(ctx, qClaimDue, free)
 			if err != nil && ctx.Err() == nil {
-				q.log.Warn("claim failed", slog.String("error", err.Error()))
+				q.log.Warn("claim failed; trying again", slog.Duration("in", failDelay), slog.String("error", err.Error()))
+				retry = time.After(failDelay)
+				failDelay = min(failDelay*2, 5*time.Second)
+			} else if err == nil {
+				failDelay = 50 * time.Millisecond
 			}
 			for _, j := range jobs {
 				q.claimed.Add(1)
@@ -328,6 +338,7 @@ func (q *Queue) claimLoop(ctx context.Context) {
 			return
 		case <-q.wake:
 		case <-ticker.C:
+		case <-retry:
 		}
 	}
 }

@@ -1,0 +1,119 @@
+package system
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"tiersync/internal/db"
+	"tiersync/internal/db/dbtest"
+)
+
+// TestDatabaseAway: mid-drain the database refuses tiersync (connections dropped and
+// refused, as during a restart or failover). /readyz answers 503 meanwhile; when it is back
+// the replica reconnects, its LISTEN session too, and finishes the drain.
+func TestDatabaseAway(t *testing.T) {
+	const rows = 2000
+	dbURL := dbtest.NewURL(t)
+	u, _ := url.Parse(dbURL)
+	name := u.Path[1:]
+	admin := *u
+	admin.Path = "/postgres"
+	ctx := context.Background()
+	adminConn, err := pgx.Connect(ctx, admin.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adminConn.Close(ctx)
+	defer adminConn.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" WITH ALLOW_CONNECTIONS true") //nolint:errcheck
+
+	pool, err := db.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := func(n int) {
+		t.Helper()
+		_, err := pool.Exec(ctx, `
+			WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('N', 'commerce7', 'napa-'||gen_random_uuid(), 100000)
+			           ON CONFLICT DO NOTHING RETURNING id),
+			     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
+			           SELECT id, 'commerce7', 'Gold', 1, 12, 'club-gold', 'Pickup' FROM c RETURNING id, client_id),
+			     cu AS (INSERT INTO customers (client_id, email, first_name, last_name)
+			            SELECT t.client_id, 'm' || g || '-' || gen_random_uuid() || '@example.com', 'M', 'N' FROM t, generate_series(1, $1) g RETURNING id, client_id)
+			INSERT INTO crm_sync_queue (client_id, customer_id, action_type, tier_id)
+			SELECT cu.client_id, cu.id, 'add_membership', t.id FROM cu, t`, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	seed(rows)
+	fake := fakeCRM(t)
+	listen := freeAddr(t)
+	r := startReplica(t, []string{
+		"DATABASE_URL=" + dbURL, "TIERSYNC_API_TOKEN=system-test-token-0123456789",
+		"TIERSYNC_SECRET_KEY=" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)),
+		"COMMERCE7_API_URL=" + fake + "/v1", "COMMERCE7_APP_ID=tiersync-demo", "COMMERCE7_KEY=demo-secret",
+		"WORKERS=4", "POLL_INTERVAL=200ms", "RETRY_BACKOFF_BASE=200ms", "LISTEN_ADDR=" + listen, "LOG_LEVEL=warn",
+		"SCHEDULE_EXPIRE=off", "SCHEDULE_SYNC=off",
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			_ = r.cmd.Process.Signal(syscall.SIGQUIT) // the goroutines' stacks, for the log
+			_ = r.cmd.Wait()
+			out := r.log.String()
+			os.WriteFile(filepath.Join(os.TempDir(), "tiersync-dbaway.log"), []byte(out), 0o644) //nolint:errcheck
+			if len(out) > 4000 {
+				out = out[len(out)-4000:]
+			}
+			t.Logf("replica log (tail; all in %s):\n%s", filepath.Join(os.TempDir(), "tiersync-dbaway.log"), out)
+		}
+	})
+	ready := func() int {
+		resp, err := http.Get("http://" + listen + "/readyz")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	waitFor(t, 30*time.Second, "ready", func() bool { return ready() == 200 })
+	done := func() int { return count(t, pool, `SELECT count(*) FROM crm_sync_queue WHERE status = 'completed'`) }
+	waitFor(t, time.Minute, "a fifth drained", func() bool { return done() >= rows/5 })
+
+	// The database goes away.
+	pool.Close()
+	if _, err := adminConn.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" WITH ALLOW_CONNECTIONS false"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adminConn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, name); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "/readyz 503 while the database is away", func() bool { return ready() == 503 })
+	if _, err := adminConn.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" WITH ALLOW_CONNECTIONS true"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "/readyz 200 again", func() bool { return ready() == 200 })
+
+	pool, err = db.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	// The listener is back: a session of the replica sits in LISTEN again.
+	waitFor(t, 30*time.Second, "LISTEN renewed", func() bool {
+		return count(t, pool, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'LISTEN %'`, name) == 1
+	})
+	waitFor(t, 2*time.Minute, "the drain finished", func() bool { return done() == rows })
+	if failed := count(t, pool, `SELECT count(*) FROM crm_sync_queue WHERE status <> 'completed'`); failed != 0 {
+		t.Fatalf("%d rows not completed", failed)
+	}
+}
