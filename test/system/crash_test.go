@@ -45,10 +45,15 @@ func TestMain(m *testing.M) {
 	dbtest.Main(m)
 }
 
-// fakeCRM runs `tiersync fakecrm` and returns its base URL.
+// fakeCRM runs `tiersync fakecrm` without a rate limit and returns its base URL.
 func fakeCRM(t *testing.T) string {
 	t.Helper()
-	cmd := exec.Command(binary, "fakecrm", "--listen", "127.0.0.1:0", "--c7-rate-limit", "-1")
+	return startFake(t, []string{"fakecrm", "--listen", "127.0.0.1:0", "--c7-rate-limit", "-1"})
+}
+
+func startFake(t *testing.T, args []string) string {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,147 @@
+package system
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"tiersync/internal/db"
+	"tiersync/internal/db/dbtest"
+)
+
+// TestRateLimitsAndFairness: one big Commerce7 tenant limited to R requests a minute and
+// five small ones, drained by two replicas through fakecrm (which enforces R per tenant
+// too). The small tenants finish first; the big tenant's drain runs at ≥ 95 % of R with
+// ≤ 1 % of its requests answered 429. R is raised (3 600/min) so the drain takes ~30 s.
+func TestRateLimitsAndFairness(t *testing.T) {
+	const (
+		ratePerMin = 3600
+		bigRows    = 500 // three requests each: 1 500 requests, ~25 s at R
+		smallRows  = 100
+		smalls     = 5
+	)
+	dbURL := dbtest.NewURL(t)
+	fake := fakeCRMWith(t, "--c7-rate-limit", strconv.Itoa(ratePerMin))
+	ctx := context.Background()
+	pool, err := db.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+
+	seedTenant := func(tenant string, rows, rate int) {
+		t.Helper()
+		type cust struct {
+			FirstName string   `json:"firstName"`
+			LastName  string   `json:"lastName"`
+			Emails    []string `json:"emails"`
+		}
+		cs := make([]cust, rows)
+		emails := make([]string, rows)
+		for i := range cs {
+			emails[i] = fmt.Sprintf("m%d@%s.example", i, tenant)
+			cs[i] = cust{"M", strconv.Itoa(i), []string{emails[i]}}
+		}
+		body, _ := json.Marshal(map[string]any{"tenant": tenant, "customers": cs})
+		resp, err := http.Post(fake+"/_fake/commerce7/customers", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seeded struct{ IDs []string }
+		_ = json.NewDecoder(resp.Body).Decode(&seeded)
+		resp.Body.Close()
+		_, err = pool.Exec(ctx, `
+			WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ($3, 'commerce7', $3, $4) RETURNING id),
+			     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
+			           SELECT id, 'commerce7', 'Gold', 1, 12, 'club-gold', 'Pickup' FROM c RETURNING id, client_id),
+			     cu AS (INSERT INTO customers (client_id, email, crm_id)
+			            SELECT t.client_id, e, crm FROM t, unnest($1::text[], $2::text[]) AS u(e, crm) RETURNING id, client_id, crm_id)
+			INSERT INTO crm_sync_queue (client_id, customer_id, action_type, tier_id, customer_crm_id, priority)
+			SELECT cu.client_id, cu.id, 'add_membership', t.id, cu.crm_id, 0 FROM cu, t`, emails, seeded.IDs, tenant, rate)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The big backlog is queued first: a plain FIFO claim would make the small tenants wait
+	// behind all of it.
+	seedTenant("big", bigRows, ratePerMin)
+	for i := range smalls {
+		seedTenant(fmt.Sprintf("small%d", i), smallRows, 100000)
+	}
+
+	env := []string{
+		"DATABASE_URL=" + dbURL, "TIERSYNC_API_TOKEN=system-test-token-0123456789",
+		"TIERSYNC_SECRET_KEY=" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)),
+		"COMMERCE7_API_URL=" + fake + "/v1", "COMMERCE7_APP_ID=tiersync-demo", "COMMERCE7_KEY=demo-secret",
+		"WORKERS=8", "POLL_INTERVAL=100ms", "LISTEN_ADDR=127.0.0.1:0", "LOG_LEVEL=error",
+		"SCHEDULE_EXPIRE=off", "SCHEDULE_SYNC=off",
+	}
+	startReplica(t, env)
+	startReplica(t, env)
+	start := time.Now()
+	done := func(tenant string) int {
+		return count(t, pool, `SELECT count(*) FROM crm_sync_queue q JOIN clients c ON c.id = q.client_id
+			WHERE c.tenant = $1 AND q.status = 'completed'`, tenant)
+	}
+	waitFor(t, 2*time.Minute, "the small tenants drained", func() bool {
+		for i := range smalls {
+			if done(fmt.Sprintf("small%d", i)) != smallRows {
+				return false
+			}
+		}
+		return true
+	})
+	smallsDone := time.Since(start)
+	bigAtThatPoint := done("big")
+	waitFor(t, 3*time.Minute, "the big tenant drained", func() bool { return done("big") == bigRows })
+	bigDone := time.Since(start)
+
+	if bigAtThatPoint >= bigRows/2 {
+		t.Fatalf("the small tenants finished after %v, when the big one had already %d of %d rows done", smallsDone, bigAtThatPoint, bigRows)
+	}
+	resp, err := http.Get(fake + "/_fake/commerce7/requests")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log struct {
+		Requests []struct {
+			Tenant string
+			Status int
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&log); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var bigRequests, throttled int
+	for _, r := range log.Requests {
+		if r.Tenant == "big" {
+			bigRequests++
+			if r.Status == http.StatusTooManyRequests {
+				throttled++
+			}
+		}
+	}
+	// The rate over the big tenant's drain, less the first second's burst the bucket allows.
+	rate := float64(bigRequests-ratePerMin/60) / bigDone.Seconds() * 60
+	t.Logf("small tenants done in %v (big: %d/%d rows then); big done in %v: %d requests, %.0f/min of %d, %d answered 429",
+		smallsDone.Round(time.Millisecond), bigAtThatPoint, bigRows, bigDone.Round(time.Millisecond), bigRequests, rate, ratePerMin, throttled)
+	if rate < 0.95*ratePerMin || rate > 1.05*ratePerMin {
+		t.Fatalf("the big tenant drained at %.0f requests/min; its limit is %d", rate, ratePerMin)
+	}
+	if float64(throttled) > 0.01*float64(bigRequests) {
+		t.Fatalf("%d of %d requests answered 429", throttled, bigRequests)
+	}
+}
+
+// fakeCRMWith runs `tiersync fakecrm` with extra flags.
+func fakeCRMWith(t *testing.T, flags ...string) string {
+	t.Helper()
+	return startFake(t, append([]string{"fakecrm", "--listen", "127.0.0.1:0"}, flags...))
+}
