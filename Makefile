@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/tiersync
 GOFLAGS ?=
 
-.PHONY: build test fmt-check vet fuzz demo clean
+.PHONY: build test fmt-check vet fuzz demo bench clean
 
 # Each fuzz target explores for FUZZTIME; new failing inputs are kept in
 # internal/*/testdata/fuzz and replayed by every `go test` after.
@@ -30,6 +30,11 @@ fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./internal/api || exit 1; \
 	done
+
+# The queue, e2e and expire benches (and River's, beside them, when DATABASE_URL names a
+# server); rewrites the "Latest make bench" section of docs/benchmarks.md.
+bench: build
+	scripts/bench.sh
 
 demo: build
 	./$(BIN) demo $(DEMO_FLAGS)

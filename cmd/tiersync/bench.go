@@ -38,6 +38,8 @@ func runBench(ctx context.Context, e env, args []string) error {
 		return benchExpire(ctx, e, args[1:])
 	case "e2e":
 		return benchE2E(ctx, e, args[1:])
+	case "report":
+		return benchReport(ctx, e, args[1:])
 	}
 	return fmt.Errorf("unknown benchmark %q (try: tiersync bench --help)", args[0])
 }

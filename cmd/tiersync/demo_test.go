@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 	"strings"
 	"testing"
 
@@ -69,5 +70,28 @@ func TestBenchE2E(t *testing.T) {
 	}
 	if res.Bench != "e2e" || res.Enrollments != 6 || res.PerSec <= 0 || res.P50MS <= 0 || res.P99MS < res.P50MS {
 		t.Fatalf("result %+v", res)
+	}
+}
+
+// TestBenchReport writes the `make bench` section, then replaces it, leaving the rest.
+func TestBenchReport(t *testing.T) {
+	dir := t.TempDir()
+	in, doc := dir+"/bench.jsonl", dir+"/benchmarks.md"
+	if err := os.WriteFile(doc, []byte("# Benchmarks\n\nHand-written history.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{`{"bench":"queue","jobs_per_sec":100}`, `{"bench":"river","jobs_per_sec":50}`} {
+		if err := os.WriteFile(in, []byte(line+"\nnot json\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, errOut := runCmd(t, nil, "bench", "report", "--in", in, "--doc", doc, "--machine", "test box"); code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+	}
+	b, _ := os.ReadFile(doc)
+	text := string(b)
+	if !strings.HasPrefix(text, "# Benchmarks\n\nHand-written history.\n") || strings.Count(text, reportBegin) != 1 ||
+		!strings.Contains(text, "| river | jobs_per_sec 50 |") || strings.Contains(text, "| queue |") || !strings.Contains(text, "Machine: test box.") {
+		t.Fatalf("document:\n%s", text)
 	}
 }
