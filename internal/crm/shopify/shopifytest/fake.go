@@ -72,7 +72,11 @@ const (
 	FaultThrottle                    // answer THROTTLED as if the bucket were empty
 )
 
-var faultNames = map[string]FaultKind{"status": FaultStatus, "hang": FaultHang, "lose_answer": FaultLoseAnswer, "throttle": FaultThrottle}
+// faultKind reads the control API's name of a fault kind.
+func faultKind(name string) (FaultKind, bool) {
+	k, ok := map[string]FaultKind{"status": FaultStatus, "hang": FaultHang, "lose_answer": FaultLoseAnswer, "throttle": FaultThrottle}[name]
+	return k, ok
+}
 
 // Fault applies to the next Count requests of Operation ("" any).
 type Fault struct {

@@ -42,7 +42,7 @@ func (f *Fake) Handler() http.Handler {
 			writeJSON(w, 400, map[string]string{"error": "malformed JSON: " + err.Error()})
 			return
 		}
-		kind, ok := faultNames[in.Kind]
+		kind, ok := faultKind(in.Kind)
 		if !ok {
 			writeJSON(w, 400, map[string]string{"error": "kind must be status, hang, lose_answer or throttle"})
 			return
@@ -426,22 +426,25 @@ func (f *Fake) execute(s *shopState, op operation) (map[string]any, float64, err
 	return nil, 1, fmt.Errorf("Field '%s' doesn't exist on type '%s'", op.root, kind)
 }
 
-var metafieldTypes = map[string]func(string) bool{
-	"single_line_text_field": func(v string) bool { return !strings.ContainsAny(v, "\n") },
-	"multi_line_text_field":  func(string) bool { return true },
-	"date_time": func(v string) bool {
-		_, err := time.Parse(time.RFC3339, v)
-		return err == nil
-	},
-	"date": func(v string) bool {
-		_, err := time.Parse("2006-01-02", v)
-		return err == nil
-	},
-	"number_integer": func(v string) bool {
-		_, err := strconv.ParseInt(v, 10, 64)
-		return err == nil
-	},
-	"boolean": func(v string) bool { return v == "true" || v == "false" },
+// metafieldValid checks a value against its metafield type; nil: an unknown type.
+func metafieldValid(typ string) func(string) bool {
+	return map[string]func(string) bool{
+		"single_line_text_field": func(v string) bool { return !strings.ContainsAny(v, "\n") },
+		"multi_line_text_field":  func(string) bool { return true },
+		"date_time": func(v string) bool {
+			_, err := time.Parse(time.RFC3339, v)
+			return err == nil
+		},
+		"date": func(v string) bool {
+			_, err := time.Parse("2006-01-02", v)
+			return err == nil
+		},
+		"number_integer": func(v string) bool {
+			_, err := strconv.ParseInt(v, 10, 64)
+			return err == nil
+		},
+		"boolean": func(v string) bool { return v == "true" || v == "false" },
+	}[typ]
 }
 
 // setMetafields validates every input first and applies none if one is wrong, as
@@ -472,9 +475,9 @@ func setMetafields(s *shopState, raw any) map[string]any {
 			errs = append(errs, userError{at("namespace"), "Namespace is too short (minimum is 3 characters)"})
 		case get("key") == "":
 			errs = append(errs, userError{at("key"), "Key can't be blank"})
-		case metafieldTypes[get("type")] == nil:
+		case metafieldValid(get("type")) == nil:
 			errs = append(errs, userError{at("type"), "Type is not a valid metafield type"})
-		case !metafieldTypes[get("type")](get("value")):
+		case !metafieldValid(get("type"))(get("value")):
 			errs = append(errs, userError{at("value"), fmt.Sprintf("Value is invalid for type %s", get("type"))})
 		default:
 			sets = append(sets, set{c: c, key: get("namespace") + "." + get("key"), ns: get("namespace"), k: get("key"),
