@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tiersync/internal/bench"
 	"tiersync/internal/config"
@@ -59,21 +60,9 @@ func benchQueue(ctx context.Context, e env, args []string) error {
 	if *jobs < 1 || *workers < 1 {
 		return fmt.Errorf("--jobs and --workers must be at least 1")
 	}
-	dbURL, cleanup, err := scratchDatabase(ctx, e, cfg.DatabaseURL, "tiersync_bench")
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	pool, err := db.Open(ctx, dbURL)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	res, err := bench.Queue(ctx, pool, *jobs, *workers)
-	if err != nil {
-		return err
-	}
-	return json.NewEncoder(e.stdout).Encode(res)
+	return benchOnScratch(ctx, e, cfg.DatabaseURL, func(pool *pgxpool.Pool) (any, error) {
+		return bench.Queue(ctx, pool, *jobs, *workers)
+	})
 }
 
 func benchExpire(ctx context.Context, e env, args []string) error {
@@ -91,7 +80,15 @@ func benchExpire(ctx context.Context, e env, args []string) error {
 	if *n < 1 || *batch < 1 {
 		return fmt.Errorf("--enrollments and --batch-size must be at least 1")
 	}
-	dbURL, cleanup, err := scratchDatabase(ctx, e, cfg.DatabaseURL, "tiersync_bench")
+	return benchOnScratch(ctx, e, cfg.DatabaseURL, func(pool *pgxpool.Pool) (any, error) {
+		return bench.Expire(ctx, pool, *n, *batch)
+	})
+}
+
+// benchOnScratch runs a benchmark in a fresh database (see scratchDatabase) and prints its
+// result as one JSON line.
+func benchOnScratch(ctx context.Context, e env, serverURL string, run func(*pgxpool.Pool) (any, error)) error {
+	dbURL, cleanup, err := scratchDatabase(ctx, e, serverURL, "tiersync_bench")
 	if err != nil {
 		return err
 	}
@@ -101,7 +98,7 @@ func benchExpire(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	res, err := bench.Expire(ctx, pool, *n, *batch)
+	res, err := run(pool)
 	if err != nil {
 		return err
 	}

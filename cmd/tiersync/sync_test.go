@@ -10,11 +10,13 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"tiersync/internal/config"
 	"tiersync/internal/crm/commerce7/c7test"
 	"tiersync/internal/crm/shopify/shopifytest"
 	"tiersync/internal/db/dbtest"
@@ -88,22 +90,13 @@ func TestServeSyncsToCommerce7(t *testing.T) {
 				"WORKERS":             "2",
 				"POLL_INTERVAL":       "50ms",
 			})
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			sctx, stop := context.WithCancel(ctx)
-			done := make(chan error, 1)
-			go func() { done <- serve(sctx, cfg, newLogger(io.Discard, "error"), ln, nil) }()
+			_, stop := startServe(t, cfg)
 			var r syncedRow
 			eventually(t, func() bool {
 				r = readSyncedRow(t, pool, rowID, enrollment)
 				return r.status == "completed" || (r.status == "pending" && r.attempts > 0)
 			})
 			stop()
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
 			c.check(t, fake, r)
 		})
 	}
@@ -224,14 +217,7 @@ func TestServeSyncsToShopify(t *testing.T) {
 		"WORKERS":             "2",
 		"POLL_INTERVAL":       "50ms",
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, newLogger(io.Discard, "error"), ln, nil) }()
-	base := "http://" + ln.Addr().String()
+	base, stop := startServe(t, cfg)
 	post := func(path, body string) map[string]any {
 		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+apiToken)
@@ -251,7 +237,7 @@ func TestServeSyncsToShopify(t *testing.T) {
 	tier := post("/api/clients/"+client+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"shopify_tag":"club-gold"}`)["id"].(string)
 	var rowID int64
 	var enrollment string
-	err = pool.QueryRow(context.Background(), `
+	err := pool.QueryRow(context.Background(), `
 		WITH cu AS (INSERT INTO customers (client_id, email, first_name, last_name) VALUES ($1, 'ada@example.com', 'Ada', 'L') RETURNING id),
 		     e AS (INSERT INTO enrollments (client_id, customer_id, tier_id, enrolled_at, expires_at, source)
 		           SELECT $1, cu.id, $2, '2026-11-25', '2027-11-25', 'api' FROM cu RETURNING id, customer_id)
@@ -266,9 +252,6 @@ func TestServeSyncsToShopify(t *testing.T) {
 		return r.status != "pending" && r.status != "processing"
 	})
 	stop()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
 	if r.status != "completed" || r.membershipID != nil {
 		t.Fatalf("row %+v (Shopify has no membership id)", r)
 	}
@@ -302,20 +285,7 @@ func TestEnrollWhileCommerce7IsDown(t *testing.T) {
 		"INLINE_SYNC_TIMEOUT": "2s",
 		"RETRY_BACKOFF_BASE":  "2s", // the first retry comes 4 s after the failure, after the inline wait
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, newLogger(io.Discard, "error"), ln, nil) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	base := "http://" + ln.Addr().String()
+	base, _ := startServe(t, cfg)
 	post := func(path, body string) (int, map[string]any) {
 		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+apiToken)
@@ -418,20 +388,7 @@ func TestUpgradeFromOrderWebhooks(t *testing.T) {
 		"COMMERCE7_WEBHOOK_PASSWORD": "hook-secret",
 		"WORKERS":                    "2",
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, newLogger(io.Discard, "error"), ln, nil) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	base := "http://" + ln.Addr().String()
+	base, _ := startServe(t, cfg)
 	post := func(path, body string, auth func(*http.Request)) map[string]any {
 		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
 		auth(req)
@@ -480,4 +437,29 @@ func TestUpgradeFromOrderWebhooks(t *testing.T) {
 	if err := pool.QueryRow(context.Background(), `SELECT crm_membership_id FROM enrollments WHERE status = 'active'`).Scan(&stored); err != nil || stored != ms[1].ID {
 		t.Fatalf("active enrollment's membership id %q (%v), want %s", stored, err, ms[1].ID)
 	}
+}
+
+// startServe runs serve with cfg on a free port and returns its base URL and stop, which
+// ends it the way SIGTERM does, waits for it and fails the test on its error (the test's
+// cleanup calls stop too).
+func startServe(t *testing.T, cfg *config.Config) (string, func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, newLogger(io.Discard, "error"), ln, nil) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return "http://" + ln.Addr().String(), stop
 }
