@@ -66,7 +66,7 @@ func benchE2E(ctx context.Context, e env, args []string) error {
 
 	token := randomHex(24)
 	env := map[string]string{
-		"DATABASE_URL": dbURL, "TIERSYNC_API_TOKEN": token, "TIERSYNC_SECRET_KEY": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+		"DATABASE_URL": dbURL, "TIERSYNC_API_TOKEN": token, "TIERSYNC_SECRET_KEY": "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0wMTIzNDU=",
 		"COMMERCE7_API_URL": "http://" + fakeLn.Addr().String() + "/v1", "COMMERCE7_APP_ID": "bench", "COMMERCE7_KEY": "bench-key",
 		"LOG_LEVEL": "error", "SCHEDULE_EXPIRE": "off", "SCHEDULE_SYNC": "off", "INLINE_SYNC_TIMEOUT": "5s",
 	}

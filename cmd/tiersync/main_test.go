@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"io"
@@ -110,7 +109,7 @@ func TestServeAndShutdown(t *testing.T) {
 	envVars := map[string]string{
 		"DATABASE_URL":        url,
 		"TIERSYNC_API_TOKEN":  "serve-test-token-123456",
-		"TIERSYNC_SECRET_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)),
+		"TIERSYNC_SECRET_KEY": "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0wMTIzNDU=",
 		"LOG_LEVEL":           "error",
 		"SHUTDOWN_TIMEOUT":    "200ms",
 	}

@@ -2,9 +2,7 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net"
@@ -83,7 +81,7 @@ func TestServeSyncsToCommerce7(t *testing.T) {
 			cfg := loadServerConfig(t, map[string]string{
 				"DATABASE_URL":        url,
 				"TIERSYNC_API_TOKEN":  "serve-test-token-123456",
-				"TIERSYNC_SECRET_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)),
+				"TIERSYNC_SECRET_KEY": "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0wMTIzNDU=",
 				"COMMERCE7_API_URL":   fakeURL,
 				"COMMERCE7_APP_ID":    "app",
 				"COMMERCE7_KEY":       "key",
@@ -212,7 +210,7 @@ func TestServeSyncsToShopify(t *testing.T) {
 	cfg := loadServerConfig(t, map[string]string{
 		"DATABASE_URL":        url,
 		"TIERSYNC_API_TOKEN":  apiToken,
-		"TIERSYNC_SECRET_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)),
+		"TIERSYNC_SECRET_KEY": "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0wMTIzNDU=",
 		"SHOPIFY_API_URL":     fakeURL,
 		"WORKERS":             "2",
 		"POLL_INTERVAL":       "50ms",
@@ -277,7 +275,7 @@ func TestEnrollWhileCommerce7IsDown(t *testing.T) {
 	cfg := loadServerConfig(t, map[string]string{
 		"DATABASE_URL":        url,
 		"TIERSYNC_API_TOKEN":  apiToken,
-		"TIERSYNC_SECRET_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)),
+		"TIERSYNC_SECRET_KEY": "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0wMTIzNDU=",
 		"COMMERCE7_API_URL":   fakeURL,
 		"COMMERCE7_APP_ID":    "app",
 		"COMMERCE7_KEY":       "key",
@@ -380,7 +378,7 @@ func TestUpgradeFromOrderWebhooks(t *testing.T) {
 	cfg := loadServerConfig(t, map[string]string{
 		"DATABASE_URL":               url,
 		"TIERSYNC_API_TOKEN":         apiToken,
-		"TIERSYNC_SECRET_KEY":        base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)),
+		"TIERSYNC_SECRET_KEY":        "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0wMTIzNDU=",
 		"COMMERCE7_API_URL":          fakeURL,
 		"COMMERCE7_APP_ID":           "app",
 		"COMMERCE7_KEY":              "key",

@@ -52,6 +52,20 @@ type Config struct {
 
 	AlertWebhookURL string
 	LogLevel        string
+
+	// MetricsAddr serves /metrics on a listener of its own; "" serves it on LISTEN_ADDR.
+	MetricsAddr string
+	// MetricsInterval is how often the queue gauges are recomputed in the background.
+	MetricsInterval time.Duration
+	// DBMaxConns is the request and worker pool's size (the readiness probe has its own
+	// connection beside it).
+	DBMaxConns int
+	// StatementTimeout is every pooled connection's statement_timeout (0: none).
+	StatementTimeout time.Duration
+	// RequestTimeout bounds one API request; its queries are cancelled with it.
+	RequestTimeout time.Duration
+	// CookieSecure marks the admin session cookie Secure (HTTPS only).
+	CookieSecure bool
 }
 
 // Setting names, as environment variables and as flags.
@@ -187,8 +201,38 @@ func settings() []setting {
 			str(func(c *Config) *string { return &c.ShopifyAPIVersion })},
 		{"SHOPIFY_WEBHOOK_SECRET", "", "secret Shopify signs webhooks with (webhooks refused when unset)", Server,
 			str(func(c *Config) *string { return &c.ShopifyWebhookSecret })},
-		{"ALERT_WEBHOOK_URL", "", "Slack-compatible webhook for alerts (none when unset)", Server,
+		{"ALERT_WEBHOOK_URL", "", "Slack-compatible webhook for alerts (none when unset); a secret, never logged", Server,
 			str(func(c *Config) *string { return &c.AlertWebhookURL })},
+		{"METRICS_ADDR", "", "serve /metrics on this address instead of LISTEN_ADDR (e.g. 127.0.0.1:9090, reachable by the scraper only)", Server,
+			str(func(c *Config) *string { return &c.MetricsAddr })},
+		{"METRICS_INTERVAL", "15s", "how often the queue gauges behind /metrics are recomputed (one query, shared by every scrape)", Server,
+			dur("METRICS_INTERVAL", func(c *Config) *time.Duration { return &c.MetricsInterval })},
+		{"DB_MAX_CONNS", "", "database connections in this process's pool (default: WORKERS/2 + 8); /readyz has one more of its own", Server,
+			func(c *Config, raw string) error {
+				if raw == "" {
+					c.DBMaxConns = 0 // derived from WORKERS in Bind
+					return nil
+				}
+				n, err := strconv.Atoi(raw)
+				if err != nil || n < 2 || n > 1000 {
+					return fmt.Errorf("DB_MAX_CONNS: %q is not a number from 2 to 1000", raw)
+				}
+				c.DBMaxConns = n
+				return nil
+			}},
+		{"DB_STATEMENT_TIMEOUT", "30s", "statement_timeout of every pooled connection (0 for none); the expiration job and migrations set their own", Server,
+			dur("DB_STATEMENT_TIMEOUT", func(c *Config) *time.Duration { return &c.StatementTimeout })},
+		{"REQUEST_TIMEOUT", "30s", "deadline of one HTTP request; its queries are cancelled when it passes", Server,
+			dur("REQUEST_TIMEOUT", func(c *Config) *time.Duration { return &c.RequestTimeout })},
+		{"COOKIE_SECURE", "true", "mark the admin session cookie Secure (HTTPS only); set false for plain-HTTP local use", Server,
+			func(c *Config, raw string) error {
+				b, err := strconv.ParseBool(raw)
+				if err != nil {
+					return fmt.Errorf("COOKIE_SECURE: %q is not true or false", raw)
+				}
+				c.CookieSecure = b
+				return nil
+			}},
 	}
 }
 
@@ -245,12 +289,22 @@ func Bind(fs *flag.FlagSet, getenv func(string) string, groups ...Group) func() 
 		if c.Commerce7EchoUser == "" {
 			c.Commerce7EchoUser = c.Commerce7AppID
 		}
+		if c.DBMaxConns == 0 {
+			c.DBMaxConns = DefaultMaxConns(c.Workers)
+		}
 		return c, errors.Join(errs...)
 	}
 }
 
+// DefaultMaxConns is DB_MAX_CONNS when unset: the workers share connections (a worker
+// holds one only while it writes), and 8 more serve HTTP requests and the scheduler.
+func DefaultMaxConns(workers int) int { return workers/2 + 8 }
+
+// isSecret says which settings --help must not show a value of. Every URL that can carry
+// credentials counts: the database's (a password), the alert webhook's (the URL is the
+// Slack secret).
 func isSecret(name string) bool {
-	for _, suffix := range []string{"_TOKEN", "_KEY", "_PASSWORD", "_SECRET", "DATABASE_URL"} {
+	for _, suffix := range []string{"_TOKEN", "_KEY", "_PASSWORD", "_SECRET", "DATABASE_URL", "DATABASE_LISTEN_URL", "_WEBHOOK_URL"} {
 		if strings.HasSuffix(name, suffix) {
 			return true
 		}
@@ -269,13 +323,35 @@ func (c *Config) CheckServer() error {
 	if c.DatabaseURL == "" {
 		errs = append(errs, fmt.Errorf("%s is required", EnvDatabaseURL))
 	}
-	if len(c.APIToken) < 16 {
-		errs = append(errs, fmt.Errorf("%s is required and must be at least 16 characters (e.g. openssl rand -hex 24)", EnvAPIToken))
+	if len(c.APIToken) < 16 || distinct(c.APIToken) < 8 {
+		errs = append(errs, fmt.Errorf("%s is required: at least 16 characters and 8 different ones (e.g. openssl rand -hex 24)", EnvAPIToken))
 	}
-	if c.SecretKey == nil {
+	switch {
+	case c.SecretKey == nil:
 		errs = append(errs, fmt.Errorf("%s is required: 32 random bytes in standard base64 (openssl rand -base64 32)", EnvSecretKey))
+	case distinct(string(c.SecretKey)) < 2:
+		// All zero bytes (or any one byte repeated) is a placeholder, not a key.
+		errs = append(errs, fmt.Errorf("%s is one byte repeated, not a random key: use openssl rand -base64 32", EnvSecretKey))
+	}
+	// A user without a password would let anyone who learns the user name in; a password
+	// without a user is a half-finished setting. Either way, say so at start.
+	if (c.Commerce7WebhookUser == "") != (c.Commerce7WebhookPassword == "") {
+		errs = append(errs, errors.New("COMMERCE7_WEBHOOK_USER and COMMERCE7_WEBHOOK_PASSWORD must be set together (or both left unset)"))
 	}
 	return errors.Join(errs...)
+}
+
+// distinct counts the different bytes of s.
+func distinct(s string) int {
+	var seen [256]bool
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if !seen[s[i]] {
+			seen[s[i]] = true
+			n++
+		}
+	}
+	return n
 }
 
 // cronSpec accepts a five-field cron expression (robfig/cron's standard parser) or "off".

@@ -2,7 +2,6 @@ package config
 
 import (
 	"bytes"
-	"encoding/base64"
 	"flag"
 	"io"
 	"os"
@@ -13,7 +12,7 @@ import (
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
-var goodKey = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+var goodKey = "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0wMTIzNDU="
 
 func TestBind(t *testing.T) {
 	cases := []struct {
@@ -29,7 +28,8 @@ func TestBind(t *testing.T) {
 				c.Commerce7APIURL != "https://api.commerce7.com/v1" || c.ShopifyAPIURL != "https://{shop}" ||
 				c.ShopifyAPIVersion != "2025-10" || c.LogLevel != "info" || c.QueueLease != 30*time.Second ||
 				c.PollInterval != time.Second || c.BackoffBase != time.Minute || c.BackoffMax != 24*time.Hour ||
-				c.ShutdownTimeout != 20*time.Second {
+				c.ShutdownTimeout != 20*time.Second || c.MetricsAddr != "" || c.MetricsInterval != 15*time.Second ||
+				c.DBMaxConns != 16 || c.StatementTimeout != 30*time.Second || c.RequestTimeout != 30*time.Second || !c.CookieSecure {
 				t.Fatalf("defaults wrong: %+v", c)
 			}
 		}},
@@ -65,6 +65,18 @@ func TestBind(t *testing.T) {
 		{name: "bad duration", env: map[string]string{"INLINE_SYNC_TIMEOUT": "2"}, wantErr: "INLINE_SYNC_TIMEOUT"},
 		{name: "bad notify mode", env: map[string]string{"NOTIFY_MODE": "push"}, wantErr: "NOTIFY_MODE"},
 		{name: "bad url", env: map[string]string{"COMMERCE7_API_URL": "ftp://x"}, wantErr: "COMMERCE7_API_URL"},
+		{name: "pool size from workers", env: map[string]string{"WORKERS": "40"}, check: func(t *testing.T, c *Config) {
+			if c.DBMaxConns != 28 {
+				t.Fatalf("DBMaxConns = %d, want 40/2+8", c.DBMaxConns)
+			}
+		}},
+		{name: "pool size set", env: map[string]string{"DB_MAX_CONNS": "5", "COOKIE_SECURE": "false"}, check: func(t *testing.T, c *Config) {
+			if c.DBMaxConns != 5 || c.CookieSecure {
+				t.Fatalf("DBMaxConns %d CookieSecure %v", c.DBMaxConns, c.CookieSecure)
+			}
+		}},
+		{name: "bad pool size", env: map[string]string{"DB_MAX_CONNS": "1"}, wantErr: "DB_MAX_CONNS"},
+		{name: "bad cookie flag", env: map[string]string{"COOKIE_SECURE": "maybe"}, wantErr: "COOKIE_SECURE"},
 		{name: "bad log level", args: []string{"-LOG_LEVEL", "loud"}, wantErr: "LOG_LEVEL"},
 	}
 	for _, c := range cases {
@@ -94,9 +106,10 @@ func TestHelpHidesSecrets(t *testing.T) {
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	var out bytes.Buffer
 	fs.SetOutput(&out)
-	load := Bind(fs, envOf(map[string]string{"TIERSYNC_API_TOKEN": "s3cr3t-token-value", "DATABASE_URL": "postgres://u:pw@h/db"}), Database, Server)
+	load := Bind(fs, envOf(map[string]string{"TIERSYNC_API_TOKEN": "s3cr3t-token-value", "DATABASE_URL": "postgres://u:pw@h/db",
+		"ALERT_WEBHOOK_URL": "https://hooks.slack.example/services/T0/B0/slacksecret"}), Database, Server)
 	fs.PrintDefaults()
-	if strings.Contains(out.String(), "s3cr3t") || strings.Contains(out.String(), "pw@") {
+	if strings.Contains(out.String(), "s3cr3t") || strings.Contains(out.String(), "pw@") || strings.Contains(out.String(), "slacksecret") {
 		t.Fatalf("--help shows a secret:\n%s", out.String())
 	}
 	for _, name := range []string{"DATABASE_URL", "LISTEN_ADDR", "TIERSYNC_API_TOKEN", "TIERSYNC_SECRET_KEY", "WORKERS",
@@ -112,9 +125,34 @@ func TestHelpHidesSecrets(t *testing.T) {
 }
 
 func TestCheckServer(t *testing.T) {
-	ok := &Config{DatabaseURL: "postgres://x", APIToken: strings.Repeat("t", 16), SecretKey: make([]byte, 32)}
-	if err := ok.CheckServer(); err != nil {
+	ok := func() *Config {
+		return &Config{DatabaseURL: "postgres://x", APIToken: "0123456789abcdef", SecretKey: []byte("secret-key-for-tests-only-012345")}
+	}
+	if err := ok().CheckServer(); err != nil {
 		t.Fatal(err)
+	}
+	refused := []struct {
+		name   string
+		change func(c *Config)
+		want   string
+	}{
+		{"token of one character", func(c *Config) { c.APIToken = strings.Repeat("a", 32) }, "TIERSYNC_API_TOKEN"},
+		{"token of 7 characters", func(c *Config) { c.APIToken = strings.Repeat("abcdefg", 5) }, "8 different"},
+		{"zero key", func(c *Config) { c.SecretKey = make([]byte, 32) }, "TIERSYNC_SECRET_KEY is one byte repeated"},
+		{"webhook user without password", func(c *Config) { c.Commerce7WebhookUser = "hooks" }, "COMMERCE7_WEBHOOK_USER and COMMERCE7_WEBHOOK_PASSWORD"},
+		{"webhook password without user", func(c *Config) { c.Commerce7WebhookPassword = "pw" }, "must be set together"},
+	}
+	for _, tc := range refused {
+		c := ok()
+		tc.change(c)
+		if err := c.CheckServer(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: CheckServer = %v, want an error mentioning %q", tc.name, err, tc.want)
+		}
+	}
+	both := ok()
+	both.Commerce7WebhookUser, both.Commerce7WebhookPassword = "hooks", "pw"
+	if err := both.CheckServer(); err != nil {
+		t.Errorf("both webhook settings: %v", err)
 	}
 	bad := &Config{APIToken: "short"}
 	err := bad.CheckServer()

@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -195,7 +194,7 @@ func TestCrashRecovery(t *testing.T) {
 	const lease = 3 * time.Second
 	env := []string{
 		"DATABASE_URL=" + url, "TIERSYNC_API_TOKEN=system-test-token-0123456789",
-		"TIERSYNC_SECRET_KEY=" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)),
+		"TIERSYNC_SECRET_KEY=" + "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0wMTIzNDU=",
 		"COMMERCE7_API_URL=" + fake + "/v1", "COMMERCE7_APP_ID=tiersync-demo", "COMMERCE7_KEY=demo-secret",
 		"WORKERS=8", "QUEUE_LEASE=" + lease.String(), "POLL_INTERVAL=200ms", "LISTEN_ADDR=127.0.0.1:0", "LOG_LEVEL=warn",
 		"SCHEDULE_EXPIRE=off", "SCHEDULE_SYNC=off", "SHUTDOWN_TIMEOUT=5s",

@@ -1,9 +1,7 @@
 package system
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"net/http"
 	"net/url"
 	"os"
@@ -60,7 +58,7 @@ func TestDatabaseAway(t *testing.T) {
 	listen := freeAddr(t)
 	r := startReplica(t, []string{
 		"DATABASE_URL=" + dbURL, "TIERSYNC_API_TOKEN=system-test-token-0123456789",
-		"TIERSYNC_SECRET_KEY=" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)),
+		"TIERSYNC_SECRET_KEY=" + "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0wMTIzNDU=",
 		"COMMERCE7_API_URL=" + fake + "/v1", "COMMERCE7_APP_ID=tiersync-demo", "COMMERCE7_KEY=demo-secret",
 		"WORKERS=4", "POLL_INTERVAL=200ms", "RETRY_BACKOFF_BASE=200ms", "LISTEN_ADDR=" + listen, "LOG_LEVEL=warn",
 		"SCHEDULE_EXPIRE=off", "SCHEDULE_SYNC=off",

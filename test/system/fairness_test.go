@@ -3,7 +3,6 @@ package system
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -77,7 +76,7 @@ func TestRateLimitsAndFairness(t *testing.T) {
 
 	env := []string{
 		"DATABASE_URL=" + dbURL, "TIERSYNC_API_TOKEN=system-test-token-0123456789",
-		"TIERSYNC_SECRET_KEY=" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)),
+		"TIERSYNC_SECRET_KEY=" + "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0wMTIzNDU=",
 		"COMMERCE7_API_URL=" + fake + "/v1", "COMMERCE7_APP_ID=tiersync-demo", "COMMERCE7_KEY=demo-secret",
 		"WORKERS=8", "POLL_INTERVAL=100ms", "LISTEN_ADDR=127.0.0.1:0", "LOG_LEVEL=error",
 		"SCHEDULE_EXPIRE=off", "SCHEDULE_SYNC=off",
