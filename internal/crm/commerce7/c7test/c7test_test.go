@@ -543,3 +543,32 @@ func TestLatency(t *testing.T) {
 		t.Fatalf("latency removed: %d", r.status)
 	}
 }
+
+// TestHostileFaults checks the faults that test what we trust of a CRM's answer: a fault
+// for one tenant leaves the others alone, a message travels as given (a NUL as \u0000),
+// and a raw body arrives byte for byte, invalid UTF-8 included.
+func TestHostileFaults(t *testing.T) {
+	f, base := Start(t, Options{AppID: "app", AppSecret: "secret", Tenants: []string{"napa", "sonoma"}, RateLimit: -1})
+	f.Inject(Fault{Tenant: "sonoma", Kind: FaultStatus, Status: 422, Message: "bad\x00name"})
+	if r := do(t, base, call{method: "GET", path: "/customer?q=x"}); r.status != 200 {
+		t.Fatalf("another tenant took the fault: %d", r.status)
+	}
+	if r := do(t, base, call{method: "GET", path: "/customer?q=x", tenant: "sonoma"}); r.status != 422 || r.body["message"] != "bad\x00name" {
+		t.Fatalf("message fault: %d %q", r.status, r.body["message"])
+	}
+
+	hostile := "upstream \x00 broke: caf\xc3" // a NUL and a UTF-8 sequence cut mid-character
+	f.Inject(Fault{Kind: FaultStatus, Status: 503, RawBody: hostile})
+	req, _ := http.NewRequest("GET", base+"/customer?q=x", nil)
+	req.SetBasicAuth("app", "secret")
+	req.Header.Set("tenant", "napa")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 503 || !bytes.Equal(raw, []byte(hostile)) {
+		t.Fatalf("raw fault: %d %q", resp.StatusCode, raw)
+	}
+}

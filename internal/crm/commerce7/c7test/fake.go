@@ -119,6 +119,15 @@ type Fault struct {
 	Kind       FaultKind // what the fault does
 	Status     int       // FaultStatus: the status to answer; not a valid status (e.g. 0): 500
 	RetryAfter int       // FaultStatus with 429: the Retry-After seconds
+	// Tenant limits the fault to one tenant's requests; "" matches any tenant.
+	Tenant string
+	// Message is FaultStatus's error body message; "" means "injected failure". It is
+	// sent as the JSON string it is, so a NUL in it reaches the client as \u0000.
+	Message string
+	// RawBody, when set, is sent as FaultStatus's body byte for byte instead of Commerce7's
+	// JSON error, as a proxy or load balancer in front of the CRM may answer: the bytes
+	// need not be JSON nor valid UTF-8. Tests of what we trust in a CRM's answer use it.
+	RawBody string
 }
 
 // tenantState is one tenant's data.
@@ -380,10 +389,11 @@ func (f *Fake) Requests() []Request {
 }
 
 // takeFault returns the first fault matching the request and uses it up; f.mu held.
-func (f *Fake) takeFault(method, path string) *Fault {
+func (f *Fake) takeFault(method, path, tenant string) *Fault {
 	for i, fl := range f.faults {
 		// Methods are matched in any case: "post" in a control API body means POST.
-		if (fl.Method == "" || strings.EqualFold(fl.Method, method)) && strings.HasPrefix(path, fl.Path) {
+		if (fl.Method == "" || strings.EqualFold(fl.Method, method)) && strings.HasPrefix(path, fl.Path) &&
+			(fl.Tenant == "" || fl.Tenant == tenant) {
 			taken := *fl
 			fl.Count--
 			if fl.Count == 0 {

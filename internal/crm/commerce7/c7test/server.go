@@ -32,7 +32,10 @@ func (f *Fake) Handler() http.Handler {
 		var in struct {
 			Method, Path, Kind string
 			Count, Status      int
-			RetryAfter         int `json:"retryAfter"`
+			RetryAfter         int    `json:"retryAfter"`
+			Tenant             string `json:"tenant"`
+			Message            string `json:"message"`
+			RawBody            string `json:"rawBody"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
 			writeJSON(w, 400, map[string]string{"error": "malformed JSON: " + err.Error()})
@@ -47,7 +50,8 @@ func (f *Fake) Handler() http.Handler {
 			writeJSON(w, 400, map[string]string{"error": fmt.Sprintf("status %d: a status fault needs an HTTP status (100-599)", in.Status)})
 			return
 		}
-		f.Inject(Fault{Method: in.Method, Path: in.Path, Count: in.Count, Kind: kind, Status: in.Status, RetryAfter: in.RetryAfter})
+		f.Inject(Fault{Method: in.Method, Path: in.Path, Count: in.Count, Kind: kind, Status: in.Status, RetryAfter: in.RetryAfter,
+			Tenant: in.Tenant, Message: in.Message, RawBody: in.RawBody})
 		w.WriteHeader(http.StatusNoContent)
 	})
 	// Seeding customers in bulk (system tests, the merchant's existing customers):
@@ -107,6 +111,7 @@ type fieldError struct {
 type answer struct {
 	status  int
 	body    any
+	raw     []byte // sent as is instead of body (an injected non-JSON answer)
 	headers map[string]string
 }
 
@@ -181,6 +186,12 @@ func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request) {
 	for k, v := range a.headers {
 		w.Header().Set(k, v)
 	}
+	if a.raw != nil {
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(a.status)
+		_, _ = w.Write(a.raw)
+		return
+	}
 	writeJSON(w, a.status, a.body)
 }
 
@@ -204,13 +215,20 @@ func (f *Fake) admitAndFault(r *http.Request, rec Request) (answer, *Fault) {
 		a.headers = map[string]string{"Retry-After": strconv.Itoa(max(1, int((wait+time.Second-1)/time.Second)))}
 		return a, nil
 	}
-	fault := f.takeFault(r.Method, rec.Path)
+	fault := f.takeFault(r.Method, rec.Path, rec.Tenant)
 	if fault == nil {
 		return answer{}, nil
 	}
 	switch fault.Kind {
 	case FaultStatus:
-		a := fail(fault.Status, "serverError", "injected failure")
+		msg := fault.Message
+		if msg == "" {
+			msg = "injected failure"
+		}
+		a := fail(fault.Status, "serverError", msg)
+		if fault.RawBody != "" {
+			a.raw = []byte(fault.RawBody)
+		}
 		if fault.RetryAfter > 0 {
 			a.headers = map[string]string{"Retry-After": strconv.Itoa(fault.RetryAfter)}
 		}
