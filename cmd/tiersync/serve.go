@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"tiersync/internal/alert"
 	"tiersync/internal/api"
@@ -56,12 +55,20 @@ func runServe(ctx context.Context, e env, args []string) error {
 // within SHUTDOWN_TIMEOUT. The workers run handler, or the syncer over the configured
 // CRMs when handler is nil.
 func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Listener, handler queue.Handler) error {
-	pool, err := db.Open(ctx, cfg.DatabaseURL)
+	pool, err := db.OpenWith(ctx, cfg.DatabaseURL, db.Options{MaxConns: int32(cfg.DBMaxConns), StatementTimeout: cfg.StatementTimeout})
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer pool.Close()
+	// /readyz has a connection of its own: a probe that queued behind request traffic on a
+	// busy pool would report a healthy replica dead and have it restarted.
+	readyPool, err := db.OpenWith(ctx, cfg.DatabaseURL, db.Options{MaxConns: 1, StatementTimeout: readyTimeout})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer readyPool.Close()
 	if err := db.CheckReady(ctx, pool); err != nil {
 		// Serve anyway: /readyz says 503 until the schema catches up, which is what a
 		// rolling upgrade wants, and /healthz keeps the process from being restarted.
@@ -96,7 +103,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if _, err := queue.NewMetrics(registry, engine); err != nil {
+	queueMetrics, err := queue.NewMetrics(registry, engine)
+	if err != nil {
 		ln.Close()
 		return fmt.Errorf("metrics: %w", err)
 	}
@@ -123,13 +131,19 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		ln.Close()
 		return err
 	}
+	metricsHandler := metrics.Handler(registry, log)
+	apiMetrics := metricsHandler
+	if cfg.MetricsAddr != "" {
+		apiMetrics = nil // served on its own listener below
+	}
 	httpHandler := api.New(api.Options{
-		Admin:   admin,
-		Token:   cfg.APIToken,
-		Store:   store,
-		Logger:  log,
-		Ready:   func(ctx context.Context) error { return db.CheckReady(ctx, pool) },
-		Metrics: promhttp.HandlerFor(registry, promhttp.HandlerOpts{}),
+		Admin:          admin,
+		Token:          cfg.APIToken,
+		Store:          store,
+		Logger:         log,
+		Ready:          func(ctx context.Context) error { return db.CheckReady(ctx, readyPool) },
+		Metrics:        apiMetrics,
+		RequestTimeout: cfg.RequestTimeout,
 		// A replica without workers still waits: another replica may finish the row.
 		Queue:             engine,
 		Engine:            engine,
@@ -144,13 +158,18 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 			Commerce7Customer: c7Customer,
 		},
 	})
-	srv := &http.Server{
-		Handler:           httpHandler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	srv := newHTTPServer(httpHandler, log)
+	var metricsLn net.Listener
+	var metricsSrv *http.Server
+	if cfg.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metricsHandler)
+		metricsSrv = newHTTPServer(mux, log)
+		defer metricsSrv.Close() // on an early return; a no-op after Shutdown
 	}
 	switch {
 	case cfg.Workers == 0:
@@ -163,9 +182,14 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	}
 	// Every replica runs the scheduler: each slot's job_runs row goes to one of them.
 	scheduler.Start(ctx)
-	errc := make(chan error, 1)
+	go queueMetrics.Run(ctx, cfg.MetricsInterval)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("serving", slog.String("addr", ln.Addr().String()))
+	if metricsSrv != nil {
+		go func() { errc <- metricsSrv.Serve(metricsLn) }()
+		log.Info("serving /metrics", slog.String("addr", metricsLn.Addr().String()))
+	}
 
 	select {
 	case err := <-errc:
@@ -180,6 +204,14 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	if err := engine.Stop(sctx); err != nil {
 		log.Error("stopping workers", slog.String("error", err.Error()))
 	}
+	if metricsSrv != nil {
+		if err := metricsSrv.Shutdown(sctx); err != nil {
+			return fmt.Errorf("graceful shutdown of the metrics listener: %w", err)
+		}
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("metrics server: %w", err)
+		}
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("graceful shutdown: %w", err)
 	}
@@ -188,6 +220,27 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// Limits of the HTTP side (issue 16: each was found missing by a review).
+const (
+	// maxHeaderBytes caps a request's line and headers: no legitimate caller (a CRM, an
+	// operator's curl, a browser) sends more, and Go's default is 1 MiB.
+	maxHeaderBytes = 64 << 10
+	// readyTimeout is the readiness probe's statement_timeout.
+	readyTimeout = 2 * time.Second
+)
+
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // newSyncer builds the syncer over the CRMs this replica has credentials for. A CRM

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -166,7 +167,7 @@ func TestProbesAndRouting(t *testing.T) {
 		})
 	}
 	h.ready = errors.New("database unreachable")
-	if status, body := h.doWith("GET", "/readyz", "", nil); status != 503 || body["error"] != "database unreachable" {
+	if status, body := h.doWith("GET", "/readyz", "", nil); status != 503 || body["status"] != "unavailable" || strings.Contains(fmt.Sprint(body), "database unreachable") {
 		t.Fatalf("readyz while not ready: %d %v", status, body)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,9 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 type ctxKey int
@@ -81,6 +85,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
+		// Every answer is JSON, a probe's text or an admin page with its own type: never
+		// let a browser guess another.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		l := s.log.With(slog.String("request_id", id))
 		ctx := context.WithValue(context.WithValue(r.Context(), keyRequestID, id), keyLogger, l)
 		r = r.WithContext(ctx)
@@ -112,11 +119,39 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				s.opts.ObserveRequest(route, sw.status, time.Since(start))
 			}
 			l.Log(ctx, level, "http request",
-				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", route),
+				slog.String("method", r.Method), slog.String("path", truncate(r.URL.Path, maxLoggedPath)), slog.String("route", route),
 				slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
 		}()
 		next.ServeHTTP(sw, r)
+	})
+}
+
+// maxLoggedPath caps the path in a request's log line: a path is the caller's text, and a
+// long one would otherwise cost a log line of its size on every request.
+const maxLoggedPath = 256
+
+// truncate cuts s to at most n bytes on a character boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// withDeadline gives every request a deadline (none when d is 0); the queries it runs
+// are cancelled when it passes, and fail answers 503.
+func withDeadline(d time.Duration, next http.Handler) http.Handler {
+	if d <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -143,4 +178,14 @@ func requireToken(token string, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// timedOut reports whether err came from the request's deadline or the database's
+// statement_timeout (SQLSTATE 57014, query_canceled), both of which answer 503.
+func timedOut(ctx context.Context, err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "57014"
 }

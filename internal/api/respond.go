@@ -61,6 +61,11 @@ func fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit))
 		return
 	}
+	if timedOut(r.Context(), err) {
+		logger(r.Context()).WarnContext(r.Context(), "request timed out", slog.String("error", err.Error()))
+		writeError(w, http.StatusServiceUnavailable, "the request took longer than the server allows (REQUEST_TIMEOUT or DB_STATEMENT_TIMEOUT); nothing more will be done for it: try a narrower request, or again later")
+		return
+	}
 	logger(r.Context()).ErrorContext(r.Context(), "request failed", slog.String("error", err.Error()))
 	writeError(w, http.StatusInternalServerError, "internal error; see the server log for request "+requestID(r.Context()))
 }

@@ -37,6 +37,9 @@ type Options struct {
 	Scheduler *schedule.Scheduler
 	// Admin serves /admin/ (the operators' page, its own login); nil leaves it out.
 	Admin http.Handler
+	// RequestTimeout is every request's deadline: its queries are cancelled when it passes
+	// and it is answered 503 (0: none).
+	RequestTimeout time.Duration
 	// ObserveRequest is told of every request (metrics): its route pattern, status and
 	// duration; nil: nobody.
 	ObserveRequest func(route string, status int, d time.Duration)
@@ -63,7 +66,7 @@ func New(opts Options) *Server {
 		s.log = slog.Default()
 	}
 	s.routes()
-	s.handler = s.observe(limitBody(s.mux))
+	s.handler = s.observe(limitBody(withDeadline(s.opts.RequestTimeout, s.mux)))
 	return s
 }
 
@@ -144,7 +147,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.opts.Ready(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+		// The probe is unauthenticated: the reason (a host name, a migration number) goes
+		// to the log, not to whoever asks.
+		logger(r.Context()).Warn("not ready", slog.String("reason", err.Error()))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable",
+			"error": "not ready; the server log says why"})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

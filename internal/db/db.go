@@ -6,17 +6,46 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Open connects a pool to url and checks that the server answers.
+// Options shape a pool beyond what its URL says.
+type Options struct {
+	// MaxConns caps the pool (0: pgx's default, the larger of 4 and the number of CPUs).
+	MaxConns int32
+	// StatementTimeout is every connection's statement_timeout (0: the server's, usually
+	// none). A request's own deadline cancels its queries too, but only while the client
+	// waits; this also bounds the work nobody waits for.
+	StatementTimeout time.Duration
+	// Tracer observes every query (tests count them with it).
+	Tracer pgx.QueryTracer
+}
+
+// Open connects a pool to url with pgx's defaults and checks that the server answers.
 func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	return OpenWith(ctx, url, Options{})
+}
+
+// OpenWith connects a pool to url shaped by opts and checks that the server answers.
+func OpenWith(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+		cfg.MinConns = 0
+	}
+	if opts.StatementTimeout > 0 {
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
+	}
+	if opts.Tracer != nil {
+		cfg.ConnConfig.Tracer = opts.Tracer
 	}
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "tiersync"

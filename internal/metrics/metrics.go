@@ -1,13 +1,16 @@
 // Package metrics holds the process-wide Prometheus collectors that are not the queue's
-// own: HTTP requests by route and status, and job runs. Each is a callback the owning
+// own: HTTP requests by route and status, and job runs; and the /metrics handler. Each is a callback the owning
 // package calls, so api and schedule do not import Prometheus.
 package metrics
 
 import (
+	"log/slog"
+	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // HTTP registers tiersync_http_requests_total{route,status} and
@@ -51,3 +54,22 @@ func Jobs(reg prometheus.Registerer) (func(job, status string, d time.Duration),
 		durations.WithLabelValues(job).Observe(d.Seconds())
 	}, nil
 }
+
+// Handler serves GET /metrics from g. /metrics carries no token, so a scrape must cost
+// next to nothing: the collectors behind it read memory (the queue's gauges are refreshed
+// in the background), at most inFlight scrapes run at once (the rest are answered 503 at
+// once), and each is cut off after timeout.
+func Handler(g prometheus.Gatherer, log *slog.Logger) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{
+		MaxRequestsInFlight: inFlight,
+		Timeout:             timeout,
+		ErrorLog:            slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	})
+}
+
+// One Prometheus server scrapes a target one scrape at a time; 4 leaves room for a second
+// server and a curl.
+const (
+	inFlight = 4
+	timeout  = 5 * time.Second
+)

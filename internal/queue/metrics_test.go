@@ -57,6 +57,18 @@ func TestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, f := range families {
+		if f.GetName() == "tiersync_queue_rows" {
+			t.Fatal("row gauges reported before the first refresh")
+		}
+	}
+	if err := q.metrics.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	families, err = reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
 	values := map[string]float64{}
 	for _, f := range families {
 		for _, m := range f.GetMetric() {

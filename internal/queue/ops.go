@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -86,6 +88,19 @@ func oneOf(v string, set []string) bool {
 
 // args checks the filter and returns its four SQL parameters (nil for "any").
 func (f Filter) args() ([]any, error) {
+	// Lengths first, so that no message below echoes a huge value. An email is at most 254
+	// bytes (RFC 5321); the other filters are short enums and UUIDs.
+	for _, p := range []struct {
+		name, v string
+		max     int
+	}{{"status", f.Status, 32}, {"action_type", f.ActionType, 32}, {"client_id", f.ClientID, 36}, {"email", f.CustomerEmail, 254}} {
+		if len(p.v) > p.max {
+			return nil, apperr.BadRequestf("%s is %d bytes long; at most %d", p.name, len(p.v), p.max)
+		}
+		if !utf8.ValidString(p.v) || strings.ContainsRune(p.v, 0) {
+			return nil, apperr.BadRequestf("%s is not valid UTF-8 text", p.name)
+		}
+	}
 	if f.Status != "" && !oneOf(f.Status, Statuses) {
 		return nil, apperr.Invalidf("status %q is not one of %v", f.Status, Statuses)
 	}
@@ -241,6 +256,40 @@ func (q *Queue) Get(ctx context.Context, id int64) (Item, []Attempt, error) {
 	return it, history, nil
 }
 
+// countKey is one (status, action_type) pair of the queue's row counts.
+type countKey struct{ status, action string }
+
+// counts is the queue's row counts and the age of its oldest pending row.
+type counts struct {
+	rows          map[countKey]int64
+	oldestPending int64
+}
+
+// counts reads the row counts and the oldest pending age in one statement. It scans the
+// table: callers are the authenticated stats endpoint and the metrics refresher (once per
+// interval), never an unauthenticated request.
+func (q *Queue) counts(ctx context.Context) (counts, error) {
+	rows, err := q.pool.Query(ctx, qCounts, q.sqlNow())
+	if err != nil {
+		return counts{}, fmt.Errorf("count queue rows: %w", err)
+	}
+	c := counts{rows: map[countKey]int64{}}
+	for rows.Next() {
+		var k countKey
+		var n, oldest int64
+		if err := rows.Scan(&k.status, &k.action, &n, &oldest); err != nil {
+			rows.Close()
+			return counts{}, fmt.Errorf("count queue rows: %w", err)
+		}
+		c.rows[k] = n
+		c.oldestPending = max(c.oldestPending, oldest)
+	}
+	if err := rows.Err(); err != nil {
+		return counts{}, fmt.Errorf("count queue rows: %w", err)
+	}
+	return c, nil
+}
+
 // Stats counts rows by status and by action (every key present) and the age of the
 // oldest pending row.
 func (q *Queue) Stats(ctx context.Context) (Stats, error) {
@@ -251,25 +300,14 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	for _, a := range Actions {
 		st.ByAction[a] = 0
 	}
-	rows, err := q.pool.Query(ctx, qCounts)
+	c, err := q.counts(ctx)
 	if err != nil {
-		return Stats{}, fmt.Errorf("queue stats: %w", err)
+		return Stats{}, err
 	}
-	for rows.Next() {
-		var status, action string
-		var n int64
-		if err := rows.Scan(&status, &action, &n); err != nil {
-			rows.Close()
-			return Stats{}, fmt.Errorf("queue stats: %w", err)
-		}
-		st.ByStatus[status] += n
-		st.ByAction[action] += n
+	for k, n := range c.rows {
+		st.ByStatus[k.status] += n
+		st.ByAction[k.action] += n
 	}
-	if err := rows.Err(); err != nil {
-		return Stats{}, fmt.Errorf("queue stats: %w", err)
-	}
-	if err := q.pool.QueryRow(ctx, qOldestPending, q.sqlNow()).Scan(&st.OldestPendingSeconds); err != nil {
-		return Stats{}, fmt.Errorf("queue stats: %w", err)
-	}
+	st.OldestPendingSeconds = c.oldestPending
 	return st, nil
 }

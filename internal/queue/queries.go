@@ -261,13 +261,14 @@ WHERE q.id = $2 AND q.status IN ('pending', 'failed')
 RETURNING ` + itemColumns
 
 // filterWhere is the list filters: $1 status, $2 action_type, $3 client_id, $4 part of the
-// customer's email; NULL means any.
+// customer's email (case-insensitive, taken literally: strpos has no wildcards, where
+// ILIKE would read % and _ in it as patterns); NULL means any.
 const filterWhere = `
     ($1::text IS NULL OR q.status = $1)
 AND ($2::text IS NULL OR q.action_type = $2)
 AND ($3::uuid IS NULL OR q.client_id = $3)
 AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM customers c WHERE c.id = q.customer_id
-                                 AND c.email ILIKE '%' || $4 || '%'))`
+                                 AND strpos(lower(c.email), lower($4)) > 0))`
 
 // qRetryFailed makes every failed row matching the filter due now.
 func qRetryFailed() string {
@@ -289,8 +290,11 @@ const qAttempts = `
 SELECT id, attempt, worker, started_at, finished_at, outcome, http_status, error
 FROM crm_sync_attempts WHERE queue_id = $1 ORDER BY id`
 
-const qCounts = `SELECT status, action_type, count(*) FROM crm_sync_queue GROUP BY status, action_type`
-
-const qOldestPending = `
-SELECT coalesce(extract(epoch FROM coalesce($1::timestamptz, now()) - min(created_at)), 0)::bigint
-FROM crm_sync_queue WHERE status = 'pending'`
+// qCounts counts rows by status and action and, for the pending groups, the age in
+// seconds of their oldest row ($1 is the injected clock, NULL for now()).
+const qCounts = `
+SELECT status, action_type, count(*),
+       coalesce(extract(epoch FROM coalesce($1::timestamptz, now())
+                                   - min(created_at) FILTER (WHERE status = 'pending')), 0)::bigint
+FROM crm_sync_queue
+GROUP BY status, action_type`
