@@ -14,7 +14,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -197,7 +199,7 @@ func back(w http.ResponseWriter, r *http.Request, to, msg string) {
 }
 
 func (h *handler) loginPage(w http.ResponseWriter, r *http.Request) {
-	h.render(w, r, "login", http.StatusOK, page{Title: "Log in", Data: map[string]any{"Next": r.URL.Query().Get("next")}})
+	h.render(w, r, "login", http.StatusOK, page{Title: "Log in", Data: map[string]any{"Next": safeNext(r.URL.Query().Get("next"))}})
 }
 
 func (h *handler) login(w http.ResponseWriter, r *http.Request) {
@@ -207,11 +209,45 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.sess.start(w, r)
-	next := r.PostFormValue("next")
-	if u, err := url.Parse(next); err != nil || next == "" || u.IsAbs() || u.Host != "" || len(next) < 6 || next[:6] != "/admin" {
-		next = "/admin/" // never redirect off the admin page
+	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+}
+
+// safeNext is where to go after logging in: next when it is a clean path on the admin
+// page, otherwise /admin/. Browsers read a backslash as a slash, "//" as the start of a
+// host, and undo "..", "%2e%2e" and "%2f" in ways http.Redirect's path.Clean does not
+// foresee, so anything containing them (raw or percent-encoded, once or twice) is
+// refused rather than repaired: only the admin page's own links have to pass.
+func safeNext(next string) string {
+	const home = "/admin/"
+	// The query is left as it is (the admin page's own redirect to the login page encoded
+	// it): it cannot change where the browser goes, only what the page shows.
+	p, _, _ := strings.Cut(next, "?")
+	if !printableASCII(next) || strings.ContainsAny(next, `\#`) {
+		return home
 	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	// The path once decoded must be clean and under /admin; a "%" left after decoding
+	// is a second layer of encoding, which no admin link has.
+	d, err := url.PathUnescape(p)
+	if err != nil || !printableASCII(d) || strings.ContainsAny(d, `\%`) || strings.Contains(d, "//") || strings.Contains(d, "..") {
+		return home
+	}
+	if clean := path.Clean(d); clean != strings.TrimSuffix(d, "/") && clean != d {
+		return home // a "." segment
+	} else if clean != "/admin" && !strings.HasPrefix(clean, "/admin/") {
+		return home
+	}
+	return next
+}
+
+// printableASCII reports whether s is only printable ASCII: no control characters, no
+// DEL, nothing a browser might fold into a slash or a dot.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
