@@ -46,6 +46,8 @@ type Error struct {
 	Err        error // the transport error, if any
 }
 
+// Error is the error's text, cleaned (valid UTF-8, no NUL, at most MaxMessage bytes)
+// whoever built it: it ends up in error_message and the logs.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.CRM)
@@ -58,7 +60,7 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 		b.WriteString(e.Message)
 	}
-	return b.String()
+	return CleanText(b.String(), MaxMessage)
 }
 
 func (e *Error) Unwrap() error { return e.Err }
@@ -88,10 +90,44 @@ func StatusClass(status int) Class {
 		// 400, 401, 403, 404, 409, 422 …: the request itself is wrong, or our credentials
 		// are; sending it again changes nothing.
 		return Permanent
+	case status >= 300 && status <= 399:
+		// Our clients never follow redirects (NoRedirects): a redirect could carry the
+		// credentials to another host. The CRMs' APIs do not redirect, so one means the
+		// configured URL is wrong (http for https, a moved endpoint); retrying the same URL
+		// changes nothing, and an operator must fix the configuration.
+		return Permanent
 	default:
-		// A 1xx/3xx we did not ask for: something between us and the CRM misbehaves.
+		// A 1xx we did not ask for: something between us and the CRM misbehaves.
 		return Retryable
 	}
+}
+
+// NoRedirects returns a client that never follows a redirect: a copy of hc (nil: a new
+// client with timeout) whose CheckRedirect hands the 3xx answer back to the caller. Go's
+// client keeps custom headers (X-Shopify-Access-Token, tenant) on a redirect to another
+// host, so following one would give the credentials away. A copy, so a client passed in
+// configuration is not changed for its other users.
+func NoRedirects(hc *http.Client, timeout time.Duration) *http.Client {
+	var c http.Client
+	if hc != nil {
+		c = *hc
+	} else {
+		c.Timeout = timeout
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
+}
+
+// RedirectError is the Permanent error for a 3xx answer (see NoRedirects). It names the
+// host the CRM pointed at, never the full Location, which may carry anything.
+func RedirectError(crmName, op string, resp *http.Response) *Error {
+	to := "no Location"
+	if loc, err := resp.Location(); err == nil {
+		to = loc.Scheme + "://" + loc.Host
+	}
+	return &Error{Class: Permanent, CRM: crmName, Op: op, Status: resp.StatusCode,
+		Message: fmt.Sprintf("redirected to %s; redirects are never followed (they could carry the credentials to another host): check the API URL",
+			CleanText(to, MaxQuoted))}
 }
 
 // DefaultRetryAfter is the wait when a 429 carries no usable Retry-After.

@@ -30,7 +30,8 @@ type Config struct {
 	// hung call ends (and is retried) before another worker could take the row over.
 	Timeout time.Duration
 	Limiter crm.Limiter
-	// HTTP is the transport; nil: a client of its own with Timeout.
+	// HTTP is the transport; nil: a client of its own with Timeout. Either way the client
+	// used is a copy that refuses redirects (crm.NoRedirects).
 	HTTP *http.Client
 	Now  func() time.Time
 }
@@ -62,10 +63,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	hc := cfg.HTTP
-	if hc == nil {
-		hc = &http.Client{Timeout: cfg.Timeout}
-	}
+	// Never follow a redirect, not even with a client passed in Config.HTTP: it would
+	// send the Basic credentials wherever the answer points.
+	hc := crm.NoRedirects(cfg.HTTP, cfg.Timeout)
 	return &Client{cfg: cfg, http: hc, base: strings.TrimRight(cfg.BaseURL, "/")}, nil
 }
 
@@ -109,8 +109,10 @@ func (a *apiError) text() string {
 // do sends one request for tenant (after taking a rate-limit token) and decodes a
 // successful answer into out.
 func (p *Provider) do(ctx context.Context, op, method, path string, query url.Values, body, out any) error {
+	// Every message is cleaned (crm.CleanText) before it becomes an error: it may quote
+	// the CRM's answer, and it ends up in error_message.
 	fail := func(class crm.Class, status int, msg string, err error) error {
-		return &crm.Error{Class: class, CRM: "commerce7", Op: op, Status: status, Message: msg, Err: err}
+		return &crm.Error{Class: class, CRM: "commerce7", Op: op, Status: status, Message: crm.CleanText(msg, crm.MaxQuoted), Err: err}
 	}
 	if err := p.c.cfg.Limiter.Take(ctx, p.clientID); err != nil {
 		return fail(crm.Retryable, 0, "waiting for the rate limit: "+err.Error(), err)
@@ -146,20 +148,23 @@ func (p *Provider) do(ctx context.Context, op, method, path string, query url.Va
 		return fail(crm.Retryable, 0, err.Error(), err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		return crm.RedirectError("commerce7", op, resp)
+	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
 		return fail(crm.Retryable, resp.StatusCode, "read answer: "+err.Error(), err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// The body may not be Commerce7's JSON at all (a proxy's page), nor UTF-8: quote
+		// it cleaned and capped.
 		var a apiError
 		msg := strings.TrimSpace(string(raw))
 		if json.Unmarshal(raw, &a) == nil && a.text() != "" {
 			msg = a.text()
 		}
-		if len(msg) > 500 {
-			msg = msg[:500] + "…"
-		}
-		e := &crm.Error{Class: crm.StatusClass(resp.StatusCode), CRM: "commerce7", Op: op, Status: resp.StatusCode, Message: msg}
+		e := &crm.Error{Class: crm.StatusClass(resp.StatusCode), CRM: "commerce7", Op: op, Status: resp.StatusCode,
+			Message: crm.CleanText(msg, crm.MaxQuoted)}
 		if e.Class == crm.Throttled {
 			e.RetryAfter = crm.RetryAfter(resp.Header, p.c.cfg.Now())
 		}

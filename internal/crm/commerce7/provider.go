@@ -62,10 +62,10 @@ const pageSize = 50
 // forever (100 pages: 5 000 memberships of one customer, far beyond any real one).
 const maxPages = 100
 
-// EnsureCustomer returns the customer's Commerce7 id: the stored one, else the customer
+// ensureCustomer returns the customer's Commerce7 id: the stored one, else the customer
 // whose email matches exactly, else a new customer. The search comes first so that a
 // creation whose answer was lost is found, not made twice.
-func (p *Provider) EnsureCustomer(ctx context.Context, c crm.Customer) (string, error) {
+func (p *Provider) ensureCustomer(ctx context.Context, c crm.Customer) (string, error) {
 	if c.CRMID != "" {
 		return c.CRMID, nil
 	}
@@ -248,9 +248,9 @@ func checkTier(t crm.Tier) error {
 	return nil
 }
 
-// AddMembership makes the customer a member of the tier's club, unless they already are
+// addMembership makes the customer a member of the tier's club, unless they already are
 // (Active or On Hold): then that membership is the answer.
-func (p *Provider) AddMembership(ctx context.Context, m crm.MembershipChange) (string, error) {
+func (p *Provider) addMembership(ctx context.Context, m crm.MembershipChange) (string, error) {
 	if err := checkTier(m.Tier); err != nil {
 		return "", err
 	}
@@ -291,11 +291,11 @@ func (p *Provider) CancelMembership(ctx context.Context, m crm.MembershipChange,
 	return nil
 }
 
-// UpgradeMembership cancels the old club's membership ("Switching to another club") and
+// upgradeMembership cancels the old club's membership ("Switching to another club") and
 // creates the new one with the old one's address and card ids. Each step checks first:
 // after a crash between the two, the ids are read from the cancelled old membership; when
 // the new membership exists already, it is the answer.
-func (p *Provider) UpgradeMembership(ctx context.Context, m crm.MembershipChange) (string, error) {
+func (p *Provider) upgradeMembership(ctx context.Context, m crm.MembershipChange) (string, error) {
 	if err := checkTier(m.Tier); err != nil {
 		return "", err
 	}
@@ -362,4 +362,35 @@ func (p *Provider) Customer(ctx context.Context, id string) (crm.Customer, error
 		out.Email = c.Emails[0].Email
 	}
 	return out, nil
+}
+
+// The Provider methods that hand back a CRM id check it (crm.CheckID) before the syncer
+// stores it: it goes into SQL, and into the next request's URL.
+
+// EnsureCustomer returns the customer's Commerce7 id (see ensureCustomer).
+func (p *Provider) EnsureCustomer(ctx context.Context, c crm.Customer) (string, error) {
+	return checkedID(p.ensureCustomer(ctx, c))("ensure customer")
+}
+
+// AddMembership makes the customer a member of the tier's club (see addMembership).
+func (p *Provider) AddMembership(ctx context.Context, m crm.MembershipChange) (string, error) {
+	return checkedID(p.addMembership(ctx, m))("add club membership")
+}
+
+// UpgradeMembership moves the customer to the new tier's club (see upgradeMembership).
+func (p *Provider) UpgradeMembership(ctx context.Context, m crm.MembershipChange) (string, error) {
+	return checkedID(p.upgradeMembership(ctx, m))("upgrade club membership")
+}
+
+// checkedID passes an operation's id on if it is one we can store.
+func checkedID(id string, err error) func(op string) (string, error) {
+	return func(op string) (string, error) {
+		if err != nil {
+			return "", err
+		}
+		if err := crm.CheckID("commerce7", op, id); err != nil {
+			return "", err
+		}
+		return id, nil
+	}
 }

@@ -38,8 +38,10 @@ type Config struct {
 	// longest the client waits for its cost bucket before giving the row back as throttled.
 	Timeout time.Duration
 	Limiter crm.Limiter
-	HTTP    *http.Client
-	Now     func() time.Time
+	// HTTP is the transport; nil: a client of its own with Timeout. Either way the client
+	// used is a copy that refuses redirects (crm.NoRedirects).
+	HTTP *http.Client
+	Now  func() time.Time
 	// Wait pauses for d (nil: a timer). Tests inject one that moves their clock.
 	Wait func(ctx context.Context, d time.Duration) error
 }
@@ -96,10 +98,10 @@ func New(cfg Config) (*Client, error) {
 			}
 		}
 	}
-	hc := cfg.HTTP
-	if hc == nil {
-		hc = &http.Client{Timeout: cfg.Timeout}
-	}
+	// Never follow a redirect, not even with a client passed in Config.HTTP: Go keeps
+	// X-Shopify-Access-Token on a redirect to another host, so following one would give
+	// the shop's token to whoever the answer points at.
+	hc := crm.NoRedirects(cfg.HTTP, cfg.Timeout)
 	return &Client{cfg: cfg, http: hc, buckets: map[string]*bucket{}}, nil
 }
 
@@ -176,8 +178,10 @@ func (c *Client) spent(shop string, cost *costStatus) {
 // graphql sends one operation whose cost is at most cost points, and decodes its data.
 func (p *Provider) graphql(ctx context.Context, op string, cost float64, query string, vars map[string]any, out any) error {
 	c := p.c
+	// Every message is cleaned (crm.CleanText) before it becomes an error: it may quote
+	// Shopify's answer, and it ends up in error_message.
 	fail := func(class crm.Class, status int, msg string, err error) error {
-		return &crm.Error{Class: class, CRM: "shopify", Op: op, Status: status, Message: msg, Err: err}
+		return &crm.Error{Class: class, CRM: "shopify", Op: op, Status: status, Message: crm.CleanText(msg, crm.MaxQuoted), Err: err}
 	}
 	if err := c.waitForBudget(ctx, p.shop, cost, op); err != nil {
 		var e *crm.Error
@@ -207,6 +211,9 @@ func (p *Provider) graphql(ctx context.Context, op string, cost float64, query s
 		return fail(crm.Retryable, 0, err.Error(), err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		return crm.RedirectError("shopify", op, resp)
+	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
 		return fail(crm.Retryable, resp.StatusCode, "read answer: "+err.Error(), err)
@@ -215,14 +222,14 @@ func (p *Provider) graphql(ctx context.Context, op string, cost float64, query s
 	decodeErr := json.Unmarshal(raw, &g)
 	c.spent(p.shop, g.Extensions.Cost)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// The body may not be Shopify's JSON at all (a proxy's page), nor UTF-8: quote it
+		// cleaned and capped.
 		msg := errorText(g.Errors)
 		if msg == "" {
 			msg = strings.TrimSpace(string(raw))
 		}
-		if len(msg) > 500 {
-			msg = msg[:500] + "…"
-		}
-		e := &crm.Error{Class: crm.StatusClass(resp.StatusCode), CRM: "shopify", Op: op, Status: resp.StatusCode, Message: msg}
+		e := &crm.Error{Class: crm.StatusClass(resp.StatusCode), CRM: "shopify", Op: op, Status: resp.StatusCode,
+			Message: crm.CleanText(msg, crm.MaxQuoted)}
 		if e.Class == crm.Throttled {
 			e.RetryAfter = crm.RetryAfter(resp.Header, c.cfg.Now())
 		}
@@ -238,7 +245,7 @@ func (p *Provider) graphql(ctx context.Context, op string, cost float64, query s
 			switch e.Extensions.Code {
 			case "THROTTLED":
 				return &crm.Error{Class: crm.Throttled, CRM: "shopify", Op: op, Status: resp.StatusCode,
-					Message: e.Message, RetryAfter: throttleWait(g.Extensions.Cost)}
+					Message: crm.CleanText(e.Message, crm.MaxQuoted), RetryAfter: throttleWait(g.Extensions.Cost)}
 			case "INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE":
 				return fail(crm.Retryable, resp.StatusCode, e.Message, nil)
 			}

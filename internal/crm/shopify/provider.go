@@ -53,8 +53,10 @@ const (
 	mutationCost = 10
 )
 
+// permanent is a failure no retry fixes; msg may quote Shopify's userErrors, so it is
+// cleaned (crm.CleanText) like every CRM-supplied text.
 func permanent(op, msg string) error {
-	return &crm.Error{Class: crm.Permanent, CRM: "shopify", Op: op, Message: msg}
+	return &crm.Error{Class: crm.Permanent, CRM: "shopify", Op: op, Message: crm.CleanText(msg, crm.MaxQuoted)}
 }
 
 // searchQuery is Shopify's search syntax for one exact email.
@@ -81,12 +83,12 @@ func (p *Provider) findCustomer(ctx context.Context, email string) (string, erro
 	return "", nil
 }
 
-// EnsureCustomer returns the customer's Shopify id (a GID): the stored one while Shopify
+// ensureCustomer returns the customer's Shopify id (a GID): the stored one while Shopify
 // still has it (a merchant may delete a customer and make it again), else the one with
 // this email, else a new customer. A creation answered "Email has already been taken"
 // means an earlier attempt made it (its answer was lost) and the search has not caught
 // up: read again.
-func (p *Provider) EnsureCustomer(ctx context.Context, c crm.Customer) (string, error) {
+func (p *Provider) ensureCustomer(ctx context.Context, c crm.Customer) (string, error) {
 	if c.CRMID != "" {
 		var data struct {
 			Customer *struct{ ID string }
@@ -254,4 +256,17 @@ func (p *Provider) UpgradeMembership(ctx context.Context, m crm.MembershipChange
 		}
 	}
 	return "", p.setMetafields(ctx, m.Customer.CRMID, m.Tier, m.ExpiresAt)
+}
+
+// EnsureCustomer returns the customer's Shopify id (see ensureCustomer), checked
+// (crm.CheckID) before the syncer stores it: it goes into SQL and into the next query.
+func (p *Provider) EnsureCustomer(ctx context.Context, c crm.Customer) (string, error) {
+	id, err := p.ensureCustomer(ctx, c)
+	if err != nil {
+		return "", err
+	}
+	if err := crm.CheckID("shopify", "ensure customer", id); err != nil {
+		return "", err
+	}
+	return id, nil
 }
