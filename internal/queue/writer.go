@@ -2,10 +2,15 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"tiersync/internal/crm"
 )
 
 // writer batches outcome writes: whatever outcomes queue up while one batch is being
@@ -89,45 +94,171 @@ func (w *writer) loop() {
 				break more
 			}
 		}
-		err := w.write(batch)
-		for _, p := range batch {
-			p.done(err)
+		errs := w.write(batch)
+		for i, p := range batch {
+			p.done(errs[i])
 		}
 	}
 }
 
-// write retries a failed batch for up to one lease: past that the leases have lapsed,
-// the rows are someone else's, and the fence would refuse the outcomes anyway.
-func (w *writer) write(batch []pending) error {
+// maxErrorMessage caps error_message (and the attempt history's error) in bytes: the
+// same cap as a CRM error's whole text (crm.MaxMessage), enough for what we were doing
+// plus the CRM's quoted answer (crm.MaxQuoted), small enough that a row stays small.
+const maxErrorMessage = crm.MaxMessage
+
+// clean is the last line of defence before SQL: whatever a handler returned, the message
+// becomes valid UTF-8 without NUL, at most maxErrorMessage bytes (crm.CleanText is the
+// one cleaner; the queue knows nothing else of CRMs). PostgreSQL refuses invalid UTF-8
+// and NUL in text, and one refused outcome fails its whole batch.
+func clean(o outcome) outcome {
+	if o.err != nil {
+		msg := crm.CleanText(*o.err, maxErrorMessage)
+		o.err = &msg
+	}
+	return o
+}
+
+// write writes a batch and returns each outcome's error (nil: written, or refused by the
+// fence, which finish logs). The batch is one statement; when PostgreSQL refuses it for
+// something in it (refused), the outcomes are written one by one, so that a bad outcome
+// costs its own row and never its neighbours' — rows of other tenants, which would
+// otherwise lose an attempt each when their leases lapse.
+func (w *writer) write(batch []pending) []error {
 	outcomes := make([]outcome, len(batch))
 	for i, p := range batch {
-		outcomes[i] = p.o
+		outcomes[i] = clean(p.o)
 	}
+	return w.writeOutcomes(outcomes)
+}
+
+// writeOutcomes is write after the cleaning (its own function so a test can hand it
+// outcomes the cleaner would have fixed, and prove the split and the fallback).
+func (w *writer) writeOutcomes(outcomes []outcome) []error {
+	errs := make([]error, len(outcomes))
 	deadline := time.Now().Add(w.q.cfg.Lease)
+	err := w.retry(outcomes, deadline)
+	if err == nil {
+		return errs
+	}
+	if !refused(err) {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	if len(outcomes) > 1 {
+		w.q.log.Warn("a batch of outcomes was refused; writing them one by one", slog.Int("outcomes", len(outcomes)),
+			slog.String("error", err.Error()))
+	}
+	for i, o := range outcomes {
+		errs[i] = w.writeAlone(o, deadline)
+	}
+	return errs
+}
+
+// writeAlone writes one outcome; if PostgreSQL refuses it, it writes it once more with a
+// message of plain ASCII that says what happened, so that the row still leaves
+// processing with an outcome instead of waiting for its lease to lapse.
+func (w *writer) writeAlone(o outcome, deadline time.Time) error {
+	err := w.retry([]outcome{o}, deadline)
+	if err == nil || !refused(err) {
+		return err
+	}
+	w.q.log.Error("an outcome was refused; writing it with a plain message", slog.Int64("id", o.id),
+		slog.String("outcome", o.kind), slog.String("error", err.Error()))
+	fallback := withPlainMessage(o, err)
+	if err2 := w.retry([]outcome{fallback}, deadline); err2 != nil {
+		return fmt.Errorf("outcome of row %d refused (%w), and again with a plain message: %w", o.id, err, err2)
+	}
+	return nil
+}
+
+// retry writes outcomes, trying again while the database is away or busy, for up to the
+// deadline (one lease: past it the leases have lapsed, the rows are someone else's, and
+// the fence would refuse the outcomes anyway). A refusal is returned at once: the same
+// statement would be refused again.
+func (w *writer) retry(outcomes []outcome, deadline time.Time) error {
 	delay := 50 * time.Millisecond
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), w.q.cfg.Lease/3)
 		_, err := w.q.finish(ctx, outcomes)
 		cancel()
-		if err == nil {
-			return nil
+		if err == nil || refused(err) {
+			return err
 		}
 		if time.Now().Add(delay).After(deadline) {
-			return fmt.Errorf("gave up writing %d outcome(s) after one lease: %w", len(batch), err)
+			return fmt.Errorf("gave up writing %d outcome(s) after one lease: %w", len(outcomes), err)
 		}
-		w.q.log.Warn("writing outcomes failed; retrying", slog.Int("outcomes", len(batch)),
+		w.q.log.Warn("writing outcomes failed; retrying", slog.Int("outcomes", len(outcomes)),
 			slog.Duration("in", delay), slog.String("error", err.Error()))
 		time.Sleep(delay) // backoff between database retries, not test synchronisation
 		delay = min(delay*2, 2*time.Second)
 	}
 }
 
+// refused reports whether PostgreSQL refused the statement for something in it (bad data,
+// a constraint), rather than being unreachable, shutting down, out of resources or in a
+// conflict a retry resolves: only a refusal is worth splitting a batch over.
+func refused(err error) bool {
+	var pg *pgconn.PgError
+	if !errors.As(err, &pg) || len(pg.Code) < 2 {
+		return false
+	}
+	switch pg.Code[:2] {
+	case "08", // connection exception
+		"40", // transaction rollback: serialization failure, deadlock
+		"53", // insufficient resources
+		"55", // object not in prerequisite state: lock not available
+		"57", // operator intervention: shutdown, statement timeout, cancel
+		"58", // system error
+		"XX": // internal error
+		return false
+	}
+	return true
+}
+
+// withPlainMessage is o with its message replaced by one that PostgreSQL accepts in any
+// encoding: what happened, and the original's printable ASCII.
+func withPlainMessage(o outcome, cause error) outcome {
+	code := "unknown"
+	var pg *pgconn.PgError
+	if errors.As(cause, &pg) {
+		code = pg.Code
+	}
+	msg := fmt.Sprintf("the database refused this attempt's error message (SQLSTATE %s); its printable ASCII: ", code)
+	if o.err != nil {
+		msg += plainASCII(*o.err, maxErrorMessage-len(msg))
+	}
+	o.err = &msg
+	return o
+}
+
+// plainASCII keeps s's printable ASCII (other bytes become '?'), at most max bytes.
+func plainASCII(s string, max int) string {
+	b := make([]byte, 0, min(len(s), max))
+	for i := 0; i < len(s) && len(b) < max; i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e {
+			c = '?'
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
 // writeNow writes one outcome directly, for RunDue and RunOne, which may run in a process
-// whose workers are not started.
+// whose workers are not started. Like the writer, it cleans the outcome, and writes it with
+// a plain message if PostgreSQL refuses it.
 func (q *Queue) writeNow(o outcome) error {
+	o = clean(o)
 	ctx, cancel := context.WithTimeout(context.Background(), q.cfg.Lease/3)
 	defer cancel()
 	ok, err := q.finish(ctx, []outcome{o})
+	if refused(err) {
+		q.log.Error("an outcome was refused; writing it with a plain message", slog.Int64("id", o.id),
+			slog.String("outcome", o.kind), slog.String("error", err.Error()))
+		ok, err = q.finish(ctx, []outcome{withPlainMessage(o, err)})
+	}
 	if err != nil {
 		return err
 	}
