@@ -1,36 +1,71 @@
 package web
 
 import (
+	"context"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Sessions are stateless: the cookie is "expiry.nonce.mac", MACed with a key derived from
-// the API token, so changing TIERSYNC_API_TOKEN logs every session out and no session
-// table is needed across replicas. The CSRF token of a session is a second MAC over its
-// nonce: forms carry it, and every POST must present the session's.
+// A session is a cookie "expiry.nonce.mac" and a row in admin_sessions.
+//
+// The MAC key is derived with HKDF from TIERSYNC_SECRET_KEY, which never leaves the
+// server, rather than from the API token, which operators paste and scripts hold. The
+// HKDF info carries a hash of the API token, so changing TIERSYNC_API_TOKEN still logs
+// every session out, and the label keeps this key apart from the key's other use
+// (encrypting stored CRM tokens).
+//
+// The MAC alone cannot be taken back, so each session also has a row, keyed by a hash of
+// its nonce, made at login, deleted at logout and looked up (by primary key) on every
+// request: logging out ends the cookie on every replica at once. A row rather than a
+// list of revoked nonces, so that anything that loses rows logs people out instead of
+// letting a revoked cookie back in. Expired rows are deleted at each login: there are
+// only as many rows as logins in the last sessionTTL.
+//
+// The CSRF token of a session is a second MAC over its nonce: forms carry it, and every
+// POST must present the session's.
 const (
 	cookieName = "tiersync_admin"
 	sessionTTL = 12 * time.Hour
+	// sessionInfo is the HKDF label: a new version of the cookie's format takes a new
+	// label, so old cookies simply stop verifying.
+	sessionInfo = "tiersync admin session v1"
 )
 
 type sessions struct {
-	key   []byte
-	token string
-	now   func() time.Time
+	key    []byte
+	token  string
+	pool   *pgxpool.Pool
+	secure bool
+	now    func() time.Time
 }
 
-func newSessions(token string, now func() time.Time) *sessions {
-	k := sha256.Sum256([]byte("tiersync admin session key\x00" + token))
-	return &sessions{key: k[:], token: token, now: now}
+func newSessions(secretKey []byte, token string, pool *pgxpool.Pool, secure bool, now func() time.Time) (*sessions, error) {
+	if len(secretKey) < 32 {
+		return nil, fmt.Errorf("web: SecretKey (TIERSYNC_SECRET_KEY) must be at least 32 bytes, got %d", len(secretKey))
+	}
+	if pool == nil {
+		return nil, errors.New("web: Pool required (sessions are kept in admin_sessions)")
+	}
+	th := sha256.Sum256([]byte(token))
+	key, err := hkdf.Key(sha256.New, secretKey, nil, sessionInfo+"\x00api token sha256 "+hex.EncodeToString(th[:]), sha256.Size)
+	if err != nil {
+		return nil, fmt.Errorf("web: derive the session key: %w", err)
+	}
+	return &sessions{key: key, token: token, pool: pool, secure: secure, now: now}, nil
 }
 
 func (s *sessions) mac(parts ...string) string {
@@ -47,36 +82,68 @@ func (s *sessions) checkToken(given string) bool {
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1 && s.token != ""
 }
 
-// start sets a new session cookie.
-func (s *sessions) start(w http.ResponseWriter, r *http.Request) {
+// rowID is a session's key in admin_sessions.
+func rowID(nonce string) []byte {
+	h := sha256.Sum256([]byte(nonce))
+	return h[:]
+}
+
+// start records a new session and sets its cookie.
+func (s *sessions) start(ctx context.Context, w http.ResponseWriter) error {
 	var n [16]byte
-	_, _ = rand.Read(n[:])
+	_, _ = rand.Read(n[:]) // crypto/rand.Read does not fail (it crashes the program instead)
 	nonce := hex.EncodeToString(n[:])
-	exp := strconv.FormatInt(s.now().Add(sessionTTL).Unix(), 10)
+	now := s.now()
+	expires := now.Add(sessionTTL)
+	// One round trip: the new row, and the rows whose sessions have ended.
+	_, err := s.pool.Exec(ctx, `
+		WITH pruned AS (DELETE FROM admin_sessions WHERE expires_at < $3)
+		INSERT INTO admin_sessions (id, expires_at) VALUES ($1, $2)`, rowID(nonce), expires, now)
+	if err != nil {
+		return fmt.Errorf("record the admin session: %w", err)
+	}
+	exp := strconv.FormatInt(expires.Unix(), 10)
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: exp + "." + nonce + "." + s.mac("session", exp, nonce),
-		Path: "/admin", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: int(sessionTTL.Seconds())})
+		Path: "/admin", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secure, MaxAge: int(sessionTTL.Seconds())})
+	return nil
 }
 
-func (s *sessions) end(w http.ResponseWriter, r *http.Request) {
+// end deletes the session's row, so that its cookie stops working everywhere, and tells
+// the browser to forget the cookie.
+func (s *sessions) end(ctx context.Context, w http.ResponseWriter, nonce string) error {
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/admin", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: -1})
+		SameSite: http.SameSiteStrictMode, Secure: s.secure, MaxAge: -1})
+	if _, err := s.pool.Exec(ctx, `DELETE FROM admin_sessions WHERE id = $1`, rowID(nonce)); err != nil {
+		return fmt.Errorf("end the admin session: %w", err)
+	}
+	return nil
 }
 
-// current returns the request's session nonce, or "" when it has no valid session.
-func (s *sessions) current(r *http.Request) string {
+// current returns the request's session nonce, or "" when it has no valid session. The
+// error is the database's: the session could not be checked.
+func (s *sessions) current(ctx context.Context, r *http.Request) (string, error) {
 	c, err := r.Cookie(cookieName)
 	if err != nil {
-		return ""
+		return "", nil
 	}
 	parts := strings.Split(c.Value, ".")
 	if len(parts) != 3 || !hmac.Equal([]byte(parts[2]), []byte(s.mac("session", parts[0], parts[1]))) {
-		return ""
+		return "", nil
 	}
+	now := s.now()
 	exp, err := strconv.ParseInt(parts[0], 10, 64)
-	if err != nil || s.now().Unix() > exp {
-		return ""
+	if err != nil || now.Unix() > exp {
+		return "", nil
 	}
-	return parts[1]
+	var live bool
+	err = s.pool.QueryRow(ctx, `SELECT true FROM admin_sessions WHERE id = $1 AND expires_at > $2`, rowID(parts[1]), now).Scan(&live)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return "", nil // logged out
+	case err != nil:
+		return "", fmt.Errorf("check the admin session: %w", err)
+	}
+	return parts[1], nil
 }
 
 func (s *sessions) csrf(nonce string) string { return s.mac("csrf", nonce) }

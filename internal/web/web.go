@@ -1,7 +1,9 @@
 // Package web is the operators' admin page at /admin/: server-rendered html/template
-// pages and embedded static files, no JavaScript build. Login is the API token; the
-// session is an HttpOnly, SameSite=Strict cookie; every form carries a CSRF token and
-// nothing changes on GET.
+// pages and embedded static files, no JavaScript build. Login is the API token, with
+// failed attempts limited per client address; the session is an HttpOnly,
+// SameSite=Strict cookie MACed with a key derived from TIERSYNC_SECRET_KEY and backed by
+// a row that logout deletes (session.go); every form carries a CSRF token and nothing
+// changes on GET.
 package web
 
 import (
@@ -12,6 +14,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"path"
@@ -23,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tiersync/internal/apperr"
+	"tiersync/internal/authlimit"
 	"tiersync/internal/membership"
 	"tiersync/internal/queue"
 	"tiersync/internal/schedule"
@@ -33,22 +37,32 @@ var files embed.FS
 
 // Options are what the admin page reads and steers.
 type Options struct {
-	Token     string // TIERSYNC_API_TOKEN
-	Pool      *pgxpool.Pool
-	Store     *membership.Store
-	Engine    *queue.Queue
-	Scheduler *schedule.Scheduler
-	Logger    *slog.Logger
-	Now       func() time.Time
+	Token string // TIERSYNC_API_TOKEN: what an operator logs in with
+	// SecretKey is TIERSYNC_SECRET_KEY (32 bytes), which the session MAC key is derived
+	// from. Required: New fails without it.
+	SecretKey []byte
+	// CookieSecure marks the session cookie Secure, so that browsers send it over HTTPS
+	// only (COOKIE_SECURE). Off only for plain-HTTP development such as the demo.
+	CookieSecure bool
+	// LoginLimiter limits failed logins per client address [nil: authlimit's defaults,
+	// 10 failures a minute, with Now as its clock].
+	LoginLimiter *authlimit.Limiter
+	Pool         *pgxpool.Pool
+	Store        *membership.Store
+	Engine       *queue.Queue
+	Scheduler    *schedule.Scheduler
+	Logger       *slog.Logger
+	Now          func() time.Time
 	// RefreshEvery is how often the dashboard reloads itself [5s].
 	RefreshEvery time.Duration
 }
 
 type handler struct {
-	opts  Options
-	sess  *sessions
-	pages map[string]*template.Template
-	mux   *http.ServeMux
+	opts    Options
+	sess    *sessions
+	limiter *authlimit.Limiter
+	pages   map[string]*template.Template
+	mux     *http.ServeMux
 }
 
 // New returns the admin page's handler, to mount at /admin/.
@@ -62,7 +76,14 @@ func New(opts Options) (http.Handler, error) {
 	if opts.RefreshEvery <= 0 {
 		opts.RefreshEvery = 5 * time.Second
 	}
-	h := &handler{opts: opts, sess: newSessions(opts.Token, opts.Now), pages: map[string]*template.Template{}, mux: http.NewServeMux()}
+	if opts.LoginLimiter == nil {
+		opts.LoginLimiter = authlimit.New(authlimit.Config{Now: opts.Now})
+	}
+	sess, err := newSessions(opts.SecretKey, opts.Token, opts.Pool, opts.CookieSecure, opts.Now)
+	if err != nil {
+		return nil, err
+	}
+	h := &handler{opts: opts, sess: sess, limiter: opts.LoginLimiter, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
 	funcs := template.FuncMap{
 		"when": func(t any) string {
 			switch v := t.(type) {
@@ -128,7 +149,11 @@ type ctxKey struct{}
 // every POST.
 func (h *handler) auth(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		nonce := h.sess.current(r)
+		nonce, err := h.sess.current(r.Context(), r)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
 		if nonce == "" {
 			if r.Method == http.MethodGet {
 				http.Redirect(w, r, "/admin/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
@@ -202,14 +227,31 @@ func (h *handler) loginPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, "login", http.StatusOK, page{Title: "Log in", Data: map[string]any{"Next": safeNext(r.URL.Query().Get("next"))}})
 }
 
+// login checks the API token, at most LoginLimiter's failures per client address: past
+// them an attempt is refused before the token is compared, so guessing it goes at a
+// handful of tries a minute whatever the attacker's bandwidth.
 func (h *handler) login(w http.ResponseWriter, r *http.Request) {
-	if !h.sess.checkToken(r.PostFormValue("token")) {
-		h.render(w, r, "login", http.StatusUnauthorized, page{Title: "Log in", Error: "That is not the API token.",
-			Data: map[string]any{"Next": r.PostFormValue("next")}})
+	// The whole form is read before the limiter is asked, so that nothing slow (a body
+	// trickling in) sits between its check and the failure it records.
+	given, next := r.PostFormValue("token"), safeNext(r.PostFormValue("next"))
+	client := authlimit.ClientKey(r)
+	if ok, after := h.limiter.Allow(client); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(after.Seconds()))))
+		h.render(w, r, "login", http.StatusTooManyRequests, page{Title: "Log in",
+			Error: "Too many wrong tokens from your address: wait a minute and try again.", Data: map[string]any{"Next": next}})
 		return
 	}
-	h.sess.start(w, r)
-	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+	if !h.sess.checkToken(given) {
+		h.limiter.Fail(client)
+		h.render(w, r, "login", http.StatusUnauthorized, page{Title: "Log in", Error: "That is not the API token.",
+			Data: map[string]any{"Next": next}})
+		return
+	}
+	if err := h.sess.start(r.Context(), w); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 // safeNext is where to go after logging in: next when it is a clean path on the admin
@@ -251,7 +293,11 @@ func printableASCII(s string) bool {
 }
 
 func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
-	h.sess.end(w, r)
+	nonce, _ := r.Context().Value(ctxKey{}).(string)
+	if err := h.sess.end(r.Context(), w, nonce); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
 }
 

@@ -28,6 +28,9 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 
 const token = "admin-test-token-0123456789"
 
+// secretKey stands for TIERSYNC_SECRET_KEY.
+var secretKey = []byte("secret-key-for-the-web-tests-012")
+
 var chromiumOnce sync.Once
 
 // chromium finds Debian's Chromium, installing the package when it is missing and this
@@ -87,7 +90,7 @@ func TestAdminPageInABrowser(t *testing.T) {
 	}
 	// The dashboard reloads itself every second: the walk through the pages reads the
 	// dashboard before it reloads, and the last step watches a reload bring a new count.
-	admin, err := web.New(web.Options{Token: token, Pool: pool, Store: store, Engine: engine, Scheduler: sched, RefreshEvery: time.Second})
+	admin, err := web.New(web.Options{Token: token, SecretKey: secretKey, CookieSecure: true, Pool: pool, Store: store, Engine: engine, Scheduler: sched, RefreshEvery: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +267,7 @@ func TestAdminPageWithoutABrowser(t *testing.T) {
 	store := membership.NewStore(pool, nil)
 	engine := queue.New(pool, nil, queue.Config{Workers: 1})
 	sched, _ := jobs.Scheduler(jobs.Deps{Pool: pool, Store: store, Engine: engine}, "off", "off", schedule.Options{})
-	admin, err := web.New(web.Options{Token: token, Pool: pool, Store: store, Engine: engine, Scheduler: sched})
+	admin, err := web.New(web.Options{Token: token, SecretKey: secretKey, Pool: pool, Store: store, Engine: engine, Scheduler: sched})
 	if err != nil {
 		t.Fatal(err)
 	}
