@@ -339,3 +339,80 @@ func TestLoginRateLimit(t *testing.T) {
 		t.Fatalf("the next window: %d, want 303", resp.StatusCode)
 	}
 }
+
+// TestFlashIsAFixedText: ?msg= picks one of the page's own texts by code; any other text
+// in it, on the login page or behind it, is shown nowhere.
+func TestFlashIsAFixedText(t *testing.T) {
+	h := newAdmin(t, web.Options{})
+	session := login(t, h, "192.0.2.1:1")
+	const lure = "Session expired: log in again at evil.example"
+	cases := []struct {
+		target   string
+		session  bool
+		want     string // a text the page must show ("" none)
+		wantFlag string // the element it is in
+	}{
+		{"/admin/login?msg=" + url.QueryEscape(lure), false, "", ""},
+		{"/admin/login?msg=%3Cb%3E" + url.QueryEscape(lure), false, "", ""},
+		{"/admin/login?msg=logged-out", false, "You are logged out.", `id="flash"`},
+		{"/admin/cron?msg=" + url.QueryEscape(lure), true, "", ""},
+		{"/admin/cron?msg=job-succeeded", true, "The job ran and succeeded", `id="flash"`},
+		{"/admin/cron?msg=job-failed", true, "The job ran and failed", `id="error"`},
+		{"/admin/clients?msg=retried%20" + url.QueryEscape(lure), true, "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.target, func(t *testing.T) {
+			var cookies []*http.Cookie
+			if c.session {
+				cookies = append(cookies, session)
+			}
+			resp := do(h, "GET", c.target, "", nil, cookies...)
+			b, _ := io.ReadAll(resp.Body)
+			body := string(b)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("%d", resp.StatusCode)
+			}
+			if strings.Contains(body, "evil.example") {
+				t.Fatalf("the page repeats the request's text:\n%s", body)
+			}
+			if c.want == "" && (strings.Contains(body, `id="flash"`) || strings.Contains(body, `id="error"`)) {
+				t.Fatalf("a message for an unknown code:\n%s", body)
+			}
+			if c.want != "" && (!strings.Contains(body, c.want) || !strings.Contains(body, c.wantFlag)) {
+				t.Fatalf("want %q in %s:\n%s", c.want, c.wantFlag, body)
+			}
+		})
+	}
+}
+
+// TestStaticFilesAndHeaders: the static directory is not listed, its files are served,
+// and every admin answer carries the full CSP.
+func TestStaticFilesAndHeaders(t *testing.T) {
+	h := newAdmin(t, web.Options{})
+	cases := []struct {
+		path   string
+		status int
+	}{
+		{"/admin/static/", http.StatusNotFound},
+		{"/admin/static/style.css", http.StatusOK},
+		{"/admin/static/confirm.js", http.StatusOK},
+		{"/admin/static/nothing.css", http.StatusNotFound},
+		{"/admin/login", http.StatusOK},
+	}
+	for _, c := range cases {
+		resp := do(h, "GET", c.path, "", nil)
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != c.status {
+			t.Errorf("GET %s: %d, want %d", c.path, resp.StatusCode, c.status)
+		}
+		if strings.Contains(string(b), `href="style.css"`) {
+			t.Errorf("GET %s lists the directory", c.path)
+		}
+		csp := resp.Header.Get("Content-Security-Policy")
+		for _, d := range []string{"default-src 'self'", "frame-ancestors 'none'", "form-action 'self'", "base-uri 'none'", "object-src 'none'"} {
+			if !strings.Contains(csp, d) {
+				t.Errorf("GET %s: CSP %q lacks %q", c.path, csp, d)
+			}
+		}
+	}
+}

@@ -119,7 +119,7 @@ func New(opts Options) (http.Handler, error) {
 		h.pages[page] = t
 	}
 	static, _ := fs.Sub(files, "static")
-	h.mux.Handle("GET /admin/static/", http.StripPrefix("/admin/static/", http.FileServerFS(static)))
+	h.mux.Handle("GET /admin/static/", http.StripPrefix("/admin/static/", filesOnly(static)))
 	h.mux.HandleFunc("GET /admin/login", h.loginPage)
 	h.mux.HandleFunc("POST /admin/login", h.login)
 	h.mux.HandleFunc("POST /admin/logout", h.auth(h.logout))
@@ -137,7 +137,10 @@ func New(opts Options) (http.Handler, error) {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'")
+	// form-action keeps a form (even an injected one) posting here; base-uri stops a <base>
+	// from moving the page's relative links; object-src shuts out plugins.
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'; "+
+		"form-action 'self'; base-uri 'none'; object-src 'none'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Referrer-Policy", "same-origin")
 	h.mux.ServeHTTP(w, r)
@@ -185,8 +188,12 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, name string, st
 	if nonce, _ := r.Context().Value(ctxKey{}).(string); nonce != "" {
 		p.CSRF = h.sess.csrf(nonce)
 	}
-	if p.Flash == "" {
-		p.Flash = r.URL.Query().Get("msg")
+	if p.Flash == "" && p.Error == "" {
+		if text, bad := flashText(flashCode(r.URL.Query().Get("msg"))); bad {
+			p.Error = text
+		} else {
+			p.Flash = text
+		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -214,11 +221,67 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	h.render(w, r, "login", status, page{Title: "Error", Error: msg, Data: map[string]any{"ErrorPage": true}})
 }
 
+// filesOnly serves the embedded static files, and a 404 for a directory rather than a
+// listing of it.
+func filesOnly(static fs.FS) http.Handler {
+	files := http.FileServerFS(static)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimSuffix(r.URL.Path, "/")
+		if name == "" {
+			name = "."
+		}
+		if st, err := fs.Stat(static, name); err != nil || st.IsDir() {
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
+}
+
+// A flashCode is what ?msg= carries after a POST: a code for one of a fixed set of
+// texts, never the text itself, so that a link cannot make the admin page say what it
+// likes ("your session expired, log in at …"). An unknown code shows nothing.
+type flashCode string
+
+const (
+	flashRetried       flashCode = "retried"
+	flashCancelled     flashCode = "cancelled"
+	flashNotActionable flashCode = "not-actionable"
+	flashFailedRetried flashCode = "failed-retried"
+	flashJobSucceeded  flashCode = "job-succeeded"
+	flashJobFailed     flashCode = "job-failed"
+	flashJobStarted    flashCode = "job-started"
+	flashLoggedOut     flashCode = "logged-out"
+)
+
+// flashText is the text of a code, and whether it reports a failure.
+func flashText(code flashCode) (text string, bad bool) {
+	switch code {
+	case flashRetried:
+		return "The row is due again.", false
+	case flashCancelled:
+		return "The row is cancelled.", false
+	case flashNotActionable:
+		return "Nothing was changed: only pending or failed rows can be retried or cancelled.", true
+	case flashFailedRetried:
+		return "The failed rows are due again.", false
+	case flashJobSucceeded:
+		return "The job ran and succeeded: its run is below.", false
+	case flashJobFailed:
+		return "The job ran and failed: its run and error are below.", true
+	case flashJobStarted:
+		return "The job was started: its run is below.", false
+	case flashLoggedOut:
+		return "You are logged out.", false
+	}
+	return "", false
+}
+
 // back redirects after a POST to where the form was, with a message.
-func back(w http.ResponseWriter, r *http.Request, to, msg string) {
+func back(w http.ResponseWriter, r *http.Request, to string, msg flashCode) {
 	u, _ := url.Parse(to)
 	q := u.Query()
-	q.Set("msg", msg)
+	q.Set("msg", string(msg))
 	u.RawQuery = q.Encode()
 	http.Redirect(w, r, u.String(), http.StatusSeeOther)
 }
@@ -298,7 +361,7 @@ func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
+	back(w, r, "/admin/login", flashLoggedOut)
 }
 
 type clientBacklog struct {
@@ -418,16 +481,16 @@ func (h *handler) queueItem(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) retry(w http.ResponseWriter, r *http.Request) {
-	h.change(w, r, "retried", func(ctx context.Context, id int64) (queue.Item, error) {
+	h.change(w, r, "retried", flashRetried, func(ctx context.Context, id int64) (queue.Item, error) {
 		return h.opts.Engine.Retry(ctx, id, r.PostFormValue("reset") == "1")
 	})
 }
 
 func (h *handler) cancel(w http.ResponseWriter, r *http.Request) {
-	h.change(w, r, "cancelled", h.opts.Engine.Cancel)
+	h.change(w, r, "cancelled", flashCancelled, h.opts.Engine.Cancel)
 }
 
-func (h *handler) change(w http.ResponseWriter, r *http.Request, verb string, do func(context.Context, int64) (queue.Item, error)) {
+func (h *handler) change(w http.ResponseWriter, r *http.Request, verb string, done flashCode, do func(context.Context, int64) (queue.Item, error)) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
 		h.fail(w, r, apperr.BadRequestf("%q is not a queue row id", r.PathValue("id")))
@@ -435,14 +498,14 @@ func (h *handler) change(w http.ResponseWriter, r *http.Request, verb string, do
 	}
 	if _, err := do(r.Context(), id); err != nil {
 		if apperr.KindOf(err) == apperr.Conflict {
-			back(w, r, fmt.Sprintf("/admin/queue/%d", id), err.Error())
+			back(w, r, fmt.Sprintf("/admin/queue/%d", id), flashNotActionable)
 			return
 		}
 		h.fail(w, r, err)
 		return
 	}
 	h.opts.Logger.Info("admin: queue row "+verb, slog.Int64("queue_id", id))
-	back(w, r, fmt.Sprintf("/admin/queue/%d", id), fmt.Sprintf("Row #%d %s.", id, verb))
+	back(w, r, fmt.Sprintf("/admin/queue/%d", id), done)
 }
 
 func (h *handler) retryFailed(w http.ResponseWriter, r *http.Request) {
@@ -452,7 +515,7 @@ func (h *handler) retryFailed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.opts.Logger.Info("admin: failed rows retried", slog.Int64("count", n))
-	back(w, r, "/admin/queue?status=pending", fmt.Sprintf("%d failed row(s) are due again.", n))
+	back(w, r, "/admin/queue?status=pending", flashFailedRetried)
 }
 
 func (h *handler) cronPage(w http.ResponseWriter, r *http.Request) {
@@ -475,7 +538,15 @@ func (h *handler) cronRun(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	back(w, r, "/admin/cron", fmt.Sprintf("Run #%d of %s: %s.", run.ID, run.JobName, run.Status))
+	h.opts.Logger.Info("admin: job run", slog.String("job", run.JobName), slog.Int64("run_id", run.ID), slog.String("status", run.Status))
+	switch run.Status {
+	case schedule.StatusSucceeded:
+		back(w, r, "/admin/cron", flashJobSucceeded)
+	case schedule.StatusFailed:
+		back(w, r, "/admin/cron", flashJobFailed)
+	default:
+		back(w, r, "/admin/cron", flashJobStarted)
+	}
 }
 
 type clientTiers struct {
