@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"tiersync/internal/apperr"
 )
@@ -70,13 +72,157 @@ func fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, http.StatusInternalServerError, "internal error; see the server log for request "+requestID(r.Context()))
 }
 
+// readBody reads the whole request body (limitBody caps it: a *http.MaxBytesError, 413).
+func readBody(r *http.Request) ([]byte, error) {
+	raw, err := io.ReadAll(r.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, apperr.BadRequestf("read body: %v", err)
+	}
+	return raw, nil
+}
+
+// readJSONBody reads the body and refuses, with a 400, JSON text that PostgreSQL cannot
+// hold: every JSON body, the API's and the webhooks', comes through here, so that no
+// handler has to remember that a string or a stored payload can fail in the database.
+func readJSONBody(r *http.Request) ([]byte, error) {
+	raw, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkJSONText(raw); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
+// Limits of checkJSONText. PostgreSQL's numeric (and so jsonb) overflows near 10^131072
+// and underflows near 10^-16383; no field of ours or of a CRM's payload comes close to
+// these bounds.
+const (
+	maxJSONDepth       = 64
+	maxJSONNumberBytes = 100
+	maxJSONExponent    = 1000
+)
+
+// checkJSONText refuses what Go's decoder lets through but PostgreSQL does not: invalid
+// UTF-8 (Go would turn it into U+FFFD in a decoded string, but the raw payload of a
+// webhook is stored as jsonb), \u0000 (text and jsonb cannot hold a NUL), a lone UTF-16
+// surrogate escape (jsonb refuses it), numbers beyond numeric's range, and nesting deep
+// enough to matter. It does not judge the syntax: the decoder does that afterwards.
+func checkJSONText(raw []byte) error {
+	if !utf8.Valid(raw) {
+		return apperr.BadRequestf("request body is not valid UTF-8")
+	}
+	depth := 0
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == '"':
+			end, err := checkJSONString(raw, i+1)
+			if err != nil {
+				return err
+			}
+			i = end
+		case c == '{' || c == '[':
+			if depth++; depth > maxJSONDepth {
+				return apperr.BadRequestf("JSON is nested deeper than %d levels", maxJSONDepth)
+			}
+		case c == '}' || c == ']':
+			depth--
+		case c == '-' || (c >= '0' && c <= '9'):
+			end := i
+			for end < len(raw) && strings.IndexByte("+-.eE0123456789", raw[end]) >= 0 {
+				end++
+			}
+			if err := checkJSONNumber(raw[i:end]); err != nil {
+				return err
+			}
+			i = end - 1
+		}
+	}
+	return nil
+}
+
+// checkJSONString checks the string whose contents start at raw[i] and returns the index
+// of its closing quote (or len(raw) when it has none: the decoder reports that).
+func checkJSONString(raw []byte, i int) (int, error) {
+	for ; i < len(raw); i++ {
+		switch raw[i] {
+		case '"':
+			return i, nil
+		case 0:
+			return 0, apperr.BadRequestf("JSON must not contain NUL characters")
+		case '\\':
+			if i+1 < len(raw) && raw[i+1] == 'u' {
+				r, ok := hex4(raw, i+2)
+				if !ok {
+					i++
+					continue // malformed: the decoder reports it
+				}
+				switch {
+				case r == 0:
+					return 0, apperr.BadRequestf("JSON must not contain NUL characters (\\u0000)")
+				case r >= 0xD800 && r <= 0xDBFF:
+					low, ok := rune(0), false
+					if i+7 < len(raw) && raw[i+6] == '\\' && raw[i+7] == 'u' {
+						low, ok = hex4(raw, i+8)
+					}
+					if !ok || low < 0xDC00 || low > 0xDFFF {
+						return 0, apperr.BadRequestf("JSON holds an unpaired UTF-16 surrogate escape (\\u%04x)", r)
+					}
+					i += 11
+				case r >= 0xDC00 && r <= 0xDFFF:
+					return 0, apperr.BadRequestf("JSON holds an unpaired UTF-16 surrogate escape (\\u%04x)", r)
+				default:
+					i += 5
+				}
+				continue
+			}
+			i++ // an escaped character: \" is not the end
+		}
+	}
+	return len(raw), nil
+}
+
+// hex4 reads four hex digits at raw[i:].
+func hex4(raw []byte, i int) (rune, bool) {
+	if i+4 > len(raw) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(raw[i:i+4]), 16, 32)
+	return rune(n), err == nil
+}
+
+// checkJSONNumber refuses a number literal PostgreSQL's jsonb cannot hold.
+func checkJSONNumber(num []byte) error {
+	if len(num) > maxJSONNumberBytes {
+		return apperr.BadRequestf("JSON number of %d characters is too long", len(num))
+	}
+	if e := bytes.IndexAny(num, "eE"); e >= 0 {
+		n, err := strconv.Atoi(strings.TrimLeft(string(num[e+1:]), "+-"))
+		var numErr *strconv.NumError
+		if (err == nil && n > maxJSONExponent) || (errors.As(err, &numErr) && numErr.Err == strconv.ErrRange) {
+			return apperr.BadRequestf("JSON number %s is out of range", num)
+		}
+	}
+	return nil
+}
+
 // decodeJSON reads the body as one JSON object into dst, refusing unknown fields (a typo
-// in an optional field must not be silently ignored) and trailing data.
+// in an optional field must not be silently ignored), trailing data, and text the
+// database cannot hold (readJSONBody).
 func decodeJSON(r *http.Request, dst any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return apperr.BadRequestf("Content-Type must be application/json, got %q", ct)
 	}
-	dec := json.NewDecoder(r.Body)
+	raw, err := readJSONBody(r)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return jsonError(err)
@@ -155,6 +301,9 @@ func newList[T any](items []T, next string) list[T] {
 const (
 	defaultLimit = 50
 	maxLimit     = 500
+	// maxCursor is far above any cursor we make (a base64 JSON key of a timestamp and a
+	// UUID, or a queue id), so that a longer one is refused before it is decoded or echoed.
+	maxCursor = 512
 )
 
 // pageParams reads ?limit= and ?cursor=.
@@ -164,9 +313,13 @@ func pageParams(r *http.Request) (limit int, cursor string, err error) {
 	if v := q.Get("limit"); v != "" {
 		n, convErr := strconv.Atoi(v)
 		if convErr != nil || n < 1 || n > maxLimit {
-			return 0, "", apperr.BadRequestf("limit must be an integer from 1 to %d, got %q", maxLimit, v)
+			return 0, "", apperr.BadRequestf("limit must be an integer from 1 to %d, got %q", maxLimit, truncate(v, 32))
 		}
 		limit = n
 	}
-	return limit, q.Get("cursor"), nil
+	cursor = q.Get("cursor")
+	if len(cursor) > maxCursor {
+		return 0, "", apperr.BadRequestf("cursor is %d bytes long; the cursors this API returns are at most %d", len(cursor), maxCursor)
+	}
+	return limit, cursor, nil
 }

@@ -288,11 +288,20 @@ func TestShopifyOrders(t *testing.T) {
 		crmID != "gid://shopify/Customer/7001" {
 		t.Fatalf("crm_id %q (%v): the GraphQL id the provider uses", crmID, err)
 	}
-	// The Webhook-Id header stands in when there is no Event-Id.
+	// The Webhook-Id header stands in when there is no Event-Id. The same body under it is
+	// still a duplicate (one order version); a new version of the order is not, and is
+	// not counted twice either.
 	h := shopifyHeaders(paid, "orders/paid", "")
 	delete(h, "X-Shopify-Event-Id")
 	h["X-Shopify-Webhook-Id"] = "wh-1"
-	if status, body := w.post("/webhooks/shopify", paid, h); status != 200 || body["status"] != "accepted" {
+	if status, body := w.post("/webhooks/shopify", paid, h); status != 200 || body["status"] != "duplicate" {
+		t.Fatalf("webhook id, same body: %d %v", status, body)
+	}
+	updated := strings.Replace(paid, `"currency"`, `"updated_at":"2026-11-20T11:00:00Z","currency"`, 1)
+	h = shopifyHeaders(updated, "orders/paid", "")
+	delete(h, "X-Shopify-Event-Id")
+	h["X-Shopify-Webhook-Id"] = "wh-2"
+	if status, body := w.post("/webhooks/shopify", updated, h); status != 200 || body["status"] != "accepted" {
 		t.Fatalf("webhook id: %d %v", status, body)
 	}
 	if got := w.membership("bo@example.com"); got != "Gold:active ltv=6000 queue=add_membership" {

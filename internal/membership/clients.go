@@ -65,8 +65,8 @@ func (in *NewClient) validate() error {
 	if in.Name == "" {
 		return apperr.BadRequestf("name is required")
 	}
-	if len(in.Name) > 200 {
-		return apperr.Invalidf("name is longer than 200 characters")
+	if err := checkText("name", in.Name, MaxNameChars); err != nil {
+		return err
 	}
 	if in.Tenant == "" {
 		return apperr.BadRequestf("tenant is required")
@@ -158,6 +158,10 @@ func (s *Store) ListClients(ctx context.Context, p Page) ([]Client, string, erro
 		if err := decodeCursor(p.Cursor, &cur); err != nil {
 			return nil, "", err
 		}
+		// A cursor is the caller's text: one with a non-UUID id would be a database error.
+		if !uuidRe.MatchString(cur.ID) {
+			return nil, "", apperr.BadRequestf("cursor %q is not one this API returned", clip(p.Cursor, 120))
+		}
 		after, afterID = &cur.CreatedAt, &cur.ID
 	}
 	rows, err := s.pool.Query(ctx, qListClients, after, afterID, p.Limit+1)
@@ -230,14 +234,29 @@ func (s *Store) ShopifyToken(ctx context.Context, clientID string) (string, erro
 }
 
 // ClientByTenant finds the client of a Commerce7 tenant or Shopify shop domain (any case).
+// A tenant that no client could have (CreateClient's rules) is not found without asking
+// the database: a webhook's tenantId or shop header is the caller's text, and invalid
+// UTF-8 in it would be a database error, not a 404.
 func (s *Store) ClientByTenant(ctx context.Context, crmType, tenant string) (Client, error) {
-	rows, err := s.pool.Query(ctx, qClientByTenant, crmType, strings.TrimSpace(tenant))
+	tenant = strings.TrimSpace(tenant)
+	notFound := apperr.NotFoundf("no %s client with tenant %q", crmType, clip(strings.ToValidUTF8(tenant, "\uFFFD"), 120))
+	switch crmType {
+	case CRMCommerce7:
+		if !c7TenantRe.MatchString(tenant) {
+			return Client{}, notFound
+		}
+	case CRMShopify:
+		if !shopDomainRe.MatchString(strings.ToLower(tenant)) {
+			return Client{}, notFound
+		}
+	}
+	rows, err := s.pool.Query(ctx, qClientByTenant, crmType, tenant)
 	if err != nil {
 		return Client{}, fmt.Errorf("client by tenant %q: %w", tenant, err)
 	}
 	c, err := pgx.CollectExactlyOneRow(rows, scanClient)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Client{}, apperr.NotFoundf("no %s client with tenant %q", crmType, tenant)
+		return Client{}, notFound
 	}
 	if err != nil {
 		return Client{}, fmt.Errorf("client by tenant %q: %w", tenant, err)

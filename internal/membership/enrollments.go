@@ -80,8 +80,11 @@ func CheckEmail(field, email string) (string, error) {
 	if email == "" {
 		return "", apperr.BadRequestf("%s is required", field)
 	}
+	if len(email) > MaxEmailBytes {
+		return "", apperr.BadRequestf("%s is longer than %d bytes: not an email address", field, MaxEmailBytes)
+	}
 	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || a.Name != "" || len(email) > 254 {
+	if err != nil || a.Address != email || a.Name != "" {
 		return "", apperr.BadRequestf("%s %q is not an email address", field, email)
 	}
 	return email, nil
@@ -116,30 +119,48 @@ func (in *NewEnrollment) validate(now time.Time) error {
 	if c.LastName == "" {
 		return apperr.BadRequestf("customer.last_name is required")
 	}
-	if len(c.FirstName) > 200 || len(c.LastName) > 200 {
-		return apperr.Invalidf("customer names are limited to 200 characters")
+	if err := checkText("customer.first_name", c.FirstName, MaxNameChars); err != nil {
+		return err
+	}
+	if err := checkText("customer.last_name", c.LastName, MaxNameChars); err != nil {
+		return err
 	}
 	if c.CRMID != nil {
 		if *c.CRMID = strings.TrimSpace(*c.CRMID); *c.CRMID == "" {
 			return apperr.Invalidf("customer.crm_id is empty; leave it out when unknown")
 		}
+		if err := CheckCRMID("customer.crm_id", *c.CRMID); err != nil {
+			return err
+		}
 	}
 	if c.Phone != nil {
 		if *c.Phone = strings.TrimSpace(*c.Phone); *c.Phone == "" {
 			c.Phone = nil
+		} else if err := checkText("customer.phone", *c.Phone, MaxPhoneChars); err != nil {
+			return err
 		}
 	}
 	if a := c.Address; a != nil {
-		for _, f := range []struct{ name, v string }{{"address", a.Address}, {"city", a.City}, {"zip_code", a.ZipCode}, {"country_code", a.CountryCode}} {
-			if strings.TrimSpace(f.v) == "" {
+		fields := []struct {
+			name     string
+			v        *string
+			required bool
+		}{{"address", &a.Address, true}, {"address2", &a.Address2, false}, {"city", &a.City, true},
+			{"state_code", &a.StateCode, false}, {"zip_code", &a.ZipCode, true}, {"country_code", &a.CountryCode, true}}
+		for _, f := range fields {
+			*f.v = strings.TrimSpace(*f.v)
+			if f.required && *f.v == "" {
 				return apperr.BadRequestf("customer.address.%s is required", f.name)
 			}
+			if err := checkText("customer.address."+f.name, *f.v, MaxAddressChars); err != nil {
+				return err
+			}
 		}
-		a.CountryCode = strings.ToUpper(strings.TrimSpace(a.CountryCode))
+		a.CountryCode = strings.ToUpper(a.CountryCode)
 		if !countryRe.MatchString(a.CountryCode) {
 			return apperr.Invalidf("customer.address.country_code %q is not an ISO 3166 two-letter code", a.CountryCode)
 		}
-		if a.CountryCode == "US" && strings.TrimSpace(a.StateCode) == "" {
+		if a.CountryCode == "US" && a.StateCode == "" {
 			return apperr.BadRequestf("customer.address.state_code is required for US addresses")
 		}
 	}

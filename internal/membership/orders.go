@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -19,9 +20,70 @@ type OrderEvent struct {
 	ClientID   string
 	Provider   string // "commerce7" | "shopify"
 	ExternalID string // the dedupe key
-	Topic      string
-	Payload    []byte // the raw body, kept in webhook_events
-	Order      Order
+	// OrderVersion, when set, is a second dedupe key: the order's id and its own version
+	// from the signed body. A provider whose event id travels outside the signature
+	// (Shopify's headers) sets it, so that a replay of one order version under a new event
+	// id is a duplicate too.
+	OrderVersion string
+	Topic        string
+	Payload      []byte // the raw body, kept in webhook_events
+	Order        Order
+}
+
+// Caps of the webhook bookkeeping fields (dedupe keys live in unique indexes).
+const (
+	maxExternalIDBytes = 512
+	maxTopicBytes      = 100
+)
+
+var currencyRe = regexp.MustCompile(`^[A-Z]{3}$`)
+
+// validate refuses an order event no CRM sends, with a 400 (the webhook contract), before
+// anything is written; a CRM's names are cleaned rather than refused (cleanName).
+func (ev *OrderEvent) validate() error {
+	o := &ev.Order
+	if o.CRMOrderID == "" {
+		return apperr.BadRequestf("order id is required")
+	}
+	if err := CheckCRMID("order id", o.CRMOrderID); err != nil {
+		return err
+	}
+	if o.CustomerCRMID != "" {
+		if err := CheckCRMID("order customer id", o.CustomerCRMID); err != nil {
+			return err
+		}
+	}
+	if o.TotalCents < 0 {
+		return apperr.BadRequestf("order total must not be negative")
+	}
+	if o.TotalCents > MaxOrderCents {
+		return apperr.BadRequestf("order total %d cents is more than %d", o.TotalCents, int64(MaxOrderCents))
+	}
+	if o.Currency != "" && !currencyRe.MatchString(o.Currency) {
+		return apperr.BadRequestf("order currency %q is not an ISO 4217 code", clip(o.Currency, 40))
+	}
+	if o.Email != "" {
+		var err error
+		if o.Email, err = CheckEmail("order email", o.Email); err != nil {
+			return err
+		}
+	}
+	o.FirstName, o.LastName = cleanName(o.FirstName), cleanName(o.LastName)
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"event id", ev.ExternalID, maxExternalIDBytes}, {"order version", ev.OrderVersion, maxExternalIDBytes}, {"topic", ev.Topic, maxTopicBytes}} {
+		if len(f.v) > f.max {
+			return apperr.BadRequestf("%s is longer than %d bytes", f.name, f.max)
+		}
+		if err := checkText(f.name, f.v, f.max); err != nil {
+			return err
+		}
+	}
+	if ev.ExternalID == "" {
+		return apperr.BadRequestf("event id is required")
+	}
+	return nil
 }
 
 // Order is an order as tiersync needs it.
@@ -69,28 +131,23 @@ var ErrNeedCustomer = errors.New("order's customer unknown and no email in the p
 // the lifetime value (the sum of the customer's paid orders, so Create + Update never
 // count twice), and the membership change the order qualifies for.
 func (s *Store) ApplyOrder(ctx context.Context, ev OrderEvent) (OrderResult, error) {
+	if err := ev.validate(); err != nil {
+		return OrderResult{}, err
+	}
 	o := ev.Order
-	if o.CRMOrderID == "" {
-		return OrderResult{}, apperr.BadRequestf("order id is required")
-	}
-	if o.TotalCents < 0 {
-		return OrderResult{}, apperr.BadRequestf("order total must not be negative")
-	}
-	if o.Email != "" {
-		var err error
-		if o.Email, err = CheckEmail("order email", o.Email); err != nil {
-			return OrderResult{}, err
-		}
-	}
 	var res OrderResult
 	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		res = OrderResult{}
+		if err := claimOrder(ctx, tx, &ev); err != nil {
+			return err
+		}
 		var eventID int64
 		outcome := WebhookAccepted
 		if o.PaidAt == nil {
 			outcome = WebhookIgnored // recorded, so a redelivery is a duplicate; nothing to qualify
 		}
-		err := tx.QueryRow(ctx, qInsertWebhookEvent, ev.ClientID, ev.Provider, ev.ExternalID, ev.Topic, ev.Payload, outcome).Scan(&eventID)
+		err := tx.QueryRow(ctx, qInsertWebhookEvent, ev.ClientID, ev.Provider, ev.ExternalID, ev.Topic, ev.Payload, outcome,
+			nullable(ev.OrderVersion)).Scan(&eventID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			res.Status, res.Action = WebhookDuplicate, OrderNothing
 			return nil
@@ -121,6 +178,32 @@ func (s *Store) ApplyOrder(ctx context.Context, ev OrderEvent) (OrderResult, err
 		return OrderResult{}, err
 	}
 	return res, nil
+}
+
+// claimOrder refuses a Shopify order id already seen under another client. Shopify's ids
+// are global: one order belongs to one shop, and the order JSON names no shop. With one
+// app secret for every shop the signature cannot tell shops apart either, so the same
+// signed body re-sent with another X-Shopify-Shop-Domain would otherwise enroll the
+// customer at the other winery. The first client an order id is seen under (paid or not)
+// owns it; a claim by another is a 409 and writes nothing. (A replay that reaches us
+// before the genuine delivery would win the claim; per-shop secrets close that.)
+// Commerce7 signs nothing and names the tenant in the body, behind the tenant's own
+// credentials, so it needs no claim.
+func claimOrder(ctx context.Context, tx pgx.Tx, ev *OrderEvent) error {
+	if ev.Provider != CRMShopify {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, qClaimOrder, ev.Provider, ev.Order.CRMOrderID, ev.ClientID); err != nil {
+		return fmt.Errorf("order: claim %s: %w", ev.Order.CRMOrderID, err)
+	}
+	var owner string
+	if err := tx.QueryRow(ctx, qOrderOwner, ev.Provider, ev.Order.CRMOrderID).Scan(&owner); err != nil {
+		return fmt.Errorf("order: owner of %s: %w", ev.Order.CRMOrderID, err)
+	}
+	if owner != ev.ClientID {
+		return apperr.Conflictf("order %s belongs to another shop; refused", ev.Order.CRMOrderID)
+	}
+	return nil
 }
 
 func nullable(s string) *string {

@@ -90,13 +90,26 @@ const qListDue = `
 SELECT enrollment_id, client_id, customer_id, tier_id, email, expires_at
 FROM test_process_expired_enrollments() LIMIT $1`
 
-// qInsertWebhookEvent records a webhook once: a second delivery of the same event returns
-// no row (it waits for the first delivery's transaction, then sees it).
+// qInsertWebhookEvent records a webhook once: a second delivery of the same event, or of
+// the same order version under another event id (order_version, unique per client when
+// set), returns no row (it waits for the first delivery's transaction, then sees it).
+// ON CONFLICT without a target covers both unique indexes.
 const qInsertWebhookEvent = `
-INSERT INTO webhook_events (client_id, provider, external_id, topic, payload, outcome, processed_at)
-VALUES ($1, $2, $3, $4, $5, $6, now())
-ON CONFLICT (client_id, provider, external_id) DO NOTHING
+INSERT INTO webhook_events (client_id, provider, external_id, topic, payload, outcome, processed_at, order_version)
+VALUES ($1, $2, $3, $4, $5, $6, now(), $7)
+ON CONFLICT DO NOTHING
 RETURNING id`
+
+// qClaimOrder records which client an order id was first seen under, for providers whose
+// order ids are unique across all their shops; qOrderOwner reads the owner back (in READ
+// COMMITTED, a second statement sees a concurrent claim that won).
+const qClaimOrder = `
+INSERT INTO webhook_order_owners (provider, crm_order_id, client_id)
+VALUES ($1, $2, $3)
+ON CONFLICT (provider, crm_order_id) DO NOTHING`
+
+const qOrderOwner = `
+SELECT client_id FROM webhook_order_owners WHERE provider = $1 AND crm_order_id = $2`
 
 // qCustomerByCRMID finds and locks a customer by CRM id.
 const qCustomerByCRMID = `
@@ -126,10 +139,15 @@ ON CONFLICT (client_id, crm_order_id) DO UPDATE SET
     updated_at  = now()
 RETURNING id`
 
-// qUpdateLTV recomputes lifetime value as the sum of the customer's paid orders.
+// qUpdateLTV recomputes lifetime value as the sum of the customer's paid orders. sum() of
+// a bigint is a numeric, so the sum itself cannot overflow; it saturates at the bigint
+// maximum instead of failing the order with "bigint out of range" (each order is capped at
+// MaxOrderCents, so only rows written around the application could get there).
 const qUpdateLTV = `
 UPDATE customers SET
-    lifetime_value_cents = (SELECT coalesce(sum(total_cents), 0) FROM orders WHERE customer_id = $1 AND paid_at IS NOT NULL),
+    lifetime_value_cents = (
+        SELECT least(coalesce(sum(total_cents), 0), 9223372036854775807)::bigint
+        FROM orders WHERE customer_id = $1 AND paid_at IS NOT NULL),
     updated_at = now()
 WHERE id = $1
 RETURNING lifetime_value_cents`

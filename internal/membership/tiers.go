@@ -45,7 +45,10 @@ type NewTier struct {
 	ShopifyTag       *string
 }
 
-const maxDurationMonths = 1200
+const (
+	maxDurationMonths = 1200
+	maxRank           = 1_000_000
+)
 
 // validate checks the tier against its client's CRM and fills in defaults.
 func (in *NewTier) validate(crmType string) error {
@@ -53,11 +56,12 @@ func (in *NewTier) validate(crmType string) error {
 	if in.Name == "" {
 		return apperr.BadRequestf("name is required")
 	}
-	if len(in.Name) > 200 {
-		return apperr.Invalidf("name is longer than 200 characters")
+	if err := checkText("name", in.Name, MaxNameChars); err != nil {
+		return err
 	}
-	if in.Rank < 0 {
-		return apperr.Invalidf("rank must be 0 or more, got %d", in.Rank)
+	// rank is an integer column: a Go int beyond it would be a database error.
+	if in.Rank < 0 || in.Rank > maxRank {
+		return apperr.Invalidf("rank must be between 0 and %d, got %d", maxRank, in.Rank)
 	}
 	if in.DurationMonths <= 0 || in.DurationMonths > maxDurationMonths {
 		return apperr.Invalidf("duration_months must be between 1 and %d, got %d", maxDurationMonths, in.DurationMonths)
@@ -86,6 +90,9 @@ func (in *NewTier) validate(crmType string) error {
 		if in.C7ClubID == nil || *in.C7ClubID == "" {
 			return apperr.Invalidf("a commerce7 tier needs c7_club_id (each tier is its own Commerce7 club)")
 		}
+		if err := CheckCRMID("c7_club_id", *in.C7ClubID); err != nil {
+			return err
+		}
 		if in.C7DeliveryMethod == nil {
 			d := DeliveryShip
 			in.C7DeliveryMethod = &d
@@ -101,8 +108,11 @@ func (in *NewTier) validate(crmType string) error {
 			return apperr.Invalidf("a shopify tier needs shopify_tag (the customer tag that marks its members)")
 		}
 		// Shopify splits tags on commas and caps them at 255 characters.
-		if strings.Contains(*in.ShopifyTag, ",") || len(*in.ShopifyTag) > 255 {
-			return apperr.Invalidf("shopify_tag must be at most 255 characters without commas")
+		if err := checkText("shopify_tag", *in.ShopifyTag, MaxTagChars); err != nil {
+			return err
+		}
+		if strings.Contains(*in.ShopifyTag, ",") {
+			return apperr.Invalidf("shopify_tag must be at most %d characters without commas", MaxTagChars)
 		}
 	}
 	return nil
@@ -160,6 +170,9 @@ func (s *Store) ListTiers(ctx context.Context, clientID string, p Page) ([]Tier,
 		var r int
 		if err := decodeCursor(p.Cursor, &r); err != nil {
 			return nil, "", err
+		}
+		if r < 0 || r > maxRank {
+			return nil, "", apperr.BadRequestf("cursor %q is not one this API returned", clip(p.Cursor, 120))
 		}
 		afterRank = &r
 	}
