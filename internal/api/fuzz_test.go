@@ -3,8 +3,10 @@ package api
 import (
 	"encoding/json"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"tiersync/internal/apperr"
 	"tiersync/internal/membership"
@@ -29,14 +31,15 @@ func FuzzCommerce7Order(f *testing.F) {
 		`{"id":"o1","total":6000,"orderPaidDate":"2026-11-20T10:00:00Z","updatedAt":"u","customer":{"email":"a@b.co"}}`,
 		`{"id":"o1","total":"6000"}`, `{"id":"","total":1}`, `{"total":-1}`, `null`, `[]`, `{"id":"x","total":1e3}`,
 		`{"id":"x","total":99999999999999999999}`, `{"id":"x","total":1,"orderPaidDate":"yesterday"}`,
+		`{"id":"x","total":10000000000}`, `{"id":"x","total":10000000001}`, `{"id":"x","total":1,"updatedAt":"` + strings.Repeat("u", 65) + `"}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		o, err := parseC7Order(json.RawMessage(payload))
 		clientError(t, err)
-		if err == nil && (o.CRMOrderID == "" || o.TotalCents < 0) {
-			t.Fatalf("accepted an order without an id or with a negative total: %+v", o)
+		if err == nil && (o.CRMOrderID == "" || o.TotalCents < 0 || o.TotalCents > membership.MaxOrderCents || len(o.updatedAt) > maxVersionBytes) {
+			t.Fatalf("accepted an order without an id, with a total out of range or an overlong version: %+v", o)
 		}
 	})
 }
@@ -45,6 +48,8 @@ func FuzzShopifyOrder(f *testing.F) {
 	for _, s := range []string{
 		`{"id":1001,"email":"bo@example.com","total_price":"60.00","financial_status":"paid","customer":{"id":7,"email":"bo@example.com"}}`,
 		`{"id":1,"total_price":"-5"}`, `{"id":1,"total_price":"1e3"}`, `{"total_price":"1"}`, `{"id":"x","total_price":"1.234"}`, `{`,
+		`{"id":1e3,"total_price":"1","financial_status":"paid"}`, `{"id":1,"total_price":"1","financial_status":"pending","updated_at":"2026-11-20T10:00:00Z"}`,
+		`{"id":1,"total_price":"1","customer":{"id":-1}}`, `{"id":1,"total_price":"1","financial_status":"partially_refunded"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -61,6 +66,73 @@ func FuzzShopifyOrder(f *testing.F) {
 		_ = json.Unmarshal(body, &probe)
 		if err == nil && (o.PaidAt != nil) != (probe.FinancialStatus == "paid") {
 			t.Fatalf("paid %v decided from something else than financial_status: %s", o.PaidAt != nil, body)
+		}
+	})
+}
+
+// FuzzJSONText: what checkJSONText lets through is text PostgreSQL can store: valid
+// UTF-8 without a NUL in any decoded string (jsonb and text refuse both), and it never
+// panics on a half-written escape or number.
+func FuzzJSONText(f *testing.F) {
+	for _, s := range []string{
+		`{"a":"b"}`, `{"a":"\u0000"}`, `{"a":"\\u0000"}`, `{"a":"\ud83d\ude00"}`, `{"a":"\ud800"}`, `{"a":"\udc00x"}`,
+		`{"a":"\ud800\u0041"}`, `[1e1000000]`, `[1e-20000]`, `[1.5e+3]`, `"\u00"`, `"\`, "\"caf\xe9\"", `[[[[]]]]`, `{"a":"\"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		err := checkJSONText(raw)
+		clientError(t, err)
+		if err != nil || !json.Valid(raw) {
+			return
+		}
+		if !utf8.Valid(raw) {
+			t.Fatalf("accepted invalid UTF-8: %q", raw)
+		}
+		var v any
+		if json.Unmarshal(raw, &v) == nil && holdsNUL(v) {
+			t.Fatalf("accepted a NUL: %q", raw)
+		}
+	})
+}
+
+func holdsNUL(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.ContainsRune(v, 0)
+	case []any:
+		for _, e := range v {
+			if holdsNUL(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for k, e := range v {
+			if strings.ContainsRune(k, 0) || holdsNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// FuzzCRMID: an accepted CRM id is safe in a URL path: nothing to escape, and no "." or
+// ".." segment (Commerce7 puts customer ids in its paths).
+func FuzzCRMID(f *testing.F) {
+	for _, s := range []string{"3c5f7a9e-1d2b-4c6e-8f0a-9b8c7d6e5f4a", "7001", "gid://shopify/Customer/7001", "..", ".", "a/../b",
+		"gid://shopify/Customer/../1", "a b", "a%2F..", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		err := membership.CheckCRMID("id", id)
+		clientError(t, err)
+		if err != nil {
+			return
+		}
+		for _, seg := range strings.Split(id, "/") {
+			if seg == "." || seg == ".." || url.PathEscape(seg) != seg {
+				t.Fatalf("accepted %q: segment %q", id, seg)
+			}
 		}
 	})
 }
@@ -98,6 +170,8 @@ func FuzzEnrollmentBody(f *testing.F) {
 		`{"client_id":"00000000-0000-0000-0000-000000000001","tier_id":"00000000-0000-0000-0000-000000000002","customer":{"email":"a@b.co","first_name":"A","last_name":"B"}}`,
 		`{"client_id":5}`, `{"customer":{"email":"x"}}`, `{"enrolled_at":"2030-01-01T00:00:00Z"}`, `{}`, `[`,
 		`{"client_id":"00000000-0000-0000-0000-000000000001","tier_id":"00000000-0000-0000-0000-000000000002","customer":{"email":"a@b.co","first_name":"A","last_name":"B","address":{"address":"1","city":"c","zip_code":"1","country_code":"usa"}}}`,
+		`{"client_id":"00000000-0000-0000-0000-000000000001","tier_id":"00000000-0000-0000-0000-000000000002","customer":{"email":"a@b.co","first_name":"A\u0000","last_name":"B","crm_id":"..","phone":"\ud800"}}`,
+		`{"client_id":"00000000-0000-0000-0000-000000000001","tier_id":"00000000-0000-0000-0000-000000000002","customer":{"email":"a@b.co","first_name":"A","last_name":"B\n","crm_id":"gid://shopify/Customer/1"}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -110,6 +184,27 @@ func FuzzEnrollmentBody(f *testing.F) {
 			return
 		}
 		in := membership.NewEnrollment{ClientID: b.ClientID, TierID: b.TierID, Customer: b.Customer}
-		clientError(t, membership.ValidateEnrollment(&in))
+		err := membership.ValidateEnrollment(&in)
+		clientError(t, err)
+		if err != nil {
+			return
+		}
+		// What passes fits the caps and the database.
+		c := in.Customer
+		texts := []string{c.Email, c.FirstName, c.LastName}
+		if c.Phone != nil {
+			texts = append(texts, *c.Phone)
+		}
+		if c.CRMID != nil {
+			texts = append(texts, *c.CRMID)
+		}
+		if a := c.Address; a != nil {
+			texts = append(texts, a.Address, a.Address2, a.City, a.StateCode, a.ZipCode, a.CountryCode)
+		}
+		for _, s := range texts {
+			if !utf8.ValidString(s) || strings.ContainsRune(s, 0) || utf8.RuneCountInString(s) > membership.MaxEmailBytes {
+				t.Fatalf("accepted %q", s)
+			}
+		}
 	})
 }

@@ -214,6 +214,7 @@ func TestWebhookBadText(t *testing.T) {
 		{"c7 tenant invalid UTF-8", r("/webhooks/commerce7", strings.Replace(c7(`{"id":"o1","total":6000,`+paid+`,`+ada+`}`), `"napa"`, "\"nap\xe9\"", 1), c7Auth()), "UTF-8"},
 		{"shopify NUL escape", r(shop(`{"id":9001,"total_price":"60.00","financial_status":"paid","email":"a\u0000@b.co"}`, "e1")), "NUL"},
 		{"shopify invalid UTF-8", r(shop("{\"id\":9001,\"total_price\":\"60.00\",\"financial_status\":\"paid\",\"note\":\"\xff\"}", "e1")), "UTF-8"},
+		{"shopify data after the object", r(shop(`{"id":9001,"total_price":"60.00","financial_status":"paid","email":"a@b.co"} 0`, "e1")), "single JSON object"},
 		{"shopify lone low surrogate", r(shop(`{"id":9001,"total_price":"60.00","financial_status":"paid","note":"\udc00"}`, "e1")), "surrogate"},
 		{"shopify deep nesting", r(shop(`{"id":9001,"total_price":"60.00","financial_status":"paid","note":`+strings.Repeat("[", 100)+strings.Repeat("]", 100)+`}`, "e1")), "nested"},
 		{"shopify total over the cap", r(shop(`{"id":9001,"total_price":"100000000.01","financial_status":"paid","email":"a@b.co"}`, "e1")), "too large"},

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -337,6 +338,10 @@ func parseShopifyOrder(raw []byte) (parsedShopifyOrder, error) {
 	var p shopifyOrder
 	if err := dec.Decode(&p); err != nil {
 		return parsedShopifyOrder{}, apperr.BadRequestf("malformed JSON: %v", err)
+	}
+	// The raw body is stored as jsonb, which refuses anything after the object.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return parsedShopifyOrder{}, apperr.BadRequestf("malformed JSON: the body must hold a single JSON object")
 	}
 	if p.ID == nil || p.ID.String() == "" {
 		return parsedShopifyOrder{}, apperr.BadRequestf("id is required")

@@ -93,3 +93,132 @@ func TestParseDecimalCents(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckCRMID(t *testing.T) {
+	cases := []struct {
+		id string
+		ok bool
+	}{
+		{"3c5f7a9e-1d2b-4c6e-8f0a-9b8c7d6e5f4a", true}, // Commerce7: UUIDs
+		{"7001", true}, {"gid://shopify/Customer/7001", true}, {"gid://shopify/Order/5940139491234", true}, // Shopify
+		{"c7-ada", true}, {"a.b_c:d@e+f", true}, {"...", true}, {strings.Repeat("a", 255), true},
+		{"", false}, {".", false}, {"..", false}, {"a/b", false}, {"../customer", false}, {"a b", false}, {"a%2F", false},
+		{"a\x00", false}, {"é", false}, {strings.Repeat("a", 256), false},
+		{"gid://shopify/Customer/../1", false}, {"gid://shopify/Customer/1/x", false}, {"gid://other/Customer/1", false},
+	}
+	for _, c := range cases {
+		err := CheckCRMID("id", c.id)
+		if (err == nil) != c.ok || (err != nil && apperr.KindOf(err) != apperr.BadRequest) {
+			t.Errorf("CheckCRMID(%q) = %v, want ok=%v (a 400 when not)", c.id, err, c.ok)
+		}
+	}
+}
+
+func TestCheckText(t *testing.T) {
+	cases := []struct {
+		v    string
+		kind apperr.Kind // Internal: accepted
+	}{
+		{"Ada", apperr.Internal}, {strings.Repeat("é", 10), apperr.Internal}, {"", apperr.Internal},
+		{strings.Repeat("é", 11), apperr.Invalid}, {"a\x00b", apperr.BadRequest}, {"a\nb", apperr.BadRequest},
+		{"a\u0085b", apperr.BadRequest}, {"caf\xe9", apperr.BadRequest},
+	}
+	for _, c := range cases {
+		err := checkText("f", c.v, 10)
+		if got := apperr.KindOf(err); (err == nil) != (c.kind == apperr.Internal) || (err != nil && got != c.kind) {
+			t.Errorf("checkText(%q) = %v (kind %d), want kind %d", c.v, err, got, c.kind)
+		}
+	}
+}
+
+func TestCleanName(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{" Ada ", "Ada"}, {"A\tB\nC", "A B C"}, {"caf\xe9", "caf\uFFFD"},
+		{strings.Repeat("ท", 250), strings.Repeat("ท", MaxNameChars)},
+	}
+	for _, c := range cases {
+		if got := cleanName(c.in); got != c.want {
+			t.Errorf("cleanName(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// TestNewEnrollmentCaps: the caps of the customer's fields, at and one over the limit.
+func TestNewEnrollmentCaps(t *testing.T) {
+	base := func() NewEnrollment {
+		return NewEnrollment{ClientID: "00000000-0000-0000-0000-000000000001", TierID: "00000000-0000-0000-0000-000000000002",
+			Customer: &NewCustomer{Email: "a@b.co", FirstName: "A", LastName: "B"}}
+	}
+	addr := func(f func(a *Address)) func(*NewCustomer) {
+		return func(c *NewCustomer) {
+			c.Address = &Address{Address: "1 Vine", City: "Napa", StateCode: "CA", ZipCode: "94558", CountryCode: "US"}
+			f(c.Address)
+		}
+	}
+	cases := []struct {
+		name string
+		edit func(*NewCustomer)
+		kind apperr.Kind
+	}{
+		{"first name at the cap", func(c *NewCustomer) { c.FirstName = strings.Repeat("é", MaxNameChars) }, apperr.Internal},
+		{"first name over", func(c *NewCustomer) { c.FirstName = strings.Repeat("é", MaxNameChars+1) }, apperr.Invalid},
+		{"last name over", func(c *NewCustomer) { c.LastName = strings.Repeat("b", MaxNameChars+1) }, apperr.Invalid},
+		{"name with a NUL", func(c *NewCustomer) { c.LastName = "B\x00" }, apperr.BadRequest},
+		{"phone at the cap", func(c *NewCustomer) { c.Phone = ptr(strings.Repeat("1", MaxPhoneChars)) }, apperr.Internal},
+		{"phone over", func(c *NewCustomer) { c.Phone = ptr(strings.Repeat("1", MaxPhoneChars+1)) }, apperr.Invalid},
+		{"email at the cap", func(c *NewCustomer) { c.Email = strings.Repeat("a", MaxEmailBytes-5) + "@b.co" }, apperr.Internal},
+		{"email over", func(c *NewCustomer) { c.Email = strings.Repeat("a", MaxEmailBytes-4) + "@b.co" }, apperr.BadRequest},
+		{"crm_id a path", func(c *NewCustomer) { c.CRMID = ptr("../x") }, apperr.BadRequest},
+		{"address at the cap", addr(func(a *Address) { a.Address = strings.Repeat("a", MaxAddressChars) }), apperr.Internal},
+		{"address2 over", addr(func(a *Address) { a.Address2 = strings.Repeat("a", MaxAddressChars+1) }), apperr.Invalid},
+		{"zip over", addr(func(a *Address) { a.ZipCode = strings.Repeat("1", MaxAddressChars+1) }), apperr.Invalid},
+		{"city with a control character", addr(func(a *Address) { a.City = "Na\x07pa" }), apperr.BadRequest},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := base()
+			c.edit(in.Customer)
+			err := ValidateEnrollment(&in)
+			if got := apperr.KindOf(err); (err == nil) != (c.kind == apperr.Internal) || (err != nil && got != c.kind) {
+				t.Fatalf("validate() = %v (kind %d), want kind %d", err, got, c.kind)
+			}
+		})
+	}
+}
+
+func TestOrderEventValidate(t *testing.T) {
+	ok := func() OrderEvent {
+		return OrderEvent{Provider: CRMShopify, ExternalID: "ev-1", Topic: "orders/paid", OrderVersion: "1@v/paid",
+			Order: Order{CRMOrderID: "1", TotalCents: MaxOrderCents, Currency: "USD", FirstName: "A\tB"}}
+	}
+	cases := []struct {
+		name string
+		edit func(*OrderEvent)
+		ok   bool
+	}{
+		{"at the cap", func(*OrderEvent) {}, true},
+		{"a cent over", func(e *OrderEvent) { e.Order.TotalCents = MaxOrderCents + 1 }, false},
+		{"negative", func(e *OrderEvent) { e.Order.TotalCents = -1 }, false},
+		{"order id a path", func(e *OrderEvent) { e.Order.CRMOrderID = "../1" }, false},
+		{"customer id ..", func(e *OrderEvent) { e.Order.CustomerCRMID = ".." }, false},
+		{"currency not a code", func(e *OrderEvent) { e.Order.Currency = "usd" }, false},
+		{"no event id", func(e *OrderEvent) { e.ExternalID = "" }, false},
+		{"event id too long", func(e *OrderEvent) { e.ExternalID = strings.Repeat("e", maxExternalIDBytes+1) }, false},
+		{"event id with a NUL", func(e *OrderEvent) { e.ExternalID = "e\x00" }, false},
+		{"version too long", func(e *OrderEvent) { e.OrderVersion = strings.Repeat("v", maxExternalIDBytes+1) }, false},
+		{"topic too long", func(e *OrderEvent) { e.Topic = strings.Repeat("t", maxTopicBytes+1) }, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ev := ok()
+			c.edit(&ev)
+			err := ev.validate()
+			if (err == nil) != c.ok || (err != nil && apperr.KindOf(err) != apperr.BadRequest) {
+				t.Fatalf("validate() = %v, want ok=%v (a 400 when not)", err, c.ok)
+			}
+			if err == nil && ev.Order.FirstName != "A B" {
+				t.Fatalf("names are cleaned, got %q", ev.Order.FirstName)
+			}
+		})
+	}
+}
