@@ -209,6 +209,7 @@ func TestWebhookBadText(t *testing.T) {
 		{"c7 order id with a slash", r("/webhooks/commerce7", c7(`{"id":"../o1","total":6000,`+paid+`,`+ada+`}`), c7Auth()), "not a CRM id"},
 		{"c7 customer id ..", r("/webhooks/commerce7", c7(`{"id":"o1","total":6000,`+paid+`,"customerId":".."}`), c7Auth()), "not a CRM id"},
 		{"c7 customer id a path", r("/webhooks/commerce7", c7(`{"id":"o1","total":6000,`+paid+`,"customerId":"x/../../club-membership"}`), c7Auth()), "not a CRM id"},
+		{"c7 paid in the future", r("/webhooks/commerce7", c7(`{"id":"o1","total":6000,"orderPaidDate":"9999-12-31T00:00:00Z","updatedAt":"u1",`+ada+`}`), c7Auth()), "in the future"},
 		{"c7 updatedAt too long", r("/webhooks/commerce7", c7(`{"id":"o1","total":6000,"orderPaidDate":"2026-11-20T10:00:00Z","updatedAt":"`+long+`",`+ada+`}`), c7Auth()), "updatedAt"},
 		{"c7 action too long", r("/webhooks/commerce7", strings.Replace(c7(`{"id":"o1","total":6000,`+paid+`,`+ada+`}`), `"Create"`, `"`+long+`"`, 1), c7Auth()), "action"},
 		{"c7 tenant invalid UTF-8", r("/webhooks/commerce7", strings.Replace(c7(`{"id":"o1","total":6000,`+paid+`,`+ada+`}`), `"napa"`, "\"nap\xe9\"", 1), c7Auth()), "UTF-8"},
@@ -305,6 +306,7 @@ func TestAPIInputCaps(t *testing.T) {
 		{"state over the cap", "", "", 422, "customer.address.state_code is longer than 200"},
 		{"zip over the cap", "", "", 422, "customer.address.zip_code is longer than 200"},
 		{"email over the cap", "", "", 400, "customer.email is longer than 254 bytes"},
+		{"email with an ideographic space", "", "", 400, "is not an email address"},
 		{"crm_id over the cap", "", "", 400, "customer.crm_id is longer than 255 bytes"},
 		{"crm_id ..", "", "", 400, "not a CRM id"},
 		{"crm_id .", "", "", 400, "not a CRM id"},
@@ -333,6 +335,7 @@ func TestAPIInputCaps(t *testing.T) {
 		bodies[name] = pair(enroll(customer(address(f, long(201)))))
 	}
 	bodies["email over the cap"] = pair(enroll(`{"email":"` + long(250) + `@b.co","first_name":"A","last_name":"B"}`))
+	bodies["email with an ideographic space"] = pair(enroll("{\"email\":\"ada@example\u3000com\",\"first_name\":\"A\",\"last_name\":\"B\"}"))
 	bodies["crm_id over the cap"] = pair(enroll(customer(`,"crm_id":"` + long(3000) + `"`)))
 	bodies["crm_id .."] = pair(enroll(customer(`,"crm_id":".."`)))
 	bodies["crm_id ."] = pair(enroll(customer(`,"crm_id":"."`)))

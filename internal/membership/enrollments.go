@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 
@@ -83,8 +84,11 @@ func CheckEmail(field, email string) (string, error) {
 	if len(email) > MaxEmailBytes {
 		return "", apperr.BadRequestf("%s is longer than %d bytes: not an email address", field, MaxEmailBytes)
 	}
+	// net/mail lets Unicode spaces (U+3000, U+2028) through, which the database's CHECK
+	// (no [:space:] around the @) refuses: a 500 unless refused here.
+	hasSpace := strings.IndexFunc(email, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0
 	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || a.Name != "" {
+	if err != nil || hasSpace || a.Address != email || a.Name != "" {
 		return "", apperr.BadRequestf("%s %q is not an email address", field, email)
 	}
 	return email, nil

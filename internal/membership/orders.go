@@ -34,6 +34,7 @@ type OrderEvent struct {
 const (
 	maxExternalIDBytes = 512
 	maxTopicBytes      = 100
+	maxPaidAhead       = 24 * time.Hour
 )
 
 var currencyRe = regexp.MustCompile(`^[A-Z]{3}$`)
@@ -80,8 +81,13 @@ func (ev *OrderEvent) validate() error {
 			return err
 		}
 	}
-	if ev.ExternalID == "" {
+	if strings.TrimSpace(ev.ExternalID) == "" {
 		return apperr.BadRequestf("event id is required")
+	}
+	// A payment from the future would start a membership there; a clock a little ahead
+	// at the CRM is not refused.
+	if o.PaidAt != nil && o.PaidAt.After(time.Now().Add(maxPaidAhead)) {
+		return apperr.BadRequestf("order paid time %s is in the future", o.PaidAt.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

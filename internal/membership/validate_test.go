@@ -169,6 +169,8 @@ func TestNewEnrollmentCaps(t *testing.T) {
 		{"email at the cap", func(c *NewCustomer) { c.Email = strings.Repeat("a", MaxEmailBytes-5) + "@b.co" }, apperr.Internal},
 		{"email over", func(c *NewCustomer) { c.Email = strings.Repeat("a", MaxEmailBytes-4) + "@b.co" }, apperr.BadRequest},
 		{"crm_id a path", func(c *NewCustomer) { c.CRMID = ptr("../x") }, apperr.BadRequest},
+		{"email with a line separator", func(c *NewCustomer) { c.Email = "a\u2028@b.co" }, apperr.BadRequest},
+		{"email with an ideographic space", func(c *NewCustomer) { c.Email = "a@b\u3000co" }, apperr.BadRequest},
 		{"address at the cap", addr(func(a *Address) { a.Address = strings.Repeat("a", MaxAddressChars) }), apperr.Internal},
 		{"address2 over", addr(func(a *Address) { a.Address2 = strings.Repeat("a", MaxAddressChars+1) }), apperr.Invalid},
 		{"zip over", addr(func(a *Address) { a.ZipCode = strings.Repeat("1", MaxAddressChars+1) }), apperr.Invalid},
