@@ -68,6 +68,11 @@ func runDemo(ctx context.Context, e env, args []string) (err error) {
 		cfg.SecretKey = make([]byte, 32)
 		_, _ = rand.Read(cfg.SecretKey)
 	}
+	// The demo serves plain HTTP on localhost: a Secure cookie would not be sent back there
+	// by every browser (COOKIE_SECURE=true still wins when set explicitly).
+	if e.getenv("COOKIE_SECURE") == "" {
+		cfg.CookieSecure = false
+	}
 
 	// The CRM fakes, on a port of their own, as `tiersync fakecrm` serves them.
 	c7 := c7test.New(c7test.Options{AppID: demoC7AppID, AppSecret: demoC7Key, RateLimit: 6000})

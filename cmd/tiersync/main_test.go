@@ -112,6 +112,7 @@ func TestServeAndShutdown(t *testing.T) {
 		"TIERSYNC_SECRET_KEY": "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0wMTIzNDU=",
 		"LOG_LEVEL":           "error",
 		"SHUTDOWN_TIMEOUT":    "200ms",
+		"METRICS_INTERVAL":    "20ms",
 	}
 	cfg := loadServerConfig(t, envVars)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -152,13 +153,20 @@ func TestServeAndShutdown(t *testing.T) {
 	if got := get("/api/clients", "serve-test-token-123456"); got != 200 {
 		t.Fatalf("with token: %d", got)
 	}
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(metrics), `tiersync_queue_rows{action_type="add_membership",status="processing"} 1`) ||
+	// The row gauges come from a background refresh (every METRICS_INTERVAL): wait for one
+	// that saw the row running.
+	var metrics []byte
+	var resp *http.Response
+	eventually(t, func() bool {
+		var err error
+		if resp, err = http.Get(base + "/metrics"); err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return strings.Contains(string(metrics), `tiersync_queue_rows{action_type="add_membership",status="processing"} 1`)
+	})
+	if resp.StatusCode != 200 ||
 		!strings.Contains(string(metrics), `tiersync_http_requests_total{route="GET /api/clients",status="200"} 1`) ||
 		!strings.Contains(string(metrics), `tiersync_http_requests_total{route="GET /api/clients",status="401"} 1`) ||
 		!strings.Contains(string(metrics), `tiersync_http_request_duration_seconds_count{route="GET /healthz"} 1`) {

@@ -15,6 +15,7 @@ import (
 
 	"tiersync/internal/alert"
 	"tiersync/internal/api"
+	"tiersync/internal/authlimit"
 	"tiersync/internal/config"
 	"tiersync/internal/crm"
 	"tiersync/internal/crm/commerce7"
@@ -126,7 +127,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		ln.Close()
 		return err
 	}
-	admin, err := web.New(web.Options{Token: cfg.APIToken, Pool: pool, Store: store, Engine: engine, Scheduler: scheduler, Logger: log})
+	// One count of wrong tokens per address for the API and the admin login: both check the
+	// same token.
+	tokenLimiter := authlimit.New(authlimit.Config{})
+	admin, err := web.New(web.Options{Token: cfg.APIToken, SecretKey: cfg.SecretKey, CookieSecure: cfg.CookieSecure,
+		LoginLimiter: tokenLimiter, Pool: pool, Store: store, Engine: engine, Scheduler: scheduler, Logger: log})
 	if err != nil {
 		ln.Close()
 		return err
@@ -139,6 +144,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	httpHandler := api.New(api.Options{
 		Admin:          admin,
 		Token:          cfg.APIToken,
+		TokenLimiter:   tokenLimiter,
 		Store:          store,
 		Logger:         log,
 		Ready:          func(ctx context.Context) error { return db.CheckReady(ctx, readyPool) },

@@ -36,7 +36,12 @@ type harness struct {
 
 func newHarness(t *testing.T, opts ...func(*api.Options, *pgxpool.Pool)) *harness {
 	t.Helper()
-	pool := dbtest.New(t)
+	return newHarnessOn(t, dbtest.New(t), opts...)
+}
+
+// newHarnessOn is newHarness on a pool the test made (a pool with settings of its own).
+func newHarnessOn(t *testing.T, pool *pgxpool.Pool, opts ...func(*api.Options, *pgxpool.Pool)) *harness {
+	t.Helper()
 	box, err := secretbox.New(bytes.Repeat([]byte{9}, 32))
 	if err != nil {
 		t.Fatal(err)

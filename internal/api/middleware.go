@@ -12,11 +12,14 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"tiersync/internal/authlimit"
 )
 
 type ctxKey int
@@ -165,13 +168,26 @@ func limitBody(next http.Handler) http.Handler {
 }
 
 // requireToken guards /api/* with the bearer token. Both sides are hashed before the
-// constant-time compare so that neither the token's bytes nor its length leak through timing.
-func requireToken(token string, next http.Handler) http.Handler {
+// constant-time compare so that neither the token's bytes nor its length leak through
+// timing. An address that keeps sending wrong tokens is answered 429 before any compare
+// (limits holds the count; nil: no limit).
+func requireToken(token string, limits *authlimit.Limiter, next http.Handler) http.Handler {
 	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := authlimit.ClientKey(r)
+		if limits != nil {
+			if ok, wait := limits.Allow(key); !ok {
+				w.Header().Set("Retry-After", strconv.Itoa(int(wait.Round(time.Second)/time.Second)))
+				writeError(w, http.StatusTooManyRequests, "too many wrong tokens from this address; try again after Retry-After seconds")
+				return
+			}
+		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
 		if !ok || token == "" || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			if limits != nil {
+				limits.Fail(key)
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tiersync"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token: send Authorization: Bearer <TIERSYNC_API_TOKEN>")
 			return

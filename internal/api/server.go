@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"tiersync/internal/authlimit"
 	"tiersync/internal/membership"
 	"tiersync/internal/queue"
 	"tiersync/internal/schedule"
@@ -17,9 +18,12 @@ import (
 // Options are what the HTTP layer needs from the rest of the process.
 type Options struct {
 	// Token is TIERSYNC_API_TOKEN, required on /api/*.
-	Token  string
-	Store  *membership.Store
-	Logger *slog.Logger
+	Token string
+	// TokenLimiter counts wrong tokens per client address (nil: a default limiter of
+	// authlimit's defaults).
+	TokenLimiter *authlimit.Limiter
+	Store        *membership.Store
+	Logger       *slog.Logger
 	// Ready reports whether this replica can serve: the database answers and its
 	// migrations are not behind this binary's.
 	Ready func(ctx context.Context) error
@@ -61,6 +65,9 @@ type Server struct {
 
 // New builds the server and its routes.
 func New(opts Options) *Server {
+	if opts.TokenLimiter == nil {
+		opts.TokenLimiter = authlimit.New(authlimit.Config{})
+	}
 	s := &Server{opts: opts, log: opts.Logger, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -89,7 +96,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /webhooks/shopify", s.shopifyWebhook)
 
 	api := func(pattern string, h http.HandlerFunc) {
-		s.mux.Handle(pattern, requireToken(s.opts.Token, h))
+		s.mux.Handle(pattern, requireToken(s.opts.Token, s.opts.TokenLimiter, h))
 	}
 	api("POST /api/clients", s.createClient)
 	api("GET /api/clients", s.listClients)
@@ -113,7 +120,7 @@ func (s *Server) routes() {
 
 	// Everything else under /api/ answers in JSON too, after the token check, so that
 	// the API's shape is not visible without the token.
-	s.mux.Handle("/api/", requireToken(s.opts.Token, http.HandlerFunc(s.apiFallback)))
+	s.mux.Handle("/api/", requireToken(s.opts.Token, s.opts.TokenLimiter, http.HandlerFunc(s.apiFallback)))
 }
 
 // apiFallback answers a request no API route took: 405 with Allow when the path exists
