@@ -57,6 +57,12 @@ func cronForm(r *http.Request) (action, job string, err error) {
 	return form.Get("action"), form.Get("job"), nil
 }
 
+// runContext is the context of work a request starts and that must not stop halfway when
+// the caller leaves or the request's deadline (REQUEST_TIMEOUT) passes: a job run between
+// two batches, a CRM call whose answer would be lost. The run finishes and records its
+// result in job_runs and the queue; the caller may have stopped waiting for it.
+func runContext(r *http.Request) context.Context { return context.WithoutCancel(r.Context()) }
+
 // postCron is POST /api/cron: action=trigger&job=…, action=sync, action=test.
 func (s *Server) postCron(w http.ResponseWriter, r *http.Request) {
 	action, job, err := cronForm(r)
@@ -66,7 +72,7 @@ func (s *Server) postCron(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case action == "trigger" && job == schedule.JobExpire:
-		run, err := s.opts.Scheduler.Trigger(r.Context(), schedule.JobExpire)
+		run, err := s.opts.Scheduler.Trigger(runContext(r), schedule.JobExpire)
 		if err != nil {
 			fail(w, r, err)
 			return
@@ -83,7 +89,7 @@ func (s *Server) postCron(w http.ResponseWriter, r *http.Request) {
 		_ = json.Unmarshal(run.Result, &res)
 		writeJSON(w, http.StatusOK, map[string]any{"run_id": run.ID, "job": run.JobName, "expired": res.Expired, "queued": res.Queued})
 	case action == "sync" || (action == "trigger" && job == schedule.JobSync):
-		run, err := s.opts.Scheduler.TriggerWith(r.Context(), schedule.JobSync, func(ctx context.Context, _ int64) (any, error) {
+		run, err := s.opts.Scheduler.TriggerWith(runContext(r), schedule.JobSync, func(ctx context.Context, _ int64) (any, error) {
 			return s.opts.Engine.RunDue(ctx, syncBatch)
 		})
 		if err != nil {

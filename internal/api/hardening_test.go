@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -103,6 +104,32 @@ func TestRequestDeadline(t *testing.T) {
 	status, body := h.do("GET", "/api/clients", "")
 	if status != 503 || !strings.Contains(fmt.Sprint(body["error"]), "REQUEST_TIMEOUT") {
 		t.Fatalf("%d %v, want 503 naming REQUEST_TIMEOUT", status, body)
+	}
+}
+
+// TestManualRunsOutliveTheRequestDeadline: a job run or a sync started by a request is not
+// stopped halfway by the request's deadline: it finishes and answers with its result.
+func TestManualRunsOutliveTheRequestDeadline(t *testing.T) {
+	var opts api.Options
+	w := newQueueWorldWith(t, func(o *api.Options) { opts = *o }, "ada@example.com")
+	// A second server on the same engine and scheduler whose every request is past its
+	// deadline at once: the token check and routing need no query; the runs' own queries
+	// would all fail if they inherited the deadline.
+	opts.RequestTimeout = time.Nanosecond
+	srv := httptest.NewServer(api.New(opts))
+	t.Cleanup(srv.Close)
+	late := &harness{t: t, url: srv.URL, pool: w.pool, store: w.store}
+	if status, body := late.do("GET", "/api/queue", ""); status != 503 {
+		t.Fatalf("a plain request past its deadline: %d %v, want 503", status, body)
+	}
+	for _, c := range []struct{ path, body, want string }{
+		{"/api/cron", `{"action":"trigger","job":"process-expired-enrollments"}`, "run_id"},
+		{"/api/cron/sync", "", "processed"},
+	} {
+		status, body := late.do("POST", c.path, c.body)
+		if status != 200 || body[c.want] == nil {
+			t.Errorf("POST %s: %d %v, want 200 with %s", c.path, status, body, c.want)
+		}
 	}
 }
 

@@ -141,7 +141,7 @@ func (s *Server) cronSync(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if strings.TrimSpace(string(raw)) == "" {
-		res, err := s.opts.Engine.RunDue(r.Context(), syncBatch)
+		res, err := s.opts.Engine.RunDue(runContext(r), syncBatch)
 		if err != nil {
 			fail(w, r, err)
 			return
@@ -162,7 +162,7 @@ func (s *Server) cronSync(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, apperr.BadRequestf(`the body is empty (run due rows) or {"id": N}`))
 		return
 	}
-	status, err := s.opts.Engine.RunOne(r.Context(), *body.ID)
+	status, err := s.opts.Engine.RunOne(runContext(r), *body.ID)
 	if err != nil {
 		fail(w, r, err)
 		return

@@ -28,9 +28,15 @@ type queueWorld struct {
 }
 
 func newQueueWorld(t *testing.T, emails ...string) *queueWorld {
+	return newQueueWorldWith(t, func(*api.Options) {}, emails...)
+}
+
+// newQueueWorldWith is newQueueWorld with options of the test's own.
+func newQueueWorldWith(t *testing.T, opt func(*api.Options), emails ...string) *queueWorld {
 	w := &queueWorld{ids: map[string]int64{}}
 	var engine *queue.Queue
 	w.harness = newHarness(t, func(o *api.Options, pool *pgxpool.Pool) {
+		defer opt(o)
 		engine = queue.New(pool, func(ctx context.Context, j queue.Job) error {
 			var email string
 			if err := pool.QueryRow(ctx, `SELECT email FROM customers WHERE id = $1`, j.CustomerID).Scan(&email); err != nil {
