@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -28,12 +29,16 @@ const (
 
 // Config configures the alerts.
 type Config struct {
-	URL        string        // ALERT_WEBHOOK_URL; "" turns alerts off
+	// URL is ALERT_WEBHOOK_URL; "" turns alerts off. It is a secret (a Slack webhook
+	// URL is its own credential): it never appears in a log line nor an error.
+	URL        string
 	PendingAge time.Duration // ALERT_PENDING_AGE
 	Interval   time.Duration // ALERT_INTERVAL
-	HTTP       *http.Client
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// HTTP is the client; nil: one with a 10 s timeout. Either way a copy that refuses
+	// redirects is used.
+	HTTP   *http.Client
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Alerter checks and delivers.
@@ -50,9 +55,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Alerter {
 	if cfg.Interval <= 0 {
 		cfg.Interval = 15 * time.Minute
 	}
-	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{Timeout: 10 * time.Second}
-	}
+	cfg.HTTP = noRedirects(cfg.HTTP)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -163,22 +166,57 @@ func (a *Alerter) pendingAge(ctx context.Context, now time.Time) (string, *time.
 }
 
 func (a *Alerter) deliver(ctx context.Context, kind, text string) error {
-	body, _ := json.Marshal(map[string]string{"text": text})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.URL, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("alert %s: %w", kind, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := a.cfg.HTTP.Do(req)
-	if err == nil {
-		resp.Body.Close()
-		if resp.StatusCode >= 300 {
-			err = fmt.Errorf("HTTP %d", resp.StatusCode)
-		}
-	}
+	err := a.post(ctx, text)
 	if err != nil {
 		a.cfg.Logger.Warn("alert not delivered; the next check tries again", slog.String("kind", kind), slog.String("error", err.Error()))
 		return fmt.Errorf("alert %s: deliver: %w", kind, err)
 	}
 	return nil
+}
+
+// post sends text to the webhook. Its errors never hold the URL (hideURL).
+func (a *Alerter) post(ctx context.Context, text string) error {
+	body, _ := json.Marshal(map[string]string{"text": text})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.URL, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("make the request: %w", hideURL(err))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.cfg.HTTP.Do(req)
+	if err != nil {
+		return hideURL(err)
+	}
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode >= 300 && resp.StatusCode <= 399:
+		// Never followed (noRedirects): the alert text would go wherever the answer
+		// points. A webhook that redirects is misconfigured.
+		return fmt.Errorf("HTTP %d: the webhook answered a redirect, which is never followed: check ALERT_WEBHOOK_URL", resp.StatusCode)
+	case resp.StatusCode >= 400:
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// hideURL strips the URL from Go's *url.Error ("Post \"https://hooks.slack.com/services/
+// …\": dial tcp …"), keeping its operation and cause, which name at most the host:
+// the URL's path is the webhook's secret.
+func hideURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}
+
+// noRedirects is a copy of hc (nil: a new client with a 10 s timeout) that never follows
+// a redirect: the answer comes back to post as it is. A copy, so a client passed in
+// Config is not changed for its other users.
+func noRedirects(hc *http.Client) *http.Client {
+	c := http.Client{Timeout: 10 * time.Second}
+	if hc != nil {
+		c = *hc
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
 }
