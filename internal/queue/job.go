@@ -6,6 +6,8 @@
 package queue
 
 import (
+	"tiersync/internal/crm"
+
 	"context"
 	"errors"
 	"fmt"
@@ -111,12 +113,8 @@ func httpStatusOf(err error) *int {
 }
 
 // errorMessage is what goes into error_message: the error's text, capped so one huge
-// CRM answer cannot bloat the row.
+// CRM answer cannot bloat the row, and made valid UTF-8 without NUL (on a character
+// boundary), which PostgreSQL's text refuses otherwise.
 func errorMessage(err error) string {
-	const max = 2000
-	msg := err.Error()
-	if len(msg) > max {
-		msg = msg[:max] + "…"
-	}
-	return msg
+	return crm.CleanText(err.Error(), crm.MaxMessage)
 }
