@@ -8,7 +8,7 @@ GOFLAGS ?=
 # Each fuzz target explores for FUZZTIME; new failing inputs are kept in
 # internal/*/testdata/fuzz and replayed by every `go test` after.
 FUZZTIME ?= 5s
-FUZZ_TARGETS := FuzzCommerce7Order FuzzShopifyOrder FuzzDecimalCents FuzzCronForm FuzzEnrollmentBody
+FUZZ_TARGETS := FuzzCommerce7Order FuzzShopifyOrder FuzzDecimalCents FuzzCronForm FuzzEnrollmentBody FuzzJSONText FuzzCRMID
 
 build:
 	$(GO) build $(GOFLAGS) -o $(BIN) ./cmd/tiersync
