@@ -19,6 +19,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tiersync/internal/outbound"
 )
 
 // Kinds of alert.
@@ -55,7 +57,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Alerter {
 	if cfg.Interval <= 0 {
 		cfg.Interval = 15 * time.Minute
 	}
-	cfg.HTTP = noRedirects(cfg.HTTP)
+	cfg.HTTP = outbound.NoRedirects(cfg.HTTP, 10*time.Second)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -189,7 +191,7 @@ func (a *Alerter) post(ctx context.Context, text string) error {
 	resp.Body.Close()
 	switch {
 	case resp.StatusCode >= 300 && resp.StatusCode <= 399:
-		// Never followed (noRedirects): the alert text would go wherever the answer
+		// Never followed (outbound.NoRedirects): the alert text would go wherever the answer
 		// points. A webhook that redirects is misconfigured.
 		return fmt.Errorf("HTTP %d: the webhook answered a redirect, which is never followed: check ALERT_WEBHOOK_URL", resp.StatusCode)
 	case resp.StatusCode >= 400:
@@ -207,16 +209,4 @@ func hideURL(err error) error {
 		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
 	}
 	return err
-}
-
-// noRedirects is a copy of hc (nil: a new client with a 10 s timeout) that never follows
-// a redirect: the answer comes back to post as it is. A copy, so a client passed in
-// Config is not changed for its other users.
-func noRedirects(hc *http.Client) *http.Client {
-	c := http.Client{Timeout: 10 * time.Second}
-	if hc != nil {
-		c = *hc
-	}
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &c
 }

@@ -91,7 +91,7 @@ func StatusClass(status int) Class {
 		// are; sending it again changes nothing.
 		return Permanent
 	case status >= 300 && status <= 399:
-		// Our clients never follow redirects (NoRedirects): a redirect could carry the
+		// Our clients never follow redirects (outbound.NoRedirects): a redirect could carry the
 		// credentials to another host. The CRMs' APIs do not redirect, so one means the
 		// configured URL is wrong (http for https, a moved endpoint); retrying the same URL
 		// changes nothing, and an operator must fix the configuration.
@@ -102,23 +102,7 @@ func StatusClass(status int) Class {
 	}
 }
 
-// NoRedirects returns a client that never follows a redirect: a copy of hc (nil: a new
-// client with timeout) whose CheckRedirect hands the 3xx answer back to the caller. Go's
-// client keeps custom headers (X-Shopify-Access-Token, tenant) on a redirect to another
-// host, so following one would give the credentials away. A copy, so a client passed in
-// configuration is not changed for its other users.
-func NoRedirects(hc *http.Client, timeout time.Duration) *http.Client {
-	var c http.Client
-	if hc != nil {
-		c = *hc
-	} else {
-		c.Timeout = timeout
-	}
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &c
-}
-
-// RedirectError is the Permanent error for a 3xx answer (see NoRedirects). It names the
+// RedirectError is the Permanent error for a 3xx answer (see outbound.NoRedirects). It names the
 // host the CRM pointed at, never the full Location, which may carry anything.
 func RedirectError(crmName, op string, resp *http.Response) *Error {
 	to := "no Location"

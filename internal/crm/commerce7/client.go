@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"tiersync/internal/crm"
+	"tiersync/internal/outbound"
 )
 
 // DefaultURL is Commerce7's API base.
@@ -31,7 +32,7 @@ type Config struct {
 	Timeout time.Duration
 	Limiter crm.Limiter
 	// HTTP is the transport; nil: a client of its own with Timeout. Either way the client
-	// used is a copy that refuses redirects (crm.NoRedirects).
+	// used is a copy that refuses redirects (outbound.NoRedirects).
 	HTTP *http.Client
 	Now  func() time.Time
 }
@@ -65,7 +66,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	// Never follow a redirect, not even with a client passed in Config.HTTP: it would
 	// send the Basic credentials wherever the answer points.
-	hc := crm.NoRedirects(cfg.HTTP, cfg.Timeout)
+	hc := outbound.NoRedirects(cfg.HTTP, cfg.Timeout)
 	return &Client{cfg: cfg, http: hc, base: strings.TrimRight(cfg.BaseURL, "/")}, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"tiersync/internal/crm"
+	"tiersync/internal/outbound"
 )
 
 // Defaults.
@@ -39,7 +40,7 @@ type Config struct {
 	Timeout time.Duration
 	Limiter crm.Limiter
 	// HTTP is the transport; nil: a client of its own with Timeout. Either way the client
-	// used is a copy that refuses redirects (crm.NoRedirects).
+	// used is a copy that refuses redirects (outbound.NoRedirects).
 	HTTP *http.Client
 	Now  func() time.Time
 	// Wait pauses for d (nil: a timer). Tests inject one that moves their clock.
@@ -101,7 +102,7 @@ func New(cfg Config) (*Client, error) {
 	// Never follow a redirect, not even with a client passed in Config.HTTP: Go keeps
 	// X-Shopify-Access-Token on a redirect to another host, so following one would give
 	// the shop's token to whoever the answer points at.
-	hc := crm.NoRedirects(cfg.HTTP, cfg.Timeout)
+	hc := outbound.NoRedirects(cfg.HTTP, cfg.Timeout)
 	return &Client{cfg: cfg, http: hc, buckets: map[string]*bucket{}}, nil
 }
 
