@@ -51,6 +51,9 @@ func TestServeKeepsProbesAndMetricsApart(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
+	// First, on a fresh connection: on a kept-alive one Go's server measures the limit
+	// from what its buffer already read, and lets up to about 128 KiB through (measured:
+	// 70 KiB passed, 128 KiB did not) — still far below its 1 MiB default.
 	if got := get(base+"/healthz", http.Header{"X-Filler": {strings.Repeat("a", 70<<10)}}); got != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("70 KiB of headers: %d, want 431", got)
 	}
