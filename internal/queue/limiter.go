@@ -24,6 +24,17 @@ type Limiter struct {
 	waited func(clientID string)
 }
 
+// NewLimiter returns the limiter over pool's buckets. now is its clock (nil: the
+// database's). A process builds one and hands it to the CRM clients and to the engine
+// (Config.Limiter), so neither has to wait for the other to exist.
+func NewLimiter(pool *pgxpool.Pool, now func() time.Time) *Limiter {
+	l := &Limiter{pool: pool, now: func() *time.Time { return nil }}
+	if now != nil {
+		l.now = func() *time.Time { t := now(); return &t }
+	}
+	return l
+}
+
 // RateLimiter is what the CRM clients need from the limiter.
 type RateLimiter interface {
 	// Take blocks until the client may send one request, or ctx ends.

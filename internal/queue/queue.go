@@ -44,6 +44,9 @@ type Config struct {
 	// Rand returns a number in [0, 1) for the jitter [math/rand/v2].
 	Rand   func() float64
 	Logger *slog.Logger
+	// Limiter is the rate limiter the claim consults, shared with the CRM clients (see
+	// NewLimiter) [one over the same pool, on the queue's clock].
+	Limiter *Limiter
 }
 
 func (c *Config) defaults() {
@@ -137,7 +140,10 @@ func New(pool *pgxpool.Pool, handler Handler, cfg Config) *Queue {
 		waiters:  map[int64][]chan struct{}{},
 	}
 	q.writer = newWriter(q)
-	q.limiter = &Limiter{pool: pool, now: q.sqlNow}
+	q.limiter = cfg.Limiter
+	if q.limiter == nil {
+		q.limiter = &Limiter{pool: pool, now: q.sqlNow}
+	}
 	return q
 }
 
