@@ -101,7 +101,6 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) err
 const (
 	codeUniqueViolation     = "23505"
 	codeForeignKeyViolation = "23503"
-	codeCheckViolation      = "23514"
 )
 
 // UniqueViolation reports whether err is a unique violation, and of which constraint.
@@ -112,11 +111,6 @@ func UniqueViolation(err error) (constraint string, ok bool) {
 // ForeignKeyViolation reports whether err is a foreign key violation, and of which constraint.
 func ForeignKeyViolation(err error) (constraint string, ok bool) {
 	return violation(err, codeForeignKeyViolation)
-}
-
-// CheckViolation reports whether err is a check violation, and of which constraint.
-func CheckViolation(err error) (constraint string, ok bool) {
-	return violation(err, codeCheckViolation)
 }
 
 func violation(err error, code string) (string, bool) {

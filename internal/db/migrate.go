@@ -51,7 +51,7 @@ func NewMigrator(url string, logger *slog.Logger) (*Migrator, error) {
 }
 
 func newMigrator(sqlDB *sql.DB, logger *slog.Logger) (*Migrator, error) {
-	locker, err := lock.NewPostgresSessionLocker()
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(LockMigrations))
 	if err != nil {
 		return nil, fmt.Errorf("migration lock: %w", err)
 	}

@@ -116,11 +116,10 @@ func ensureTemplate(ctx context.Context) error {
 		return fmt.Errorf("connect to %s: %w", redact(server.adminURL), err)
 	}
 	defer conn.Close(ctx)
-	const lockKey = 0x7469657273796e63 // "tiersync"
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(lockKey)); err != nil {
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, db.LockTestTemplate); err != nil {
 		return fmt.Errorf("template lock: %w", err)
 	}
-	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(lockKey)) //nolint:errcheck
+	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, db.LockTestTemplate) //nolint:errcheck
 	var exists bool
 	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, server.template).Scan(&exists); err != nil {
 		return fmt.Errorf("look for template: %w", err)
