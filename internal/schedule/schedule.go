@@ -19,6 +19,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"tiersync/internal/apperr"
+	"tiersync/internal/db"
 )
 
 // Job names (the job_runs.job_name values).
@@ -182,14 +183,16 @@ func (s *Scheduler) start(ctx context.Context, name, trigger string, slot *time.
 	}
 	defer conn.Release()
 	var id int64
-	err = conn.QueryRow(ctx, qInsertRun, name, trigger, slot, s.runner).Scan(&id)
+	err = conn.QueryRow(ctx, qInsertRun, pgx.StrictNamedArgs{
+		"job_name": name, "trigger": trigger, "scheduled_for": slot, "runner": s.runner, "lock_namespace": db.LockNamespaceJobRuns,
+	}).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Run{}, false, nil // another replica has this slot
 	}
 	if err != nil {
 		return Run{}, false, fmt.Errorf("run %s: %w", name, err)
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), qUnlockRun, id) //nolint:errcheck // released with the session anyway
+	defer conn.Exec(context.WithoutCancel(ctx), qUnlockRun, pgx.StrictNamedArgs{"id": id, "lock_namespace": db.LockNamespaceJobRuns}) //nolint:errcheck // released with the session anyway
 
 	began := time.Now()
 	result, runErr := work(ctx, id)
@@ -206,7 +209,9 @@ func (s *Scheduler) start(ctx context.Context, name, trigger string, slot *time.
 		}
 	}
 	var r Run
-	err = conn.QueryRow(context.WithoutCancel(ctx), qFinishRun, id, status, resultJSON, errText).Scan(
+	err = conn.QueryRow(context.WithoutCancel(ctx), qFinishRun, pgx.StrictNamedArgs{
+		"id": id, "status": status, "result": resultJSON, "error": errText,
+	}).Scan(
 		&r.ID, &r.JobName, &r.Trigger, &r.ScheduledFor, &r.StartedAt, &r.FinishedAt, &r.Status, &r.Result, &r.Error)
 	if err != nil {
 		return Run{}, true, fmt.Errorf("run %s: finish: %w", name, err)
@@ -231,7 +236,7 @@ func (r Run) utc() Run {
 // RecoverCrashed marks failed every run still "running" whose process is gone (its
 // advisory lock is free), and returns how many.
 func (s *Scheduler) RecoverCrashed(ctx context.Context) (int64, error) {
-	tag, err := s.pool.Exec(ctx, qRecoverRuns)
+	tag, err := s.pool.Exec(ctx, qRecoverRuns, pgx.StrictNamedArgs{"lock_namespace": db.LockNamespaceJobRuns})
 	if err != nil {
 		return 0, fmt.Errorf("recover crashed runs: %w", err)
 	}
@@ -247,7 +252,7 @@ func (s *Scheduler) Jobs(ctx context.Context) ([]JobInfo, error) {
 			next := j.sched.Next(s.now().UTC())
 			info.NextRunAt = &next
 		}
-		rows, err := s.pool.Query(ctx, qLastRun, j.Name)
+		rows, err := s.pool.Query(ctx, qLastRun, pgx.StrictNamedArgs{"job_name": j.Name})
 		if err != nil {
 			return nil, fmt.Errorf("jobs: %w", err)
 		}
@@ -266,7 +271,7 @@ func (s *Scheduler) Jobs(ctx context.Context) ([]JobInfo, error) {
 
 // Runs returns the newest runs.
 func (s *Scheduler) Runs(ctx context.Context, limit int) ([]Run, error) {
-	rows, err := s.pool.Query(ctx, qRuns, limit)
+	rows, err := s.pool.Query(ctx, qRuns, pgx.StrictNamedArgs{"limit": limit})
 	if err != nil {
 		return nil, fmt.Errorf("runs: %w", err)
 	}
