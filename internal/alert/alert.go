@@ -86,7 +86,7 @@ func (a *Alerter) Check(ctx context.Context) ([]string, error) {
 		if kind == "" {
 			continue
 		}
-		if _, err := a.pool.Exec(ctx, qRecordDelivery, kind, now, mark); err != nil {
+		if _, err := a.pool.Exec(ctx, qRecordDelivery, pgx.StrictNamedArgs{"kind": kind, "delivered_at": now, "last_failed_at": mark}); err != nil {
 			errs = append(errs, fmt.Errorf("alert %s: record delivery: %w", kind, err))
 			continue
 		}
@@ -98,7 +98,7 @@ func (a *Alerter) Check(ctx context.Context) ([]string, error) {
 // due reports whether an alert of kind may go out now, and the last failed row reported.
 func (a *Alerter) due(ctx context.Context, kind string, now time.Time) (bool, *time.Time, error) {
 	var delivered, lastFailed *time.Time
-	err := a.pool.QueryRow(ctx, qLastDelivery, kind).Scan(&delivered, &lastFailed)
+	err := a.pool.QueryRow(ctx, qLastDelivery, pgx.StrictNamedArgs{"kind": kind}).Scan(&delivered, &lastFailed)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return false, nil, fmt.Errorf("alert %s: %w", kind, err)
 	}
@@ -112,13 +112,13 @@ func (a *Alerter) failedRows(ctx context.Context, now time.Time) (string, *time.
 	}
 	var fresh, total int64
 	var newest *time.Time
-	if err := a.pool.QueryRow(ctx, qFailedSince, lastFailed).Scan(&fresh, &total, &newest); err != nil {
+	if err := a.pool.QueryRow(ctx, qFailedSince, pgx.StrictNamedArgs{"since": lastFailed}).Scan(&fresh, &total, &newest); err != nil {
 		return "", nil, fmt.Errorf("alert: failed rows: %w", err)
 	}
 	if fresh == 0 {
 		return "", nil, nil
 	}
-	rows, err := a.pool.Query(ctx, qNewestFailed, lastFailed)
+	rows, err := a.pool.Query(ctx, qNewestFailed, pgx.StrictNamedArgs{"since": lastFailed})
 	if err != nil {
 		return "", nil, fmt.Errorf("alert: newest failed rows: %w", err)
 	}

@@ -1,27 +1,24 @@
 package alert
 
-const qLastDelivery = `SELECT delivered_at, last_failed_at FROM alert_deliveries WHERE kind = $1`
+import _ "embed" // the queries below
 
-// qRecordDelivery remembers a delivery; the failed-rows mark only moves forward.
-const qRecordDelivery = `
-INSERT INTO alert_deliveries (kind, delivered_at, last_failed_at) VALUES ($1, $2, $3)
-ON CONFLICT (kind) DO UPDATE SET
-    delivered_at   = EXCLUDED.delivered_at,
-    last_failed_at = coalesce(EXCLUDED.last_failed_at, alert_deliveries.last_failed_at)`
+// The alerter owns alert_deliveries. Its SQL lives in sql/, one file per statement,
+// with named parameters (@name, bound with pgx.StrictNamedArgs, which refuses a missing
+// or extra argument); go:embed fails the build if a file is gone.
+//
+// failed_since, newest_failed and oldest_pending read crm_sync_queue, which the queue
+// package owns: they are read-only looks at status, times and error text, kept here
+// until the queue offers them as functions.
 
-// qFailedSince counts failed rows newer than the last reported one, and all failed rows.
-const qFailedSince = `
-SELECT count(*) FILTER (WHERE $1::timestamptz IS NULL OR updated_at > $1),
-       count(*),
-       max(updated_at)
-FROM crm_sync_queue WHERE status = 'failed'`
-
-const qNewestFailed = `
-SELECT id, action_type, coalesce(error_message, '')
-FROM crm_sync_queue
-WHERE status = 'failed' AND ($1::timestamptz IS NULL OR updated_at > $1)
-ORDER BY updated_at DESC, id DESC
-LIMIT 5`
-
-const qOldestPending = `
-SELECT min(created_at), count(*) FROM crm_sync_queue WHERE status = 'pending'`
+var (
+	//go:embed sql/last_delivery.sql
+	qLastDelivery string
+	//go:embed sql/record_delivery.sql
+	qRecordDelivery string
+	//go:embed sql/failed_since.sql
+	qFailedSince string
+	//go:embed sql/newest_failed.sql
+	qNewestFailed string
+	//go:embed sql/oldest_pending.sql
+	qOldestPending string
+)
