@@ -48,7 +48,7 @@ func Expire(d Deps) func(ctx context.Context, runID int64) (any, error) {
 func Sweep(d Deps) func(ctx context.Context, runID int64) (any, error) {
 	return func(ctx context.Context, _ int64) (any, error) {
 		var r SweepResult
-		if err := d.Pool.QueryRow(ctx, `SELECT due, processing, failed FROM process_crm_sync_queue()`).Scan(&r.Due, &r.Processing, &r.Failed); err != nil {
+		if err := d.Pool.QueryRow(ctx, qSweep).Scan(&r.Due, &r.Processing, &r.Failed); err != nil {
 			return nil, fmt.Errorf("sweep: %w", err)
 		}
 		pruned, err := d.Engine.Prune(ctx, d.QueueRetention, 1000)
