@@ -5,10 +5,13 @@ GOFLAGS ?=
 
 .PHONY: build test fmt-check vet fuzz demo bench clean
 
-# Each fuzz target explores for FUZZTIME; new failing inputs are kept in
-# internal/*/testdata/fuzz and replayed by every `go test` after.
+# Each fuzz target explores for FUZZTIME; new failing inputs are kept in the package's
+# testdata/fuzz and replayed by every `go test` after. A target is package:Name, as
+# `go test -fuzz` takes one package at a time.
 FUZZTIME ?= 5s
-FUZZ_TARGETS := FuzzCommerce7Order FuzzShopifyOrder FuzzDecimalCents FuzzCronForm FuzzEnrollmentBody FuzzJSONText FuzzCRMID
+FUZZ_TARGETS := internal/crm/commerce7:FuzzCommerce7Order internal/crm/shopify:FuzzShopifyOrder \
+	internal/crm/shopify:FuzzDecimalCents internal/api:FuzzCronForm internal/api:FuzzEnrollmentBody \
+	internal/api:FuzzJSONText internal/api:FuzzCRMID
 
 build:
 	$(GO) build $(GOFLAGS) -o $(BIN) ./cmd/tiersync
@@ -28,7 +31,8 @@ test: fmt-check vet
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
-		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./internal/api || exit 1; \
+		pkg=$${t%%:*}; name=$${t#*:}; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
 	done
 
 # The queue, e2e and expire benches (and River's, beside them, when DATABASE_URL names a

@@ -1,23 +1,18 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
-	"regexp"
-	"strconv"
 	"strings"
-	"time"
 
 	"tiersync/internal/apperr"
+	"tiersync/internal/crm/commerce7"
+	"tiersync/internal/crm/shopify"
 	"tiersync/internal/membership"
 )
 
@@ -56,31 +51,6 @@ func webhookAnswer(w http.ResponseWriter, status string) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": status})
 }
 
-// c7Webhook is Commerce7's webhook body: {object, action, payload, tenantId, user}.
-type c7Webhook struct {
-	Object   string          `json:"object"`
-	Action   string          `json:"action"`
-	Payload  json.RawMessage `json:"payload"`
-	TenantID string          `json:"tenantId"`
-	User     json.RawMessage `json:"user"`
-}
-
-type c7Order struct {
-	ID            string          `json:"id"`
-	CustomerID    string          `json:"customerId"`
-	Total         json.RawMessage `json:"total"`
-	OrderPaidDate *string         `json:"orderPaidDate"`
-	UpdatedAt     string          `json:"updatedAt"`
-	Customer      *struct {
-		Email     string `json:"email"`
-		FirstName string `json:"firstName"`
-		LastName  string `json:"lastName"`
-		Emails    []struct {
-			Email string `json:"email"`
-		} `json:"emails"`
-	} `json:"customer"`
-}
-
 // commerce7Webhook is POST /webhooks/commerce7. Commerce7 signs nothing: the Basic auth
 // pair it was configured with is the proof. Orders are deduplicated on id + action +
 // updatedAt (Commerce7 has no event id).
@@ -97,13 +67,9 @@ func (s *Server) commerce7Webhook(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	var hook c7Webhook
-	if err := json.Unmarshal(raw, &hook); err != nil {
-		fail(w, r, apperr.BadRequestf("malformed JSON: %v", err))
-		return
-	}
-	if hook.TenantID == "" {
-		fail(w, r, apperr.BadRequestf("tenantId is required"))
+	hook, err := commerce7.ParseWebhook(raw)
+	if err != nil {
+		fail(w, r, err)
 		return
 	}
 	client, err := s.opts.Store.ClientByTenant(r.Context(), membership.CRMCommerce7, hook.TenantID)
@@ -111,26 +77,17 @@ func (s *Server) commerce7Webhook(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	if hook.Object != "Order" {
-		webhookAnswer(w, membership.WebhookIgnored)
-		return
-	}
-	var echo string
-	if json.Unmarshal(hook.User, &echo) == nil && echo != "" && cfg.Commerce7EchoUser != "" && echo == cfg.Commerce7EchoUser {
-		webhookAnswer(w, membership.WebhookIgnored) // our own write, echoed back
-		return
-	}
-	if len(hook.Action) > maxC7ActionBytes {
-		fail(w, r, apperr.BadRequestf("action is longer than %d bytes", maxC7ActionBytes))
-		return
-	}
-	order, err := parseC7Order(hook.Payload)
+	order, ok, err := hook.Order(cfg.Commerce7EchoUser)
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
-	ev := membership.OrderEvent{ClientID: client.ID, Provider: membership.CRMCommerce7, Topic: "Order/" + hook.Action,
-		ExternalID: order.CRMOrderID + ":" + hook.Action + ":" + order.updatedAt, Payload: raw, Order: order.Order}
+	if !ok {
+		webhookAnswer(w, membership.WebhookIgnored) // not an order, or our own write echoed back
+		return
+	}
+	ev := membership.OrderEvent{ClientID: client.ID, Provider: membership.CRMCommerce7, Topic: order.Topic(),
+		ExternalID: order.EventID(), Payload: raw, Order: order.Order}
 	res, err := s.opts.Store.ApplyOrder(r.Context(), ev)
 	if errors.Is(err, membership.ErrNeedCustomer) {
 		if cfg.Commerce7Customer == nil {
@@ -151,81 +108,6 @@ func (s *Server) commerce7Webhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	webhookAnswer(w, res.Status)
-}
-
-type parsedC7Order struct {
-	membership.Order
-	updatedAt string
-}
-
-func parseC7Order(payload json.RawMessage) (parsedC7Order, error) {
-	if len(payload) == 0 || string(payload) == "null" {
-		return parsedC7Order{}, apperr.BadRequestf("payload is required")
-	}
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	var p c7Order
-	if err := dec.Decode(&p); err != nil {
-		return parsedC7Order{}, apperr.BadRequestf("payload: %v", err)
-	}
-	if p.ID == "" {
-		return parsedC7Order{}, apperr.BadRequestf("payload.id is required")
-	}
-	if len(p.Total) == 0 || string(p.Total) == "null" {
-		return parsedC7Order{}, apperr.BadRequestf("payload.total is required")
-	}
-	// Commerce7 sends money as a JSON integer of cents: not a string, not a fraction.
-	total, err := strconv.ParseInt(string(p.Total), 10, 64)
-	if errors.Is(err, strconv.ErrRange) || total > membership.MaxOrderCents {
-		// The same cap as Shopify's total_price (ParseDecimalCents).
-		return parsedC7Order{}, apperr.BadRequestf("payload.total %s is more than %d cents", p.Total, int64(membership.MaxOrderCents))
-	}
-	if err != nil || total < 0 {
-		return parsedC7Order{}, apperr.BadRequestf("payload.total %s is not a non-negative integer number of cents", p.Total)
-	}
-	// updatedAt is part of the dedupe key, which lives in a unique index.
-	if len(p.UpdatedAt) > maxVersionBytes {
-		return parsedC7Order{}, apperr.BadRequestf("payload.updatedAt is longer than %d bytes", maxVersionBytes)
-	}
-	o := parsedC7Order{Order: membership.Order{CRMOrderID: p.ID, CustomerCRMID: p.CustomerID, TotalCents: total}, updatedAt: p.UpdatedAt}
-	if p.OrderPaidDate != nil && *p.OrderPaidDate != "" {
-		t, err := time.Parse(time.RFC3339, *p.OrderPaidDate)
-		if err != nil {
-			return parsedC7Order{}, apperr.BadRequestf("payload.orderPaidDate %q is not an RFC 3339 timestamp", *p.OrderPaidDate)
-		}
-		o.PaidAt = &t
-	}
-	if c := p.Customer; c != nil {
-		o.Email, o.FirstName, o.LastName = c.Email, c.FirstName, c.LastName
-		if o.Email == "" && len(c.Emails) > 0 {
-			o.Email = c.Emails[0].Email
-		}
-	}
-	return o, nil
-}
-
-// Caps of the webhook fields that end up in dedupe keys (unique indexes).
-const (
-	maxC7ActionBytes = 64
-	maxVersionBytes  = 64 // Commerce7 updatedAt, Shopify updated_at and financial_status
-)
-
-// shopifyOrder is the REST order JSON of Shopify's orders/* webhooks.
-type shopifyOrder struct {
-	ID              *json.Number `json:"id"`
-	Email           string       `json:"email"`
-	TotalPrice      *string      `json:"total_price"`
-	Currency        string       `json:"currency"`
-	FinancialStatus string       `json:"financial_status"`
-	ProcessedAt     string       `json:"processed_at"`
-	UpdatedAt       string       `json:"updated_at"`
-	Customer        *struct {
-		ID                json.Number `json:"id"`
-		AdminGraphQLAPIID string      `json:"admin_graphql_api_id"`
-		Email             string      `json:"email"`
-		FirstName         string      `json:"first_name"`
-		LastName          string      `json:"last_name"`
-	} `json:"customer"`
 }
 
 // shopifySecret returns the secret that signs the shop's webhooks. Today one app, and so
@@ -295,13 +177,13 @@ func (s *Server) shopifyWebhook(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, apperr.BadRequestf("X-Shopify-Event-Id (or X-Shopify-Webhook-Id) is required"))
 		return
 	}
-	order, err := parseShopifyOrder(raw)
+	order, err := shopify.ParseOrderWebhook(raw)
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
 	res, err := s.opts.Store.ApplyOrder(r.Context(), membership.OrderEvent{ClientID: client.ID, Provider: membership.CRMShopify,
-		ExternalID: eventID, OrderVersion: order.version, Topic: topic, Payload: raw, Order: order.Order})
+		ExternalID: eventID, OrderVersion: order.Version, Topic: topic, Payload: raw, Order: order.Order})
 	if errors.Is(err, membership.ErrNeedCustomer) {
 		err = apperr.BadRequestf("the order has a customer id but no email, and the customer is unknown")
 	}
@@ -314,82 +196,4 @@ func (s *Server) shopifyWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	webhookAnswer(w, res.Status)
-}
-
-type parsedShopifyOrder struct {
-	membership.Order
-	// version identifies this state of the order: id, updated_at, financial_status.
-	version string
-}
-
-var shopifyNumericID = regexp.MustCompile(`^[0-9]{1,20}$`)
-
-// parseShopifyOrder reads the order JSON. "Paid" comes from financial_status, which the
-// signature covers, never from the X-Shopify-Topic header, which it does not.
-// Only "paid" qualifies. pending, authorized and partially_paid are not paid (yet);
-// refunded and voided never were or no longer are; partially_refunded was paid, but its
-// total_price still counts the refunded part, and an orders/paid or orders/create
-// delivery does not carry that state in practice: it is ignored rather than counted at a
-// total the customer no longer paid. Each such delivery is recorded (a redelivery is a
-// duplicate) and changes nothing.
-func parseShopifyOrder(raw []byte) (parsedShopifyOrder, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var p shopifyOrder
-	if err := dec.Decode(&p); err != nil {
-		return parsedShopifyOrder{}, apperr.BadRequestf("malformed JSON: %v", err)
-	}
-	// The raw body is stored as jsonb, which refuses anything after the object.
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return parsedShopifyOrder{}, apperr.BadRequestf("malformed JSON: the body must hold a single JSON object")
-	}
-	if p.ID == nil || p.ID.String() == "" {
-		return parsedShopifyOrder{}, apperr.BadRequestf("id is required")
-	}
-	if !shopifyNumericID.MatchString(p.ID.String()) {
-		return parsedShopifyOrder{}, apperr.BadRequestf("id %.40s is not a Shopify order id (a positive integer)", p.ID.String())
-	}
-	if p.TotalPrice == nil {
-		return parsedShopifyOrder{}, apperr.BadRequestf("total_price is required")
-	}
-	total, err := membership.ParseDecimalCents(*p.TotalPrice)
-	if err != nil {
-		return parsedShopifyOrder{}, apperr.BadRequestf("total_price: %v", err)
-	}
-	if len(p.UpdatedAt) > maxVersionBytes || len(p.FinancialStatus) > maxVersionBytes {
-		return parsedShopifyOrder{}, apperr.BadRequestf("updated_at and financial_status are limited to %d bytes", maxVersionBytes)
-	}
-	o := parsedShopifyOrder{Order: membership.Order{CRMOrderID: p.ID.String(), Email: p.Email, TotalCents: total, Currency: p.Currency}}
-	if c := p.Customer; c != nil {
-		o.CustomerCRMID = c.AdminGraphQLAPIID
-		if o.CustomerCRMID == "" && c.ID != "" {
-			if !shopifyNumericID.MatchString(c.ID.String()) {
-				return parsedShopifyOrder{}, apperr.BadRequestf("customer.id %.40s is not a Shopify customer id (a positive integer)", c.ID.String())
-			}
-			// The GraphQL id, as the Shopify provider stores it.
-			o.CustomerCRMID = "gid://shopify/Customer/" + c.ID.String()
-		}
-		if c.Email != "" {
-			o.Email = c.Email
-		}
-		o.FirstName, o.LastName = c.FirstName, c.LastName
-	}
-	if p.FinancialStatus == "paid" {
-		paid := time.Now().UTC()
-		if t, err := time.Parse(time.RFC3339, strings.TrimSpace(p.ProcessedAt)); err == nil {
-			paid = t
-		}
-		o.PaidAt = &paid
-	}
-	// The order's own version: Shopify moves updated_at on every change, payment included.
-	// financial_status is part of it too, so that a payment that left updated_at alone
-	// would still be a new version. A body without updated_at (not what Shopify sends)
-	// falls back to the body's hash: a replay of the same bytes is still a duplicate.
-	version := p.UpdatedAt
-	if version == "" {
-		sum := sha256.Sum256(raw)
-		version = "sha256:" + hex.EncodeToString(sum[:])
-	}
-	o.version = o.CRMOrderID + "@" + version + "/" + p.FinancialStatus
-	return o, nil
 }

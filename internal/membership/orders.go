@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"tiersync/internal/apperr"
+	"tiersync/internal/crm"
 	"tiersync/internal/db"
 	"tiersync/internal/queue"
 )
@@ -92,17 +93,9 @@ func (ev *OrderEvent) validate() error {
 	return nil
 }
 
-// Order is an order as tiersync needs it.
-type Order struct {
-	CRMOrderID    string
-	CustomerCRMID string // "" when the order has no customer id
-	Email         string // "" when the payload has none
-	FirstName     string
-	LastName      string
-	TotalCents    int64
-	Currency      string
-	PaidAt        *time.Time // nil: not paid (yet)
-}
+// Order is an order as tiersync needs it: the CRM packages parse their webhooks into
+// it (crm.Order), so that they need not know membership.
+type Order = crm.Order
 
 // Webhook outcomes, as the webhook endpoints answer them.
 const (

@@ -74,26 +74,6 @@ func TestNewTierValidate(t *testing.T) {
 	}
 }
 
-func TestParseDecimalCents(t *testing.T) {
-	cases := []struct {
-		in   string
-		want int64
-		ok   bool
-	}{
-		{"0", 0, true}, {"12", 1200, true}, {"12.3", 1230, true}, {"12.30", 1230, true}, {"0.05", 5, true},
-		{"1234567.89", 123456789, true}, {"100000000.00", 10000000000, true},
-		{"", 0, false}, {"-1.00", 0, false}, {"+1", 0, false}, {"1e3", 0, false}, {"1.234", 0, false},
-		{"1.", 0, false}, {".5", 0, false}, {"1,00", 0, false}, {" 1", 0, false}, {"NaN", 0, false},
-		{"100000000.01", 0, false}, {"99999999999999999999", 0, false},
-	}
-	for _, c := range cases {
-		got, err := ParseDecimalCents(c.in)
-		if (err == nil) != c.ok || got != c.want {
-			t.Errorf("ParseDecimalCents(%q) = %d, %v; want %d ok=%v", c.in, got, err, c.want, c.ok)
-		}
-	}
-}
-
 func TestCheckCRMID(t *testing.T) {
 	cases := []struct {
 		id string
