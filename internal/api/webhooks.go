@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"tiersync/internal/apperr"
+	"tiersync/internal/crm"
 	"tiersync/internal/crm/commerce7"
 	"tiersync/internal/crm/shopify"
 	"tiersync/internal/membership"
@@ -26,13 +27,38 @@ type Webhooks struct {
 	// ShopifySecret signs Shopify webhooks (HMAC-SHA256); without it they are refused.
 	// Read it through Server.shopifySecret, never directly.
 	ShopifySecret string
-	// Commerce7Customer reads a customer from Commerce7, for an order whose payload names
-	// a customer tiersync does not know without its email. nil: such orders fail (502).
+	// Commerce7Customers reads a customer from Commerce7, for an order whose payload
+	// names a customer tiersync does not know without its email (a *commerce7.Client).
+	// nil: such orders fail (502).
+	Commerce7Customers membership.CustomerSource
+	// Commerce7Customer is the function form of Commerce7Customers, used only when that
+	// is nil.
+	//
+	// Deprecated: set Commerce7Customers. Kept while cmd/ moves to internal/app, which
+	// sets the interface; to be removed then, with CRMCustomer.
 	Commerce7Customer func(ctx context.Context, clientID, tenant, customerID string) (CRMCustomer, error)
 }
 
 // CRMCustomer is what a webhook needs of a CRM customer.
+//
+// Deprecated: Commerce7Customers returns a crm.Customer.
 type CRMCustomer struct{ Email, FirstName, LastName string }
+
+// customerFunc adapts the deprecated Commerce7Customer to a membership.CustomerSource.
+type customerFunc func(ctx context.Context, clientID, tenant, customerID string) (CRMCustomer, error)
+
+func (f customerFunc) Customer(ctx context.Context, clientID, tenant, customerID string) (crm.Customer, error) {
+	c, err := f(ctx, clientID, tenant, customerID)
+	return crm.Customer{CRMID: customerID, Email: c.Email, FirstName: c.FirstName, LastName: c.LastName}, err
+}
+
+// commerce7Customers is the customer source of Commerce7 orders, nil when none is set.
+func (w Webhooks) commerce7Customers() membership.CustomerSource {
+	if w.Commerce7Customers == nil && w.Commerce7Customer != nil {
+		return customerFunc(w.Commerce7Customer)
+	}
+	return w.Commerce7Customers
+}
 
 // credentialsMatch compares a Basic auth pair with the configured one. Each side is hashed
 // first: subtle.ConstantTimeCompare returns at once when the lengths differ, so comparing
@@ -88,26 +114,20 @@ func (s *Server) commerce7Webhook(w http.ResponseWriter, r *http.Request) {
 	}
 	ev := membership.OrderEvent{ClientID: client.ID, Provider: membership.CRMCommerce7, Topic: order.Topic(),
 		ExternalID: order.EventID(), Payload: raw, Order: order.Order}
-	res, err := s.opts.Store.ApplyOrder(r.Context(), ev)
-	if errors.Is(err, membership.ErrNeedCustomer) {
-		if cfg.Commerce7Customer == nil {
-			writeError(w, http.StatusBadGateway, "the order's customer is unknown and its email cannot be read from Commerce7")
-			return
-		}
-		c, lookupErr := cfg.Commerce7Customer(r.Context(), client.ID, client.Tenant, order.CustomerCRMID)
-		if lookupErr != nil {
-			s.log.Warn("commerce7 customer lookup", "customer_id", order.CustomerCRMID, "error", lookupErr.Error())
-			writeError(w, http.StatusBadGateway, "reading the order's customer from Commerce7 failed; retry later")
-			return
-		}
-		ev.Order.Email, ev.Order.FirstName, ev.Order.LastName = c.Email, c.FirstName, c.LastName
-		res, err = s.opts.Store.ApplyOrder(r.Context(), ev)
-	}
-	if err != nil {
+	// An order naming a customer we don't know, without its email, is applied once the
+	// customer is read from Commerce7 (membership asks the source).
+	res, err := s.opts.Store.ApplyOrderWithLookup(r.Context(), ev, client.Tenant, cfg.commerce7Customers())
+	switch {
+	case errors.Is(err, membership.ErrNeedCustomer): // no source to ask
+		writeError(w, http.StatusBadGateway, "the order's customer is unknown and its email cannot be read from Commerce7")
+	case errors.Is(err, membership.ErrCustomerLookup): // Commerce7 retries the webhook
+		s.log.Warn("commerce7 customer lookup", "customer_id", order.CustomerCRMID, "error", err.Error())
+		writeError(w, http.StatusBadGateway, "reading the order's customer from Commerce7 failed; retry later")
+	case err != nil:
 		fail(w, r, err)
-		return
+	default:
+		webhookAnswer(w, res.Status)
 	}
-	webhookAnswer(w, res.Status)
 }
 
 // shopifySecret returns the secret that signs the shop's webhooks. Today one app, and so

@@ -36,7 +36,7 @@ type hookWorld struct {
 	gold, plat, shopGold string
 }
 
-func newHookWorld(t *testing.T) *hookWorld {
+func newHookWorld(t *testing.T, hooks ...func(*api.Webhooks, *commerce7.Client)) *hookWorld {
 	fake, url := c7test.Start(t, c7test.Options{AppID: "app", AppSecret: "key", RateLimit: -1})
 	c7, err := commerce7.New(commerce7.Config{BaseURL: url, AppID: "app", Key: "key", Timeout: 5 * time.Second})
 	if err != nil {
@@ -44,11 +44,10 @@ func newHookWorld(t *testing.T) *hookWorld {
 	}
 	h := newHarness(t, func(o *api.Options, _ *pgxpool.Pool) {
 		o.Webhooks = api.Webhooks{Commerce7User: hookUser, Commerce7Password: hookPass, Commerce7EchoUser: "tiersync-app",
-			ShopifySecret: shopSecret,
-			Commerce7Customer: func(ctx context.Context, clientID, tenant, id string) (api.CRMCustomer, error) {
-				c, err := c7.Provider(clientID, tenant).Customer(ctx, id)
-				return api.CRMCustomer{Email: c.Email, FirstName: c.FirstName, LastName: c.LastName}, err
-			}}
+			ShopifySecret: shopSecret, Commerce7Customers: c7}
+		for _, f := range hooks {
+			f(&o.Webhooks, c7)
+		}
 	})
 	w := &hookWorld{harness: h, fake: fake}
 	id := func(status int, body map[string]any) string {
@@ -262,6 +261,46 @@ func TestCommerce7OrderWithoutEmail(t *testing.T) {
 	status, _ = w.post("/webhooks/commerce7", c7Order("o10", "Create", "6000", "2026-11-20T10:00:00Z", "u", `"customerId":"c7-unknown"`), c7Auth())
 	if status != 502 || w.count("orders") != 1 || w.count("webhook_events") != 1 {
 		t.Fatalf("lookup failure: %d, rows %s", status, w.rows())
+	}
+}
+
+// TestCommerce7CustomerSources: who reads an unknown customer from Commerce7. Without a
+// source the webhook fails (502) and writes nothing; the deprecated function form still
+// serves until the composition root sets the interface.
+func TestCommerce7CustomerSources(t *testing.T) {
+	cases := []struct {
+		name   string
+		hooks  func(*api.Webhooks, *commerce7.Client)
+		status int
+		answer string // the error, or the webhook status
+		rows   string
+	}{
+		{"no source", func(h *api.Webhooks, _ *commerce7.Client) { h.Commerce7Customers = nil }, 502, "cannot be read from Commerce7",
+			"events=0 orders=0 customers=0 enrollments=0 queue=0"},
+		{"the deprecated function form", func(h *api.Webhooks, c7 *commerce7.Client) {
+			h.Commerce7Customers = nil
+			h.Commerce7Customer = func(ctx context.Context, clientID, tenant, id string) (api.CRMCustomer, error) {
+				c, err := c7.Customer(ctx, clientID, tenant, id)
+				return api.CRMCustomer{Email: c.Email, FirstName: c.FirstName, LastName: c.LastName}, err
+			}
+		}, 200, "accepted", "events=1 orders=1 customers=1 enrollments=1 queue=1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newHookWorld(t, c.hooks)
+			cy := w.fake.AddCustomer("napa", c7test.Customer{FirstName: "Cy", LastName: "Young", Emails: []string{"cy@example.com"}})
+			status, body := w.post("/webhooks/commerce7", c7Order("o9", "Create", "6000", "2026-11-20T10:00:00Z", "u", `"customerId":"`+cy.ID+`"`), c7Auth())
+			got := fmt.Sprint(body["error"])
+			if status == 200 {
+				got = fmt.Sprint(body["status"])
+			}
+			if status != c.status || !strings.Contains(got, c.answer) {
+				t.Fatalf("%d %v, want %d with %q", status, body, c.status, c.answer)
+			}
+			if rows := w.rows(); rows != c.rows {
+				t.Fatalf("rows %s, want %s", rows, c.rows)
+			}
+		})
 	}
 }
 

@@ -76,6 +76,16 @@ func (c *Client) Provider(clientID, tenant string) *Provider {
 	return &Provider{c: c, clientID: clientID, tenant: tenant}
 }
 
+// Customer reads one customer of the tenant (Provider.Customer). With it a *Client is a
+// membership.CustomerSource: an order webhook naming a customer without its email asks
+// Commerce7 for it. A nil *Client (no credentials configured) answers an error.
+func (c *Client) Customer(ctx context.Context, clientID, tenant, customerID string) (crm.Customer, error) {
+	if c == nil {
+		return crm.Customer{}, errors.New("commerce7: no client configured (COMMERCE7_APP_ID, COMMERCE7_KEY)")
+	}
+	return c.Provider(clientID, tenant).Customer(ctx, customerID)
+}
+
 // apiError is Commerce7's error body.
 type apiError struct {
 	StatusCode int    `json:"statusCode"`
