@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -42,7 +43,7 @@ func (s *Store) Expire(ctx context.Context, batchSize int, runID *int64) (Expire
 		g.Go(func() error {
 			for {
 				var expired, queued int
-				if err := s.pool.QueryRow(ctx, qExpireBatch, batchSize, runID).Scan(&expired, &queued); err != nil {
+				if err := s.pool.QueryRow(ctx, sqlExpireBatch, pgx.StrictNamedArgs{"batch_size": batchSize, "run_id": runID}).Scan(&expired, &queued); err != nil {
 					return fmt.Errorf("expire: batch: %w", err)
 				}
 				if expired == 0 {
@@ -74,10 +75,10 @@ type DueEnrollment struct {
 // changing nothing.
 func (s *Store) ExpireDryRun(ctx context.Context, limit int) (int, []DueEnrollment, error) {
 	var n int
-	if err := s.pool.QueryRow(ctx, qCountDue).Scan(&n); err != nil {
+	if err := s.pool.QueryRow(ctx, sqlExpireCountDue).Scan(&n); err != nil {
 		return 0, nil, fmt.Errorf("expire dry run: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, qListDue, limit)
+	rows, err := s.pool.Query(ctx, sqlExpireListDue, pgx.StrictNamedArgs{"limit": limit})
 	if err != nil {
 		return 0, nil, fmt.Errorf("expire dry run: %w", err)
 	}

@@ -134,8 +134,11 @@ func (s *Store) CreateTier(ctx context.Context, clientID string, in NewTier) (Ti
 	if in.MinLTVCents == nil {
 		in.MinLTVCents = &zero
 	}
-	rows, err := s.pool.Query(ctx, qInsertTier, c.ID, c.CRMType, in.Name, in.Rank, in.DurationMonths,
-		*in.MinPurchaseCents, *in.MinLTVCents, in.C7ClubID, in.C7DeliveryMethod, in.ShopifyTag)
+	rows, err := s.pool.Query(ctx, sqlTierInsert, pgx.StrictNamedArgs{
+		"client_id": c.ID, "crm_type": c.CRMType, "name": in.Name, "rank": in.Rank, "duration_months": in.DurationMonths,
+		"min_purchase_cents": *in.MinPurchaseCents, "min_ltv_cents": *in.MinLTVCents,
+		"c7_club_id": in.C7ClubID, "c7_delivery_method": in.C7DeliveryMethod, "shopify_tag": in.ShopifyTag,
+	})
 	if err == nil {
 		var t Tier
 		t, err = pgx.CollectExactlyOneRow(rows, scanTier)
@@ -176,7 +179,7 @@ func (s *Store) ListTiers(ctx context.Context, clientID string, p Page) ([]Tier,
 		}
 		afterRank = &r
 	}
-	rows, err := s.pool.Query(ctx, qListTiers, clientID, afterRank, p.Limit+1)
+	rows, err := s.pool.Query(ctx, sqlTierList, pgx.StrictNamedArgs{"client_id": clientID, "after_rank": afterRank, "limit": p.Limit + 1})
 	if err != nil {
 		return nil, "", fmt.Errorf("list tiers: %w", err)
 	}

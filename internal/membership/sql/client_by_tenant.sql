@@ -1,0 +1,5 @@
+-- The client of a Commerce7 tenant or a Shopify shop domain, in any case.
+SELECT id, name, crm_type, tenant, rate_limit_per_minute, created_at
+FROM clients
+WHERE crm_type = @crm_type
+  AND lower(tenant) = lower(@tenant)

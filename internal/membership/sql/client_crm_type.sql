@@ -1,0 +1,3 @@
+SELECT crm_type
+FROM clients
+WHERE id = @id

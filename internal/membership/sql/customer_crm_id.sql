@@ -1,0 +1,3 @@
+SELECT crm_id
+FROM customers
+WHERE id = @id

@@ -1,0 +1,3 @@
+SELECT client_id, duration_months
+FROM tiers
+WHERE id = @id
