@@ -1,5 +1,21 @@
 package web
 
+import _ "embed" // the statements in sql/
+
+// The admin page owns admin_sessions (session.go). Its SQL lives in sql/, one file per
+// statement, embedded as sql<Name> and bound with pgx.StrictNamedArgs (named @params; a
+// missing or extra argument is an error, not a NULL). The tables of other packages are
+// read through those packages' functions.
+
+var (
+	//go:embed sql/session_start.sql
+	sqlSessionStart string
+	//go:embed sql/session_end.sql
+	sqlSessionEnd string
+	//go:embed sql/session_live.sql
+	sqlSessionLive string
+)
+
 // qBacklog is each client's queue: pending (and due now), processing, failed.
 const qBacklog = `
 SELECT c.id, c.name, c.crm_type,

@@ -95,10 +95,7 @@ func (s *sessions) start(ctx context.Context, w http.ResponseWriter) error {
 	nonce := hex.EncodeToString(n[:])
 	now := s.now()
 	expires := now.Add(sessionTTL)
-	// One round trip: the new row, and the rows whose sessions have ended.
-	_, err := s.pool.Exec(ctx, `
-		WITH pruned AS (DELETE FROM admin_sessions WHERE expires_at < $3)
-		INSERT INTO admin_sessions (id, expires_at) VALUES ($1, $2)`, rowID(nonce), expires, now)
+	_, err := s.pool.Exec(ctx, sqlSessionStart, pgx.StrictNamedArgs{"id": rowID(nonce), "expires_at": expires, "now": now})
 	if err != nil {
 		return fmt.Errorf("record the admin session: %w", err)
 	}
@@ -113,7 +110,7 @@ func (s *sessions) start(ctx context.Context, w http.ResponseWriter) error {
 func (s *sessions) end(ctx context.Context, w http.ResponseWriter, nonce string) error {
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/admin", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: s.secure, MaxAge: -1})
-	if _, err := s.pool.Exec(ctx, `DELETE FROM admin_sessions WHERE id = $1`, rowID(nonce)); err != nil {
+	if _, err := s.pool.Exec(ctx, sqlSessionEnd, pgx.StrictNamedArgs{"id": rowID(nonce)}); err != nil {
 		return fmt.Errorf("end the admin session: %w", err)
 	}
 	return nil
@@ -136,7 +133,7 @@ func (s *sessions) current(ctx context.Context, r *http.Request) (string, error)
 		return "", nil
 	}
 	var live bool
-	err = s.pool.QueryRow(ctx, `SELECT true FROM admin_sessions WHERE id = $1 AND expires_at > $2`, rowID(parts[1]), now).Scan(&live)
+	err = s.pool.QueryRow(ctx, sqlSessionLive, pgx.StrictNamedArgs{"id": rowID(parts[1]), "now": now}).Scan(&live)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return "", nil // logged out
