@@ -9,11 +9,12 @@ package c7test
 import (
 	"crypto/rand"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"tiersync/internal/crm/crmfake"
 )
 
 // Options configure a Fake.
@@ -82,33 +83,23 @@ type Request struct {
 }
 
 // FaultKind is what an injected fault does.
-type FaultKind int
+type FaultKind = crmfake.Kind
 
 const (
 	// FaultStatus answers Status without applying the request.
-	FaultStatus FaultKind = iota
+	FaultStatus = crmfake.Status
 	// FaultHang never answers: the call ends when the client gives up or the fake closes.
-	FaultHang
+	FaultHang = crmfake.Hang
 	// FaultLoseAnswer applies the request, then drops the connection without an answer.
-	FaultLoseAnswer
+	FaultLoseAnswer = crmfake.LoseAnswer
 	// FaultErrorsIn200 answers 200 with a non-empty errors array, without applying.
-	FaultErrorsIn200
+	FaultErrorsIn200 = crmfake.Custom
 )
 
-// faultKindByName maps the control API's kind names to kinds. A function, not a map
-// variable, so the package keeps no mutable state.
-func faultKindByName(name string) (FaultKind, bool) {
-	switch name {
-	case "status":
-		return FaultStatus, true
-	case "hang":
-		return FaultHang, true
-	case "lose_answer":
-		return FaultLoseAnswer, true
-	case "errors_in_200":
-		return FaultErrorsIn200, true
-	}
-	return 0, false
+// faultKinds are the control API's names of the fault kinds.
+func faultKinds() []crmfake.KindName {
+	return []crmfake.KindName{{Name: "status", Kind: FaultStatus}, {Name: "hang", Kind: FaultHang},
+		{Name: "lose_answer", Kind: FaultLoseAnswer}, {Name: "errors_in_200", Kind: FaultErrorsIn200}}
 }
 
 // Fault is injected into the next Count requests that match Method and Path.
@@ -128,6 +119,11 @@ type Fault struct {
 	// JSON error, as a proxy or load balancer in front of the CRM may answer: the bytes
 	// need not be JSON nor valid UTF-8. Tests of what we trust in a CRM's answer use it.
 	RawBody string
+}
+
+func (fl Fault) generic() crmfake.Fault {
+	return crmfake.Fault{Method: fl.Method, Path: fl.Path, Scope: fl.Tenant, Count: fl.Count, Kind: fl.Kind,
+		Status: fl.Status, RetryAfter: fl.RetryAfter, Message: fl.Message, RawBody: fl.RawBody}
 }
 
 // tenantState is one tenant's data.
@@ -150,13 +146,11 @@ type tenantState struct {
 type Fake struct {
 	opts Options
 
-	mu       sync.Mutex
-	tenants  map[string]*tenantState
-	faults   []*Fault
-	latency  time.Duration
-	requests []Request
-	closed   chan struct{}
-	once     sync.Once
+	// core holds the faults, the latency and the request log (crmfake).
+	core *crmfake.Core[Request]
+
+	mu      sync.Mutex // the tenants' state
+	tenants map[string]*tenantState
 }
 
 // New makes a fake; Handler serves it.
@@ -167,7 +161,7 @@ func New(opts Options) *Fake {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	f := &Fake{opts: opts, tenants: map[string]*tenantState{}, closed: make(chan struct{})}
+	f := &Fake{opts: opts, core: crmfake.New[Request](), tenants: map[string]*tenantState{}}
 	for _, t := range opts.Tenants {
 		f.tenants[t] = newTenant()
 	}
@@ -180,37 +174,18 @@ func newTenant() *tenantState {
 }
 
 // Close releases every hanging call.
-func (f *Fake) Close() { f.once.Do(func() { close(f.closed) }) }
+func (f *Fake) Close() { f.core.Close() }
 
 // Inject adds a fault; faults apply in the order injected. A Count below 1 means 1, so a
-// forgotten Count still fails one call rather than none.
-func (f *Fake) Inject(fl Fault) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if fl.Count < 1 {
-		fl.Count = 1
-	}
-	// net/http panics on a status outside 100–999; a fault is meant to fail the call, not
-	// the fake, so an unusable status becomes a plain server error.
-	if fl.Kind == FaultStatus && (fl.Status < 100 || fl.Status > 599) {
-		fl.Status = http.StatusInternalServerError
-	}
-	f.faults = append(f.faults, &fl)
-}
+// forgotten Count still fails one call rather than none; a status fault's status outside
+// 100–599 is a 500.
+func (f *Fake) Inject(fl Fault) { f.core.Inject(fl.generic()) }
 
 // ClearFaults removes every fault not yet used up: the CRM recovers.
-func (f *Fake) ClearFaults() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.faults = nil
-}
+func (f *Fake) ClearFaults() { f.core.ClearFaults() }
 
 // SetLatency delays every answer by d.
-func (f *Fake) SetLatency(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.latency = d
-}
+func (f *Fake) SetLatency(d time.Duration) { f.core.SetLatency(d) }
 
 // tenant returns the tenant's state (creating it when any tenant exists), nil for a
 // tenant that does not exist; f.mu held.
@@ -381,29 +356,8 @@ func (f *Fake) Memberships(tenant, customerID string) []Membership {
 	return out
 }
 
-// Requests returns every API request so far, in arrival order.
-func (f *Fake) Requests() []Request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]Request(nil), f.requests...)
-}
-
-// takeFault returns the first fault matching the request and uses it up; f.mu held.
-func (f *Fake) takeFault(method, path, tenant string) *Fault {
-	for i, fl := range f.faults {
-		// Methods are matched in any case: "post" in a control API body means POST.
-		if (fl.Method == "" || strings.EqualFold(fl.Method, method)) && strings.HasPrefix(path, fl.Path) &&
-			(fl.Tenant == "" || fl.Tenant == tenant) {
-			taken := *fl
-			fl.Count--
-			if fl.Count == 0 {
-				f.faults = append(f.faults[:i], f.faults[i+1:]...)
-			}
-			return &taken
-		}
-	}
-	return nil
-}
+// Requests returns every API request so far, in the order they took effect.
+func (f *Fake) Requests() []Request { return f.core.Requests() }
 
 // admit checks the tenant's request window; f.mu held. It returns the wait when refused.
 func (f *Fake) admit(t *tenantState) (bool, time.Duration) {

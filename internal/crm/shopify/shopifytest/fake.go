@@ -7,7 +7,6 @@
 package shopifytest
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -17,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"tiersync/internal/crm/crmfake"
 )
 
 // Options configure a Fake.
@@ -63,28 +64,38 @@ type Request struct {
 }
 
 // FaultKind is what an injected fault does.
-type FaultKind int
+type FaultKind = crmfake.Kind
 
 const (
-	FaultStatus     FaultKind = iota // answer Status without applying
-	FaultHang                        // never answer
-	FaultLoseAnswer                  // apply, then drop the connection
-	FaultThrottle                    // answer THROTTLED as if the bucket were empty
+	FaultStatus     = crmfake.Status     // answer Status without applying
+	FaultHang       = crmfake.Hang       // never answer
+	FaultLoseAnswer = crmfake.LoseAnswer // apply, then drop the connection
+	FaultThrottle   = crmfake.Custom     // answer THROTTLED as if the bucket were empty
 )
 
-// faultKind reads the control API's name of a fault kind.
-func faultKind(name string) (FaultKind, bool) {
-	k, ok := map[string]FaultKind{"status": FaultStatus, "hang": FaultHang, "lose_answer": FaultLoseAnswer, "throttle": FaultThrottle}[name]
-	return k, ok
+// faultKinds are the control API's names of the fault kinds.
+func faultKinds() []crmfake.KindName {
+	return []crmfake.KindName{{Name: "status", Kind: FaultStatus}, {Name: "hang", Kind: FaultHang},
+		{Name: "lose_answer", Kind: FaultLoseAnswer}, {Name: "throttle", Kind: FaultThrottle}}
 }
 
-// Fault applies to the next Count requests of Operation ("" any).
+// Fault applies to the next Count requests of Operation ("" any) to Shop ("" any).
 type Fault struct {
 	Operation  string
 	Count      int
 	Kind       FaultKind
-	Status     int
+	Status     int // FaultStatus: the status; outside 100–599, 500
 	RetryAfter int // seconds, with a 429
+	Shop       string
+	// Message is FaultStatus's errors text; "" means "injected <status>".
+	Message string
+	// RawBody, when set, is sent as FaultStatus's body byte for byte instead of JSON.
+	RawBody string
+}
+
+func (fl Fault) generic() crmfake.Fault {
+	return crmfake.Fault{Operation: fl.Operation, Scope: fl.Shop, Count: fl.Count, Kind: fl.Kind, Status: fl.Status,
+		RetryAfter: fl.RetryAfter, Message: fl.Message, RawBody: fl.RawBody}
 }
 
 type shopState struct {
@@ -97,15 +108,13 @@ type shopState struct {
 type Fake struct {
 	opts Options
 
-	mu       sync.Mutex
-	shops    map[string]*shopState
-	byToken  map[string]string
-	faults   []*Fault
-	latency  time.Duration
-	requests []Request
-	nextID   int64
-	closed   chan struct{}
-	once     sync.Once
+	// core holds the faults, the latency and the request log (crmfake).
+	core *crmfake.Core[Request]
+
+	mu      sync.Mutex // the shops' state
+	shops   map[string]*shopState
+	byToken map[string]string
+	nextID  int64
 }
 
 // New makes a fake; Handler serves it.
@@ -119,7 +128,7 @@ func New(opts Options) *Fake {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	f := &Fake{opts: opts, shops: map[string]*shopState{}, byToken: map[string]string{}, nextID: 7000000000, closed: make(chan struct{})}
+	f := &Fake{opts: opts, core: crmfake.New[Request](), shops: map[string]*shopState{}, byToken: map[string]string{}, nextID: 7000000000}
 	for shop, token := range opts.Shops {
 		f.addShop(shop, token)
 	}
@@ -151,31 +160,16 @@ func Start(t testing.TB, opts Options) (*Fake, string) {
 }
 
 // Close releases hanging calls.
-func (f *Fake) Close() { f.once.Do(func() { close(f.closed) }) }
+func (f *Fake) Close() { f.core.Close() }
 
-// Inject adds a fault; faults apply in the order injected.
-func (f *Fake) Inject(fl Fault) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if fl.Count < 1 {
-		fl.Count = 1
-	}
-	f.faults = append(f.faults, &fl)
-}
+// Inject adds a fault; faults apply in the order injected. A Count below 1 means 1.
+func (f *Fake) Inject(fl Fault) { f.core.Inject(fl.generic()) }
 
 // ClearFaults removes every fault not yet used up: the CRM recovers.
-func (f *Fake) ClearFaults() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.faults = nil
-}
+func (f *Fake) ClearFaults() { f.core.ClearFaults() }
 
 // SetLatency delays every answer by d.
-func (f *Fake) SetLatency(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.latency = d
-}
+func (f *Fake) SetLatency(d time.Duration) { f.core.SetLatency(d) }
 
 // AddCustomer seeds a customer (the merchant made it); it is searchable at once.
 func (f *Fake) AddCustomer(shop string, c Customer) Customer {
@@ -231,11 +225,7 @@ func (f *Fake) Customer(shop, id string) (Customer, bool) {
 }
 
 // Requests returns every GraphQL request so far, in arrival order.
-func (f *Fake) Requests() []Request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]Request(nil), f.requests...)
-}
+func (f *Fake) Requests() []Request { return f.core.Requests() }
 
 // Available is what the shop's bucket holds now.
 func (f *Fake) Available(shop string) float64 {
@@ -250,20 +240,6 @@ func (f *Fake) restore(s *shopState) float64 {
 	s.available = math.Min(f.opts.BucketSize, s.available+now.Sub(s.at).Seconds()*f.opts.RestoreRate)
 	s.at = now
 	return s.available
-}
-
-func (f *Fake) takeFault(op string) *Fault {
-	for i, fl := range f.faults {
-		if fl.Operation == "" || fl.Operation == op {
-			taken := *fl
-			fl.Count--
-			if fl.Count == 0 {
-				f.faults = append(f.faults[:i], f.faults[i+1:]...)
-			}
-			return &taken
-		}
-	}
-	return nil
 }
 
 func (s *shopState) customer(id string) *Customer {
@@ -289,8 +265,4 @@ func sortedTags(tags []string) []string {
 	return tags
 }
 
-func writeJSON(w http.ResponseWriter, status int, body any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
-}
+func writeJSON(w http.ResponseWriter, status int, body any) { crmfake.WriteJSON(w, status, body) }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -253,6 +254,35 @@ func TestControlAPI(t *testing.T) {
 		resp.Body.Close()
 		if len(out[key]) != 1 {
 			t.Fatalf("%s: %v", path, out)
+		}
+	}
+}
+
+// TestFaultsPerShop: a fault scoped to one shop leaves the others alone and carries its
+// message; the control API scopes it the same way with "shop".
+func TestFaultsPerShop(t *testing.T) {
+	const other, otherToken = "sonoma.myshopify.com", "shpat_sonoma"
+	f, url := Start(t, Options{Shops: map[string]string{shop: token, other: otherToken}})
+	f.Inject(Fault{Shop: other, Kind: FaultStatus, Status: 503, Message: "sonoma is down"})
+	resp, err := http.Post(url+"/_fake/shopify/faults", "application/json",
+		strings.NewReader(`{"kind":"status","status":502,"shop":"`+other+`","message":"again"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 {
+		t.Fatalf("faults: %d", resp.StatusCode)
+	}
+	if g := must(t, url, find, map[string]any{"q": "email:a@example.com"}); g.status != 200 {
+		t.Fatalf("another shop took the fault: %d", g.status)
+	}
+	for _, want := range []struct {
+		status int
+		errors string
+	}{{503, "sonoma is down"}, {502, "again"}, {200, "<nil>"}} {
+		g, err := post(t, context.Background(), url, otherToken, find, map[string]any{"q": "email:a@example.com"})
+		if err != nil || g.status != want.status || fmt.Sprint(g.body["errors"]) != want.errors {
+			t.Fatalf("%d %v (%v), want %d with %q", g.status, g.body, err, want.status, want.errors)
 		}
 	}
 }
