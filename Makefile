@@ -1,6 +1,7 @@
 # tiersync — `make test` is what CI runs (.ci/run); `make demo` tries it locally.
 GO      ?= go
 BIN     := bin/tiersync
+DEVBIN  := bin/tiersync-dev
 GOFLAGS ?=
 
 .PHONY: build test fmt-check vet fuzz demo bench clean
@@ -13,8 +14,11 @@ FUZZ_TARGETS := internal/crm/commerce7:FuzzCommerce7Order internal/crm/shopify:F
 	internal/crm/shopify:FuzzDecimalCents internal/api:FuzzCronForm internal/api:FuzzEnrollmentBody \
 	internal/api:FuzzJSONText internal/api:FuzzCRMID
 
+# bin/tiersync is what runs in production; bin/tiersync-dev holds the demo, the benches and
+# the CRM fakes (and the private-cluster launcher), which production never links.
 build:
 	$(GO) build $(GOFLAGS) -o $(BIN) ./cmd/tiersync
+	$(GO) build $(GOFLAGS) -o $(DEVBIN) ./cmd/tiersync-dev
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -41,7 +45,7 @@ bench: build
 	scripts/bench.sh
 
 demo: build
-	./$(BIN) demo $(DEMO_FLAGS)
+	./$(DEVBIN) demo $(DEMO_FLAGS)
 
 clean:
 	rm -rf bin

@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 out=artifacts/bench.jsonl
 mkdir -p artifacts
 : > "$out"
-bin/tiersync bench queue --jobs "${BENCH_JOBS:-50000}" --workers 16 2>/dev/null | tee -a "$out"
-bin/tiersync bench e2e --enrollments "${BENCH_E2E:-300}" 2>/dev/null | tee -a "$out"
-bin/tiersync bench expire --enrollments "${BENCH_EXPIRE:-100000}" 2>/dev/null | tee -a "$out"
+bin/tiersync-dev bench queue --jobs "${BENCH_JOBS:-50000}" --workers 16 2>/dev/null | tee -a "$out"
+bin/tiersync-dev bench e2e --enrollments "${BENCH_E2E:-300}" 2>/dev/null | tee -a "$out"
+bin/tiersync-dev bench expire --enrollments "${BENCH_EXPIRE:-100000}" 2>/dev/null | tee -a "$out"
 if [ -n "${DATABASE_URL:-}" ]; then
   # River in a database of its own on the same server, dropped after.
   db="tiersync_river_$$"
@@ -21,4 +21,4 @@ else
   echo "River skipped: set DATABASE_URL to a PostgreSQL server (a user with CREATEDB) to measure it beside tiersync" >&2
 fi
 machine="$(nproc) CPUs, $(free -g | awk '/Mem:/{print $2}') GiB, $(go version | cut -d' ' -f3), $(postgres --version 2>/dev/null || /usr/lib/postgresql/*/bin/postgres --version)"
-bin/tiersync bench report --in "$out" --doc docs/benchmarks.md --machine "$machine${DATABASE_URL:+ (tiersync and River on the same server)}"
+bin/tiersync-dev bench report --in "$out" --doc docs/benchmarks.md --machine "$machine${DATABASE_URL:+ (tiersync and River on the same server)}"

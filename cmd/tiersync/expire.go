@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"tiersync/internal/cli"
 	"tiersync/internal/config"
 	"tiersync/internal/db"
 	"tiersync/internal/membership"
@@ -19,8 +20,8 @@ func runExpire(ctx context.Context, e env, args []string) error {
 		`{"expired": N, "queued": N, "batches": N}; with --dry-run {"would_expire": N, "enrollments": [first 100]}.`)
 	dry := fs.Bool("dry-run", false, "change nothing; list what would expire")
 	batch := fs.Int("batch-size", membership.DefaultExpireBatch, "enrollments per transaction")
-	load := config.Bind(fs, e.getenv, config.Database)
-	if err := parse(e, fs, args); err != nil {
+	load := config.Bind(fs, e.Getenv, config.Database)
+	if err := cli.Parse(e, fs, args); err != nil {
 		return err
 	}
 	cfg, err := load()
@@ -53,5 +54,5 @@ func runExpire(ctx context.Context, e env, args []string) error {
 		}
 		out = res
 	}
-	return json.NewEncoder(e.stdout).Encode(out)
+	return json.NewEncoder(e.Stdout).Encode(out)
 }

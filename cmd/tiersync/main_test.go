@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"io"
 	"net"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"tiersync/internal/app"
+	"tiersync/internal/cli"
 	"tiersync/internal/config"
 	"tiersync/internal/db"
 	"tiersync/internal/db/dbtest"
@@ -25,7 +26,7 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 func runCmd(t *testing.T, envVars map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = run(context.Background(), env{stdout: &out, stderr: &errOut, getenv: func(k string) string { return envVars[k] }}, args)
+	code = run(context.Background(), env{Stdout: &out, Stderr: &errOut, Getenv: func(k string) string { return envVars[k] }}, args)
 	return code, out.String(), errOut.String()
 }
 
@@ -40,7 +41,7 @@ func TestHelpAndUsage(t *testing.T) {
 		{[]string{"serve", "--help"}, 0, "-LISTEN_ADDR"},
 		{[]string{"migrate", "--help"}, 0, "status"},
 		{[]string{"migrate", "--help"}, 0, "-DATABASE_URL"},
-		{[]string{"demo", "--help"}, 0, "-keep"},
+		{[]string{"demo"}, 2, "unknown command"},
 		{[]string{}, 2, "Usage"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"serve", "-NOPE=1"}, 2, "flag provided but not defined"},
@@ -123,7 +124,7 @@ func TestServeAndShutdown(t *testing.T) {
 		<-ctx.Done() // a CRM call still going when the grace period ends
 		return ctx.Err()
 	}
-	go func() { done <- serve(ctx, cfg, newLogger(io.Discard, "error"), ln, handler) }()
+	go func() { done <- app.Serve(ctx, cfg, cli.NewLogger(io.Discard, "error"), ln, handler) }()
 	if got := <-running; got != rowID {
 		t.Fatalf("worker ran row %d, want %d", got, rowID)
 	}
@@ -230,22 +231,4 @@ func loadServerConfig(t *testing.T, envVars map[string]string) *config.Config {
 		t.Fatal(err)
 	}
 	return cfg
-}
-
-func TestBenchQueuePrintsOneJSONLine(t *testing.T) {
-	url := dbtest.NewURL(t) // a server to make the scratch database on
-	code, out, errOut := runCmd(t, map[string]string{"DATABASE_URL": url}, "bench", "queue", "--jobs", "500", "--workers", "4")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
-	var res struct {
-		Bench      string  `json:"bench"`
-		Jobs       int     `json:"jobs"`
-		Seconds    float64 `json:"seconds"`
-		JobsPerSec float64 `json:"jobs_per_sec"`
-	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &res) != nil || res.Bench != "queue" || res.Jobs != 500 || res.JobsPerSec <= 0 {
-		t.Fatalf("output %q", out)
-	}
 }

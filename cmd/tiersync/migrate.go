@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"tiersync/internal/cli"
 	"tiersync/internal/config"
 	"tiersync/internal/db"
 )
@@ -15,12 +16,12 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 		"  down    roll back the newest migration, or every migration above --to (--to 0: all)\n"+
 		"  status  list migrations and whether each is applied")
 	to := fs.Int64("to", -1, "with down: roll back to this version (0 removes every table)")
-	load := config.Bind(fs, e.getenv, config.Database)
+	load := config.Bind(fs, e.Getenv, config.Database)
 	// The verb comes first (`migrate down --to 0`); flags may follow it.
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		args = append(args[1:], args[0])
 	}
-	if err := parse(e, fs, args); err != nil {
+	if err := cli.Parse(e, fs, args); err != nil {
 		return err
 	}
 	cfg, err := load()
@@ -32,9 +33,9 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
-		return errUsage
+		return cli.ErrUsage
 	}
-	m, err := db.NewMigrator(cfg.DatabaseURL, newLogger(e.stderr, cfg.LogLevel))
+	m, err := db.NewMigrator(cfg.DatabaseURL, cli.NewLogger(e.Stderr, cfg.LogLevel))
 	if err != nil {
 		return err
 	}
@@ -49,7 +50,7 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "applied %d migration(s); database at version %d\n", n, cur)
+		fmt.Fprintf(e.Stdout, "applied %d migration(s); database at version %d\n", n, cur)
 	case "down":
 		var n int
 		if *to >= 0 {
@@ -65,7 +66,7 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "rolled back %d migration(s); database at version %d\n", n, cur)
+		fmt.Fprintf(e.Stdout, "rolled back %d migration(s); database at version %d\n", n, cur)
 	case "status":
 		st, err := m.Status(ctx)
 		if err != nil {
@@ -76,7 +77,7 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 			if s.Applied {
 				state = "applied " + s.AppliedAt
 			}
-			fmt.Fprintf(e.stdout, "%-6s %-40s %s\n", strconv.FormatInt(s.Version, 10), s.Name, state)
+			fmt.Fprintf(e.Stdout, "%-6s %-40s %s\n", strconv.FormatInt(s.Version, 10), s.Name, state)
 		}
 	default:
 		fs.Usage()

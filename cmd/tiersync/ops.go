@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,44 +12,38 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"tiersync/internal/alert"
+	"tiersync/internal/app"
+	"tiersync/internal/cli"
 	"tiersync/internal/config"
-	"tiersync/internal/db"
-	"tiersync/internal/jobs"
-	"tiersync/internal/membership"
 	"tiersync/internal/queue"
 	"tiersync/internal/schedule"
-	"tiersync/internal/secretbox"
 )
 
-// opsEnv is what the operator commands share: the settings, a pool, the store and an
-// engine (not started: the commands run rows, if at all, inside themselves).
+// opsEnv is what the operator commands share: the settings and the core (pool, store,
+// engine not started — the commands run rows, if at all, inside themselves — scheduler).
 type opsEnv struct {
+	*app.Core
 	cfg    *config.Config
-	pool   *pgxpool.Pool
-	store  *membership.Store
-	engine *queue.Queue
 	asJSON bool
 }
 
-// openOps parses flags (the command's own, added by setup, plus every setting) and opens
-// the database. The commands take the server's settings (CRM credentials for `sync`,
-// schedules and alerts for `cron`), but not its token.
-func openOps(ctx context.Context, e env, name, synopsis string, args []string, setup func(fs *flag.FlagSet)) (*opsEnv, []string, func(), error) {
+// openOps parses flags (the command's own, added by setup, plus every setting) and builds
+// the core. The commands take the server's settings (CRM credentials for `sync`, schedules
+// and alerts for `cron`), but not its token. Only `sync` runs rows: the others get a
+// handler that refuses to, and log errors only (no CRM warnings on every `queue ls`).
+func openOps(ctx context.Context, e env, name, synopsis string, args []string, setup func(fs *flag.FlagSet), runsRows bool) (*opsEnv, []string, func(), error) {
 	fs := newFlagSet(e, name, synopsis)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	if setup != nil {
 		setup(fs)
 	}
-	load := config.Bind(fs, e.getenv, config.Database, config.Server)
+	load := config.Bind(fs, e.Getenv, config.Database, config.Server)
 	// Positional arguments may come before the flags (`queue show 42 --json`).
 	var pos []string
 	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		pos, args = append(pos, args[0]), args[1:]
 	}
-	if err := parse(e, fs, args); err != nil {
+	if err := cli.Parse(e, fs, args); err != nil {
 		return nil, nil, nil, err
 	}
 	pos = append(pos, fs.Args()...)
@@ -59,27 +54,20 @@ func openOps(ctx context.Context, e env, name, synopsis string, args []string, s
 	if cfg.DatabaseURL == "" {
 		return nil, nil, nil, fmt.Errorf("%s is required", config.EnvDatabaseURL)
 	}
-	pool, err := db.Open(ctx, cfg.DatabaseURL)
+	opts := app.CoreOptions{RunnerPrefix: "cli-"}
+	level := "error"
+	if runsRows {
+		level = cfg.LogLevel
+	} else {
+		opts.Handler = func(context.Context, queue.Job) error {
+			return errors.New("this command runs no queue rows")
+		}
+	}
+	core, err := app.NewCore(ctx, cfg, cli.NewLogger(e.Stderr, level), opts)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var box *secretbox.Box
-	if cfg.SecretKey != nil {
-		if box, err = secretbox.New(cfg.SecretKey); err != nil {
-			pool.Close()
-			return nil, nil, nil, err
-		}
-	}
-	o := &opsEnv{cfg: cfg, pool: pool, store: membership.NewStore(pool, box), asJSON: *asJSON}
-	return o, pos, pool.Close, nil
-}
-
-func (o *opsEnv) newEngine(handler queue.Handler, log bool, e env) {
-	cfg := queue.Config{Workers: 1, Lease: o.cfg.QueueLease, BackoffBase: o.cfg.BackoffBase, BackoffMax: o.cfg.BackoffMax}
-	if log {
-		cfg.Logger = newLogger(e.stderr, o.cfg.LogLevel)
-	}
-	o.engine = queue.New(o.pool, handler, cfg)
+	return &opsEnv{Core: core, cfg: cfg, asJSON: *asJSON}, pos, core.Close, nil
 }
 
 func printJSON(w io.Writer, v any) error {
@@ -118,9 +106,9 @@ func when(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") }
 func runQueue(ctx context.Context, e env, args []string) error {
 	usage := "queue ls [--status S] [--action A] [--client ID] [--limit N] | show ID | retry ID [--reset] | retry --failed [--client ID] [--reset] | cancel ID | stats   [--json]"
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(e.stdout, "Usage: tiersync "+usage)
+		fmt.Fprintln(e.Stdout, "Usage: tiersync "+usage)
 		if len(args) == 0 {
-			return errUsage
+			return cli.ErrUsage
 		}
 		return nil
 	}
@@ -135,12 +123,11 @@ func runQueue(ctx context.Context, e env, args []string) error {
 		limit = fs.Int("limit", 50, "ls: at most this many rows")
 		reset = fs.Bool("reset", false, "retry: give the row(s) all their attempts back")
 		failed = fs.Bool("failed", false, "retry: every failed row (of --client)")
-	})
+	}, false)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	o.newEngine(nil, false, e)
 	id := func() (int64, error) {
 		if len(pos) != 1 {
 			return 0, fmt.Errorf("queue %s needs one row id", verb)
@@ -153,15 +140,15 @@ func runQueue(ctx context.Context, e env, args []string) error {
 	}
 	printRow := func(it queue.Item) error {
 		if o.asJSON {
-			return printJSON(e.stdout, it)
+			return printJSON(e.Stdout, it)
 		}
-		return table(e.stdout, []string{"ID", "STATUS", "ACTION", "ATTEMPTS", "NEXT RETRY", "ERROR"},
+		return table(e.Stdout, []string{"ID", "STATUS", "ACTION", "ATTEMPTS", "NEXT RETRY", "ERROR"},
 			[][]string{{strconv.FormatInt(it.ID, 10), it.Status, it.ActionType, fmt.Sprintf("%d/%d", it.Attempts, it.MaxAttempts),
 				when(it.NextRetryAt), short(orDash(it.ErrorMessage), 80)}})
 	}
 	switch verb {
 	case "ls":
-		items, _, err := o.engine.List(ctx, queue.Filter{Status: *status, ActionType: *action, ClientID: *client}, max(1, min(*limit, 500)), "")
+		items, _, err := o.Engine.List(ctx, queue.Filter{Status: *status, ActionType: *action, ClientID: *client}, max(1, min(*limit, 500)), "")
 		if err != nil {
 			return err
 		}
@@ -169,20 +156,20 @@ func runQueue(ctx context.Context, e env, args []string) error {
 			if items == nil {
 				items = []queue.Item{}
 			}
-			return printJSON(e.stdout, items)
+			return printJSON(e.Stdout, items)
 		}
 		rows := make([][]string, 0, len(items))
 		for _, it := range items {
 			rows = append(rows, []string{strconv.FormatInt(it.ID, 10), it.Status, it.ActionType, fmt.Sprintf("%d/%d", it.Attempts, it.MaxAttempts),
 				when(it.NextRetryAt), short(orDash(it.ErrorMessage), 80)})
 		}
-		return table(e.stdout, []string{"ID", "STATUS", "ACTION", "ATTEMPTS", "NEXT RETRY", "ERROR"}, rows)
+		return table(e.Stdout, []string{"ID", "STATUS", "ACTION", "ATTEMPTS", "NEXT RETRY", "ERROR"}, rows)
 	case "show":
 		n, err := id()
 		if err != nil {
 			return err
 		}
-		it, history, err := o.engine.Get(ctx, n)
+		it, history, err := o.Engine.Get(ctx, n)
 		if err != nil {
 			return err
 		}
@@ -190,12 +177,12 @@ func runQueue(ctx context.Context, e env, args []string) error {
 			if history == nil {
 				history = []queue.Attempt{}
 			}
-			return printJSON(e.stdout, map[string]any{"item": it, "history": history})
+			return printJSON(e.Stdout, map[string]any{"item": it, "history": history})
 		}
 		if err := printRow(it); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "\nclient %s  customer %s  tier %s  created %s\n\n", it.ClientID, it.CustomerID, it.TierID, when(it.CreatedAt))
+		fmt.Fprintf(e.Stdout, "\nclient %s  customer %s  tier %s  created %s\n\n", it.ClientID, it.CustomerID, it.TierID, when(it.CreatedAt))
 		rows := make([][]string, 0, len(history))
 		for _, a := range history {
 			st := "-"
@@ -204,24 +191,24 @@ func runQueue(ctx context.Context, e env, args []string) error {
 			}
 			rows = append(rows, []string{strconv.Itoa(a.Attempt), when(a.StartedAt), a.Outcome, st, a.Worker, short(orDash(a.Error), 70)})
 		}
-		return table(e.stdout, []string{"ATTEMPT", "STARTED", "OUTCOME", "HTTP", "WORKER", "ERROR"}, rows)
+		return table(e.Stdout, []string{"ATTEMPT", "STARTED", "OUTCOME", "HTTP", "WORKER", "ERROR"}, rows)
 	case "retry":
 		if *failed {
-			n, err := o.engine.RetryFailed(ctx, queue.Filter{ClientID: *client}, *reset)
+			n, err := o.Engine.RetryFailed(ctx, queue.Filter{ClientID: *client}, *reset)
 			if err != nil {
 				return err
 			}
 			if o.asJSON {
-				return printJSON(e.stdout, map[string]int64{"retried": n})
+				return printJSON(e.Stdout, map[string]int64{"retried": n})
 			}
-			fmt.Fprintf(e.stdout, "retried %d failed row(s)\n", n)
+			fmt.Fprintf(e.Stdout, "retried %d failed row(s)\n", n)
 			return nil
 		}
 		n, err := id()
 		if err != nil {
 			return err
 		}
-		it, err := o.engine.Retry(ctx, n, *reset)
+		it, err := o.Engine.Retry(ctx, n, *reset)
 		if err != nil {
 			return err
 		}
@@ -231,18 +218,18 @@ func runQueue(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		it, err := o.engine.Cancel(ctx, n)
+		it, err := o.Engine.Cancel(ctx, n)
 		if err != nil {
 			return err
 		}
 		return printRow(it)
 	case "stats":
-		st, err := o.engine.Stats(ctx)
+		st, err := o.Engine.Stats(ctx)
 		if err != nil {
 			return err
 		}
 		if o.asJSON {
-			return printJSON(e.stdout, st)
+			return printJSON(e.Stdout, st)
 		}
 		var rows [][]string
 		for _, s := range queue.Statuses {
@@ -252,7 +239,7 @@ func runQueue(ctx context.Context, e env, args []string) error {
 			rows = append(rows, []string{"action", a, strconv.FormatInt(st.ByAction[a], 10)})
 		}
 		rows = append(rows, []string{"oldest pending", "seconds", strconv.FormatInt(st.OldestPendingSeconds, 10)})
-		return table(e.stdout, []string{"BY", "NAME", "ROWS"}, rows)
+		return table(e.Stdout, []string{"BY", "NAME", "ROWS"}, rows)
 	}
 	return fmt.Errorf("unknown queue command %q (ls, show, retry, cancel, stats)", verb)
 }
@@ -262,24 +249,14 @@ func runQueue(ctx context.Context, e env, args []string) error {
 func runSync(ctx context.Context, e env, args []string) error {
 	var once *bool
 	o, _, closeDB, err := openOps(ctx, e, "sync", "sync [--once] [--json]\n\nRuns due queue rows now through the CRMs, 50 at a time, until none is due.", args,
-		func(fs *flag.FlagSet) { once = fs.Bool("once", false, "run one batch of at most 50 rows") })
+		func(fs *flag.FlagSet) { once = fs.Bool("once", false, "run one batch of at most 50 rows") }, true)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	log := newLogger(e.stderr, o.cfg.LogLevel)
-	var syn interface {
-		Handle(context.Context, queue.Job) error
-	}
-	o.newEngine(func(ctx context.Context, j queue.Job) error { return syn.Handle(ctx, j) }, true, e)
-	s, _, err := newSyncer(o.cfg, o.pool, o.store, o.engine.Limiter(), log)
-	if err != nil {
-		return err
-	}
-	syn = s
 	var total queue.RunResult
 	for {
-		res, err := o.engine.RunDue(ctx, 50)
+		res, err := o.Engine.RunDue(ctx, 50)
 		if err != nil {
 			return err
 		}
@@ -291,34 +268,28 @@ func runSync(ctx context.Context, e env, args []string) error {
 		}
 	}
 	if o.asJSON {
-		return printJSON(e.stdout, total)
+		return printJSON(e.Stdout, total)
 	}
-	fmt.Fprintf(e.stdout, "processed %d: %d succeeded, %d failed or waiting to retry\n", total.Processed, total.Succeeded, total.Failed)
+	fmt.Fprintf(e.Stdout, "processed %d: %d succeeded, %d failed or waiting to retry\n", total.Processed, total.Succeeded, total.Failed)
 	return nil
 }
 
 func runCron(ctx context.Context, e env, args []string) error {
 	usage := "cron ls | run NAME   [--json]\n\n  ls    the jobs, their schedules, next and last runs, and the newest runs\n  run   run a job now (process-expired-enrollments, process-crm-sync-queue) as a manual run"
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(e.stdout, "Usage: tiersync "+usage)
+		fmt.Fprintln(e.Stdout, "Usage: tiersync "+usage)
 		if len(args) == 0 {
-			return errUsage
+			return cli.ErrUsage
 		}
 		return nil
 	}
 	verb := args[0]
-	o, pos, closeDB, err := openOps(ctx, e, "cron "+verb, usage, args[1:], nil)
+	o, pos, closeDB, err := openOps(ctx, e, "cron "+verb, usage, args[1:], nil, false)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	o.newEngine(nil, false, e)
-	deps := jobs.Deps{Pool: o.pool, Store: o.store, Engine: o.engine, ExpireBatchSize: o.cfg.ExpireBatchSize, QueueRetention: o.cfg.QueueRetention,
-		Alerter: alert.New(o.pool, alert.Config{URL: o.cfg.AlertWebhookURL, PendingAge: o.cfg.AlertPendingAge, Interval: o.cfg.AlertInterval})}
-	sched, err := jobs.Scheduler(deps, o.cfg.ScheduleExpire, o.cfg.ScheduleSync, schedule.Options{Runner: "cli-" + o.engine.WorkerID()})
-	if err != nil {
-		return err
-	}
+	sched := o.Scheduler
 	switch verb {
 	case "ls":
 		list, err := sched.Jobs(ctx)
@@ -330,7 +301,7 @@ func runCron(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		if o.asJSON {
-			return printJSON(e.stdout, map[string]any{"jobs": list, "runs": runs})
+			return printJSON(e.Stdout, map[string]any{"jobs": list, "runs": runs})
 		}
 		var rows [][]string
 		for _, j := range list {
@@ -343,15 +314,15 @@ func runCron(ctx context.Context, e env, args []string) error {
 			}
 			rows = append(rows, []string{j.Name, j.Schedule, strconv.FormatBool(j.Enabled), next, last})
 		}
-		if err := table(e.stdout, []string{"JOB", "SCHEDULE", "ENABLED", "NEXT RUN", "LAST RUN"}, rows); err != nil {
+		if err := table(e.Stdout, []string{"JOB", "SCHEDULE", "ENABLED", "NEXT RUN", "LAST RUN"}, rows); err != nil {
 			return err
 		}
-		fmt.Fprintln(e.stdout)
+		fmt.Fprintln(e.Stdout)
 		rows = rows[:0]
 		for _, r := range runs {
 			rows = append(rows, []string{strconv.FormatInt(r.ID, 10), r.JobName, r.Trigger, when(r.StartedAt), r.Status, short(string(r.Result)+orDash(r.Error), 70)})
 		}
-		return table(e.stdout, []string{"RUN", "JOB", "TRIGGER", "STARTED", "STATUS", "RESULT"}, rows)
+		return table(e.Stdout, []string{"RUN", "JOB", "TRIGGER", "STARTED", "STATUS", "RESULT"}, rows)
 	case "run":
 		if len(pos) != 1 {
 			return fmt.Errorf("cron run needs a job name (%s or %s)", schedule.JobExpire, schedule.JobSync)
@@ -361,11 +332,11 @@ func runCron(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		if o.asJSON {
-			if err := printJSON(e.stdout, r); err != nil {
+			if err := printJSON(e.Stdout, r); err != nil {
 				return err
 			}
 		} else {
-			fmt.Fprintf(e.stdout, "run %d of %s: %s %s%s\n", r.ID, r.JobName, r.Status, string(r.Result), orDash(r.Error))
+			fmt.Fprintf(e.Stdout, "run %d of %s: %s %s%s\n", r.ID, r.JobName, r.Status, string(r.Result), orDash(r.Error))
 		}
 		if r.Status != schedule.StatusSucceeded {
 			return fmt.Errorf("run %d failed", r.ID)

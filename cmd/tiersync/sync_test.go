@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"tiersync/internal/app"
+	"tiersync/internal/cli"
 	"tiersync/internal/config"
 	"tiersync/internal/crm/commerce7/c7test"
 	"tiersync/internal/crm/shopify/shopifytest"
@@ -135,66 +136,6 @@ func eventually(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached within 15s")
 		}
 		<-tick.C
-	}
-}
-
-// TestFakeCRMCommand serves the fake Commerce7 from the CLI and talks to it over HTTP.
-func TestFakeCRMCommand(t *testing.T) {
-	pr, pw := io.Pipe()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, env{stdout: pw, stderr: io.Discard, getenv: func(string) string { return "" }},
-			[]string{"fakecrm", "--listen", "127.0.0.1:0", "--c7-tenants", "napa", "--shopify-shops", "napa.myshopify.com=tok"})
-		pw.Close()
-	}()
-	out := bufio.NewReader(pr)
-	line, err := out.ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	if second, err := out.ReadString('\n'); err != nil || !strings.Contains(second, "fake Shopify at") {
-		t.Fatalf("second line %q (%v)", second, err)
-	}
-	go io.Copy(io.Discard, pr)
-	base := strings.Fields(line)[3] // "fake Commerce7 at http://ADDR/v1 (app id …)"
-	get := func(tenant string) int {
-		req, _ := http.NewRequest("GET", base+"/customer?q=a", nil)
-		req.SetBasicAuth("tiersync-demo", "demo-secret")
-		req.Header.Set("tenant", tenant)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	if s := get("napa"); s != 200 {
-		t.Fatalf("known tenant: %d", s)
-	}
-	if s := get("sonoma"); s != 401 {
-		t.Fatalf("unknown tenant: %d", s)
-	}
-	graphql := func(token string) int {
-		req, _ := http.NewRequest("POST", strings.TrimSuffix(base, "/v1")+"/admin/api/2025-10/graphql.json",
-			strings.NewReader(`{"query":"query { customers(first: 1, query: \"email:a@b.c\") { nodes { id } } }"}`))
-		req.Header.Set("X-Shopify-Access-Token", token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	if s := graphql("tok"); s != 200 {
-		t.Fatalf("shopify with its token: %d", s)
-	}
-	if s := graphql("nope"); s != 401 {
-		t.Fatalf("shopify with a wrong token: %d", s)
-	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("fakecrm exited %d", code)
 	}
 }
 
@@ -448,7 +389,7 @@ func startServe(t *testing.T, cfg *config.Config) (string, func()) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, newLogger(io.Discard, "error"), ln, nil) }()
+	go func() { done <- app.Serve(ctx, cfg, cli.NewLogger(io.Discard, "error"), ln, nil) }()
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {

@@ -1,5 +1,5 @@
 // Package bench holds tiersync's benchmarks. Each runs against a real PostgreSQL and the
-// real engine, and reports one JSON line (`tiersync bench …`), so figures can be compared
+// real engine, and reports one JSON line (`tiersync-dev bench …`), so figures can be compared
 // across machines and commits. Speed goals live here, never in timed tests.
 package bench
 
@@ -16,7 +16,7 @@ import (
 	"tiersync/internal/queue"
 )
 
-// QueueResult is the JSON line of `tiersync bench queue`.
+// QueueResult is the JSON line of `tiersync-dev bench queue`.
 type QueueResult struct {
 	Bench      string  `json:"bench"`
 	Jobs       int     `json:"jobs"`

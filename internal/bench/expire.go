@@ -12,7 +12,7 @@ import (
 	"tiersync/internal/membership"
 )
 
-// ExpireResult is the JSON line of `tiersync bench expire`.
+// ExpireResult is the JSON line of `tiersync-dev bench expire`.
 type ExpireResult struct {
 	Bench       string  `json:"bench"`
 	Enrollments int     `json:"enrollments"`

@@ -26,7 +26,8 @@ import (
 	"tiersync/internal/db/dbtest"
 )
 
-var binary string
+// binary is the production tiersync; devBinary is tiersync-dev, which serves the fakes.
+var binary, devBinary string
 
 func TestMain(m *testing.M) {
 	// One well-known place, overwritten by each run (dbtest.Main exits, so nothing could
@@ -36,15 +37,17 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "tiersync")
-	if out, err := exec.Command("go", "build", "-o", binary, "../../cmd/tiersync").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build tiersync: %v\n%s", err, out)
-		os.Exit(1)
+	binary, devBinary = filepath.Join(dir, "tiersync"), filepath.Join(dir, "tiersync-dev")
+	for bin, pkg := range map[string]string{binary: "../../cmd/tiersync", devBinary: "../../cmd/tiersync-dev"} {
+		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
+			os.Exit(1)
+		}
 	}
 	dbtest.Main(m)
 }
 
-// fakeCRM runs `tiersync fakecrm` without a rate limit and returns its base URL.
+// fakeCRM runs `tiersync-dev fakecrm` without a rate limit and returns its base URL.
 func fakeCRM(t *testing.T) string {
 	t.Helper()
 	return startFake(t, []string{"fakecrm", "--listen", "127.0.0.1:0", "--c7-rate-limit", "-1"})
@@ -52,7 +55,7 @@ func fakeCRM(t *testing.T) string {
 
 func startFake(t *testing.T, args []string) string {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	cmd := exec.Command(devBinary, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

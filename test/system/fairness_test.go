@@ -139,7 +139,7 @@ func TestRateLimitsAndFairness(t *testing.T) {
 	}
 }
 
-// fakeCRMWith runs `tiersync fakecrm` with extra flags.
+// fakeCRMWith runs `tiersync-dev fakecrm` with extra flags.
 func fakeCRMWith(t *testing.T, flags ...string) string {
 	t.Helper()
 	return startFake(t, append([]string{"fakecrm", "--listen", "127.0.0.1:0"}, flags...))

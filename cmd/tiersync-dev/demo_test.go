@@ -12,7 +12,7 @@ import (
 	"tiersync/internal/db/dbtest"
 )
 
-// TestDemoStory runs `tiersync demo --size small --speed fast` to the end of its story
+// TestDemoStory runs `tiersync-dev demo --size small --speed fast` to the end of its story
 // and checks its summary: every row completed, the expiries done, memberships in both fakes.
 func TestDemoStory(t *testing.T) {
 	url := dbtest.NewURL(t) // the demo makes (and drops) a database of its own on this server
@@ -21,7 +21,7 @@ func TestDemoStory(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, env{stdout: pw, stderr: io.Discard, getenv: func(k string) string {
+		done <- run(ctx, env{Stdout: pw, Stderr: io.Discard, Getenv: func(k string) string {
 			return map[string]string{"DATABASE_URL": url, "LISTEN_ADDR": "127.0.0.1:0"}[k]
 		}}, []string{"demo", "--size", "small", "--speed", "fast"})
 		pw.Close()

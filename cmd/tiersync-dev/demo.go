@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"tiersync/internal/app"
+	"tiersync/internal/cli"
 	"tiersync/internal/config"
 	"tiersync/internal/crm/commerce7/c7test"
 	"tiersync/internal/crm/shopify/shopifytest"
@@ -28,8 +30,8 @@ func runDemo(ctx context.Context, e env, args []string) (err error) {
 	keep := fs.Bool("keep", false, "keep the database (and the private PostgreSQL running) after Ctrl-C")
 	sizeName := fs.String("size", "normal", "small (40 customers, 10 enrollments, 6 orders, 4 expiries) or normal (200, 50, 30, 20)")
 	speedName := fs.String("speed", "normal", "fast (a 2 s outage, 200 ms backoff base) or normal (a 60 s outage, 5 s backoff base)")
-	load := config.Bind(fs, e.getenv, config.Database, config.Server)
-	if err := parse(e, fs, args); err != nil {
+	load := config.Bind(fs, e.Getenv, config.Database, config.Server)
+	if err := cli.Parse(e, fs, args); err != nil {
 		return err
 	}
 	size, ok := storySizes()[*sizeName]
@@ -44,10 +46,10 @@ func runDemo(ctx context.Context, e env, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	if e.getenv("LOG_LEVEL") == "" {
+	if e.Getenv("LOG_LEVEL") == "" {
 		cfg.LogLevel = "warn" // the story speaks on stdout; request logs would drown it
 	}
-	log := newLogger(e.stderr, cfg.LogLevel)
+	log := cli.NewLogger(e.Stderr, cfg.LogLevel)
 
 	dbURL, cleanup, err := scratchDatabase(ctx, e, cfg.DatabaseURL, "tiersync_demo")
 	if err != nil {
@@ -55,7 +57,7 @@ func runDemo(ctx context.Context, e env, args []string) (err error) {
 	}
 	defer func() {
 		if *keep {
-			fmt.Fprintf(e.stdout, "database kept: %s\n", redactURL(dbURL))
+			fmt.Fprintf(e.Stdout, "database kept: %s\n", redactURL(dbURL))
 			return
 		}
 		cleanup()
@@ -70,11 +72,11 @@ func runDemo(ctx context.Context, e env, args []string) (err error) {
 	}
 	// The demo serves plain HTTP on localhost: a Secure cookie would not be sent back there
 	// by every browser (COOKIE_SECURE=true still wins when set explicitly).
-	if e.getenv("COOKIE_SECURE") == "" {
+	if e.Getenv("COOKIE_SECURE") == "" {
 		cfg.CookieSecure = false
 	}
 
-	// The CRM fakes, on a port of their own, as `tiersync fakecrm` serves them.
+	// The CRM fakes, on a port of their own, as `tiersync-dev fakecrm` serves them.
 	c7 := c7test.New(c7test.Options{AppID: demoC7AppID, AppSecret: demoC7Key, RateLimit: 6000})
 	shop := shopifytest.New(shopifytest.Options{Shops: map[string]string{demoShop: demoShopToken}})
 	defer c7.Close()
@@ -110,8 +112,8 @@ func runDemo(ctx context.Context, e env, args []string) (err error) {
 	serveCtx, stopServe := context.WithCancel(ctx)
 	defer stopServe()
 	served := make(chan error, 1)
-	go func() { served <- serve(serveCtx, cfg, log, ln, nil) }()
-	fmt.Fprintf(e.stdout, "tiersync demo is up\n  admin page: %s/admin/   (log in with the token)\n  API:        %s/api/\n"+
+	go func() { served <- app.Serve(serveCtx, cfg, log, ln, nil) }()
+	fmt.Fprintf(e.Stdout, "tiersync-dev demo is up\n  admin page: %s/admin/   (log in with the token)\n  API:        %s/api/\n"+
 		"  token:      %s\n  CRM fakes:  %s/_fake/commerce7/requests, %s/_fake/shopify/requests\n  database:   %s\n"+
 		"  try:        curl -H 'Authorization: Bearer %s' %s/api/queue/stats\n",
 		base, base, cfg.APIToken, fakeURL, fakeURL, redactURL(dbURL), cfg.APIToken, base)
@@ -121,7 +123,7 @@ func runDemo(ctx context.Context, e env, args []string) (err error) {
 		return err
 	}
 	defer pool.Close()
-	st := &story{out: e.stdout, base: base, token: cfg.APIToken, pool: pool, c7: c7, shop: shop, size: size, speed: speed,
+	st := &story{out: e.Stdout, base: base, token: cfg.APIToken, pool: pool, c7: c7, shop: shop, size: size, speed: speed,
 		http: &http.Client{Timeout: 30 * time.Second}}
 	if err := waitReady(ctx, st.http, base); err != nil {
 		return err
@@ -132,7 +134,7 @@ func runDemo(ctx context.Context, e env, args []string) (err error) {
 		}
 		return err
 	}
-	fmt.Fprintf(e.stdout, "\nThe demo keeps serving at %s/admin/ — Ctrl-C stops it.\n", base)
+	fmt.Fprintf(e.Stdout, "\nThe demo keeps serving at %s/admin/ — Ctrl-C stops it.\n", base)
 	return <-served
 }
 

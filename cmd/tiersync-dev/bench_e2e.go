@@ -12,11 +12,13 @@ import (
 	"sync"
 	"time"
 
+	"tiersync/internal/app"
+	"tiersync/internal/cli"
 	"tiersync/internal/config"
 	"tiersync/internal/crm/commerce7/c7test"
 )
 
-// E2EResult is the JSON line of `tiersync bench e2e`.
+// E2EResult is the JSON line of `tiersync-dev bench e2e`.
 type E2EResult struct {
 	Bench       string  `json:"bench"`
 	Enrollments int     `json:"enrollments"`
@@ -36,8 +38,8 @@ func benchE2E(ctx context.Context, e env, args []string) error {
 	n := fs.Int("enrollments", 500, "enrollments to make")
 	conc := fs.Int("concurrency", 4, "clients enrolling at once")
 	latency := fs.Duration("latency", 20*time.Millisecond, "the fake Commerce7's answer time")
-	load := config.Bind(fs, e.getenv, config.Database)
-	if err := parse(e, fs, args); err != nil {
+	load := config.Bind(fs, e.Getenv, config.Database)
+	if err := cli.Parse(e, fs, args); err != nil {
 		return err
 	}
 	cfg, err := load()
@@ -82,7 +84,7 @@ func benchE2E(ctx context.Context, e env, args []string) error {
 	}
 	sctx, stop := context.WithCancel(ctx)
 	served := make(chan error, 1)
-	go func() { served <- serve(sctx, scfg, newLogger(io.Discard, "error"), ln, nil) }()
+	go func() { served <- app.Serve(sctx, scfg, cli.NewLogger(io.Discard, "error"), ln, nil) }()
 	defer func() { stop(); <-served }()
 	base := "http://" + ln.Addr().String()
 	hc := &http.Client{Timeout: 30 * time.Second}
@@ -154,7 +156,7 @@ func benchE2E(ctx context.Context, e env, args []string) error {
 	pct := func(p float64) float64 {
 		return round(float64(took[int(p*float64(len(took)-1))].Microseconds()) / 1000)
 	}
-	return json.NewEncoder(e.stdout).Encode(E2EResult{Bench: "e2e", Enrollments: *n, Concurrency: *conc,
+	return json.NewEncoder(e.Stdout).Encode(E2EResult{Bench: "e2e", Enrollments: *n, Concurrency: *conc,
 		LatencyMS: int(latency.Milliseconds()), Seconds: round(elapsed.Seconds()), PerSec: round(float64(*n) / elapsed.Seconds()),
 		P50MS: pct(0.50), P99MS: pct(0.99)})
 }
@@ -182,5 +184,5 @@ func round(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
 
 // env2 is e with its output kept (flag errors) but its environment replaced.
 func env2(e env, vars map[string]string) env {
-	return env{stdout: e.stdout, stderr: e.stderr, getenv: func(k string) string { return vars[k] }}
+	return env{Stdout: e.Stdout, Stderr: e.Stderr, Getenv: func(k string) string { return vars[k] }}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tiersync/internal/bench"
+	"tiersync/internal/cli"
 	"tiersync/internal/config"
 	"tiersync/internal/db"
 	"tiersync/internal/devdb"
@@ -19,7 +20,7 @@ import (
 
 func runBench(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(e.stdout, "Usage: tiersync bench <name> [flags]\n\nBenchmarks (each prints one JSON line):\n"+
+		fmt.Fprintln(e.Stdout, "Usage: tiersync-dev bench <name> [flags]\n\nBenchmarks (each prints one JSON line):\n"+
 			"  queue   drain --jobs N rows through the engine with --workers W and a no-op handler\n"+
 			"  expire  expire --enrollments N past their end (with their cancel rows) in --batch-size\n"+
 			"          transactions while new enrollments keep committing\n"+
@@ -28,7 +29,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 			"Each runs in a fresh database: a private PostgreSQL when DATABASE_URL is unset, else a\n"+
 			"new database on DATABASE_URL's server (dropped afterwards; needs CREATEDB).")
 		if len(args) == 0 {
-			return errUsage
+			return cli.ErrUsage
 		}
 		return nil
 	}
@@ -42,15 +43,15 @@ func runBench(ctx context.Context, e env, args []string) error {
 	case "report":
 		return benchReport(ctx, e, args[1:])
 	}
-	return fmt.Errorf("unknown benchmark %q (try: tiersync bench --help)", args[0])
+	return fmt.Errorf("unknown benchmark %q (try: tiersync-dev bench --help)", args[0])
 }
 
 func benchQueue(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "bench queue", "bench queue [--jobs N] [--workers W]")
 	jobs := fs.Int("jobs", 50_000, "rows to drain")
 	workers := fs.Int("workers", 16, "workers")
-	load := config.Bind(fs, e.getenv, config.Database)
-	if err := parse(e, fs, args); err != nil {
+	load := config.Bind(fs, e.Getenv, config.Database)
+	if err := cli.Parse(e, fs, args); err != nil {
 		return err
 	}
 	cfg, err := load()
@@ -69,8 +70,8 @@ func benchExpire(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "bench expire", "bench expire [--enrollments N] [--batch-size B]")
 	n := fs.Int("enrollments", 1_000_000, "enrollments to expire")
 	batch := fs.Int("batch-size", membership.DefaultExpireBatch, "enrollments per transaction")
-	load := config.Bind(fs, e.getenv, config.Database)
-	if err := parse(e, fs, args); err != nil {
+	load := config.Bind(fs, e.Getenv, config.Database)
+	if err := cli.Parse(e, fs, args); err != nil {
 		return err
 	}
 	cfg, err := load()
@@ -102,7 +103,7 @@ func benchOnScratch(ctx context.Context, e env, serverURL string, run func(*pgxp
 	if err != nil {
 		return err
 	}
-	return json.NewEncoder(e.stdout).Encode(res)
+	return json.NewEncoder(e.Stdout).Encode(res)
 }
 
 // scratchDatabase makes a fresh, migrated database: on a private cluster when serverURL is
@@ -111,7 +112,7 @@ func scratchDatabase(ctx context.Context, e env, serverURL, prefix string) (dbUR
 	stop := func() {}
 	if serverURL == "" {
 		cluster, err := devdb.Start(ctx, devdb.Options{Logf: func(f string, a ...any) {
-			fmt.Fprintf(e.stderr, "devdb: "+f+"\n", a...)
+			fmt.Fprintf(e.Stderr, "devdb: "+f+"\n", a...)
 		}})
 		if err != nil {
 			return "", nil, err

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"tiersync/internal/cli"
 	"tiersync/internal/crm/commerce7/c7test"
 	"tiersync/internal/crm/shopify/shopifytest"
 )
@@ -28,7 +29,7 @@ func runFakeCRM(ctx context.Context, e env, args []string) error {
 	rate := fs.Int("c7-rate-limit", 100, "requests per minute per tenant (negative: unlimited)")
 	shops := fs.String("shopify-shops", "", "comma-separated shop=token pairs that exist (more can be added over /_fake/shopify/shops)")
 	restore := fs.Float64("shopify-restore-rate", 100, "cost points per second each shop's bucket restores (bucket: 20 seconds' worth)")
-	if err := parse(e, fs, args); err != nil {
+	if err := cli.Parse(e, fs, args); err != nil {
 		return err
 	}
 	var ts []string
@@ -67,8 +68,8 @@ func runFakeCRM(ctx context.Context, e env, args []string) error {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(e.stdout, "fake Commerce7 at http://%s/v1 (app id %q)\n", ln.Addr(), *appID)
-	fmt.Fprintf(e.stdout, "fake Shopify at http://%s (SHOPIFY_API_URL), %d shop(s)\n", ln.Addr(), len(tokens))
+	fmt.Fprintf(e.Stdout, "fake Commerce7 at http://%s/v1 (app id %q)\n", ln.Addr(), *appID)
+	fmt.Fprintf(e.Stdout, "fake Shopify at http://%s (SHOPIFY_API_URL), %d shop(s)\n", ln.Addr(), len(tokens))
 	select {
 	case err := <-errc:
 		return fmt.Errorf("fake CRM server: %w", err)

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"tiersync/internal/cli"
 	"time"
 )
 
@@ -21,7 +22,7 @@ func benchReport(_ context.Context, e env, args []string) error {
 	in := fs.String("in", "artifacts/bench.jsonl", "the benches' JSON lines")
 	doc := fs.String("doc", "docs/benchmarks.md", "the document whose `make bench` section to rewrite")
 	machine := fs.String("machine", "", "a line describing the machine")
-	if err := parse(e, fs, args); err != nil {
+	if err := cli.Parse(e, fs, args); err != nil {
 		return err
 	}
 	f, err := os.Open(*in)

@@ -1,0 +1,226 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"tiersync/internal/api"
+	"tiersync/internal/authlimit"
+	"tiersync/internal/config"
+	"tiersync/internal/db"
+	"tiersync/internal/metrics"
+	"tiersync/internal/queue"
+	"tiersync/internal/web"
+)
+
+// Limits of the HTTP side (issue 16: each was found missing by a review).
+const (
+	// maxHeaderBytes caps a request's line and headers: no legitimate caller (a CRM, an
+	// operator's curl, a browser) sends more, and Go's default is 1 MiB.
+	maxHeaderBytes = 64 << 10
+	// readyTimeout is the readiness probe's statement_timeout.
+	readyTimeout = 2 * time.Second
+)
+
+// Server is a whole replica: the core, the HTTP API, the admin page, the probes and the
+// metrics.
+type Server struct {
+	*Core
+	readyPool *pgxpool.Pool
+	gauges    *queue.Metrics
+	// handler serves LISTEN_ADDR; metricsHandler serves /metrics on METRICS_ADDR when set.
+	handler        http.Handler
+	metricsHandler http.Handler
+}
+
+// NewServer builds a replica. handler replaces the syncer when not nil (tests). The caller
+// closes it.
+func NewServer(ctx context.Context, cfg *config.Config, log *slog.Logger, handler queue.Handler) (*Server, error) {
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	observeRun, err := metrics.Jobs(registry)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	core, err := NewCore(ctx, cfg, log, CoreOptions{Handler: handler, ObserveRun: observeRun})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Core: core}
+	if err := s.build(ctx, registry); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) build(ctx context.Context, registry *prometheus.Registry) error {
+	cfg, log := s.Config, s.Log
+	if cfg.SecretKey == nil {
+		return errors.New("TIERSYNC_SECRET_KEY is required to serve")
+	}
+	// /readyz has a connection of its own: a probe that queued behind request traffic on a
+	// busy pool would report a healthy replica dead and have it restarted.
+	var err error
+	s.readyPool, err = db.OpenWith(ctx, cfg.DatabaseURL, db.Options{MaxConns: 1, StatementTimeout: readyTimeout})
+	if err != nil {
+		return err
+	}
+	if err := db.CheckReady(ctx, s.Pool); err != nil {
+		// Serve anyway: /readyz says 503 until the schema catches up, which is what a
+		// rolling upgrade wants, and /healthz keeps the process from being restarted.
+		log.Warn("not ready", slog.String("reason", err.Error()))
+	}
+	if s.gauges, err = queue.NewMetrics(registry, s.Engine); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	observeRequest, err := metrics.HTTP(registry)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	// One count of wrong tokens per address for the API and the admin login: both check the
+	// same token.
+	tokenLimiter := authlimit.New(authlimit.Config{})
+	admin, err := web.New(web.Options{Token: cfg.APIToken, SecretKey: cfg.SecretKey, CookieSecure: cfg.CookieSecure,
+		LoginLimiter: tokenLimiter, Pool: s.Pool, Store: s.Store, Engine: s.Engine, Scheduler: s.Scheduler, Logger: log})
+	if err != nil {
+		return err
+	}
+	metricsHandler := metrics.Handler(registry, log)
+	apiMetrics := metricsHandler
+	if cfg.MetricsAddr != "" {
+		apiMetrics, s.metricsHandler = nil, metricsHandler // served on its own listener
+	}
+	s.handler = api.New(api.Options{
+		Admin:          admin,
+		Token:          cfg.APIToken,
+		TokenLimiter:   tokenLimiter,
+		Store:          s.Store,
+		Logger:         log,
+		Ready:          func(ctx context.Context) error { return db.CheckReady(ctx, s.readyPool) },
+		Metrics:        apiMetrics,
+		RequestTimeout: cfg.RequestTimeout,
+		// A replica without workers still waits: another replica may finish the row.
+		Queue:             s.Engine,
+		Engine:            s.Engine,
+		Scheduler:         s.Scheduler,
+		ObserveRequest:    observeRequest,
+		InlineSyncTimeout: cfg.InlineSyncTimeout,
+		Webhooks: api.Webhooks{
+			Commerce7User:     cfg.Commerce7WebhookUser,
+			Commerce7Password: cfg.Commerce7WebhookPassword,
+			Commerce7EchoUser: cfg.Commerce7EchoUser,
+			ShopifySecret:     cfg.ShopifyWebhookSecret,
+			Commerce7Customer: s.CRMs.commerce7Customer(),
+		},
+	})
+	return nil
+}
+
+// Close closes the database pools.
+func (s *Server) Close() {
+	if s.readyPool != nil {
+		s.readyPool.Close()
+	}
+	s.Core.Close()
+}
+
+// Run serves HTTP on ln (and /metrics on METRICS_ADDR when set) and runs the workers, the
+// scheduler and the gauges until ctx ends (SIGTERM); then it stops the workers (running
+// rows finish or are released) and the HTTP servers, each within SHUTDOWN_TIMEOUT. It
+// closes ln.
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	cfg, log := s.Config, s.Log
+	srv := newHTTPServer(s.handler, log)
+	var metricsLn net.Listener
+	var metricsSrv *http.Server
+	if s.metricsHandler != nil {
+		var err error
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.metricsHandler)
+		metricsSrv = newHTTPServer(mux, log)
+		defer metricsSrv.Close() // on an early return; a no-op after Shutdown
+	}
+	if cfg.Workers == 0 {
+		log.Info("WORKERS=0: this replica serves HTTP only")
+	} else if err := s.Engine.Start(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	// Every replica runs the scheduler: each slot's job_runs row goes to one of them.
+	s.Scheduler.Start(ctx)
+	go s.gauges.Run(ctx, cfg.MetricsInterval)
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("serving", slog.String("addr", ln.Addr().String()))
+	if metricsSrv != nil {
+		go func() { errc <- metricsSrv.Serve(metricsLn) }()
+		log.Info("serving /metrics", slog.String("addr", metricsLn.Addr().String()))
+	}
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", slog.String("grace", cfg.ShutdownTimeout.String()))
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	// The workers first: a row running now gets the grace period to finish, and is
+	// released (pending again, its attempt given back) if it does not.
+	if err := s.Engine.Stop(sctx); err != nil {
+		log.Error("stopping workers", slog.String("error", err.Error()))
+	}
+	if metricsSrv != nil {
+		if err := metricsSrv.Shutdown(sctx); err != nil {
+			return fmt.Errorf("graceful shutdown of the metrics listener: %w", err)
+		}
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("metrics server: %w", err)
+		}
+	}
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http server: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// Serve builds a replica, runs it on ln until ctx ends, and closes it: `serve` in one call.
+func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Listener, handler queue.Handler) error {
+	s, err := NewServer(ctx, cfg, log, handler)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer s.Close()
+	return s.Run(ctx, ln)
+}
+
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
