@@ -25,9 +25,13 @@ func NewStore(pool *pgxpool.Pool, box *secretbox.Box) *Store {
 	return &Store{pool: pool, box: box}
 }
 
+// MaxPageLimit is the largest page a list returns: the API's ?limit= maximum, and what
+// the admin page asks for when it shows a whole list.
+const MaxPageLimit = 500
+
 // Page asks for one page of a list.
 type Page struct {
-	// Limit is the page size; the caller has checked it (1..500).
+	// Limit is the page size; the caller has checked it (1..MaxPageLimit).
 	Limit int
 	// Cursor is the previous page's next cursor, or "".
 	Cursor string
