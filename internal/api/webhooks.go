@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"tiersync/internal/apperr"
-	"tiersync/internal/crm"
 	"tiersync/internal/crm/commerce7"
 	"tiersync/internal/crm/shopify"
 	"tiersync/internal/membership"
@@ -31,33 +30,6 @@ type Webhooks struct {
 	// names a customer tiersync does not know without its email (a *commerce7.Client).
 	// nil: such orders fail (502).
 	Commerce7Customers membership.CustomerSource
-	// Commerce7Customer is the function form of Commerce7Customers, used only when that
-	// is nil.
-	//
-	// Deprecated: set Commerce7Customers. Kept while cmd/ moves to internal/app, which
-	// sets the interface; to be removed then, with CRMCustomer.
-	Commerce7Customer func(ctx context.Context, clientID, tenant, customerID string) (CRMCustomer, error)
-}
-
-// CRMCustomer is what a webhook needs of a CRM customer.
-//
-// Deprecated: Commerce7Customers returns a crm.Customer.
-type CRMCustomer struct{ Email, FirstName, LastName string }
-
-// customerFunc adapts the deprecated Commerce7Customer to a membership.CustomerSource.
-type customerFunc func(ctx context.Context, clientID, tenant, customerID string) (CRMCustomer, error)
-
-func (f customerFunc) Customer(ctx context.Context, clientID, tenant, customerID string) (crm.Customer, error) {
-	c, err := f(ctx, clientID, tenant, customerID)
-	return crm.Customer{CRMID: customerID, Email: c.Email, FirstName: c.FirstName, LastName: c.LastName}, err
-}
-
-// commerce7Customers is the customer source of Commerce7 orders, nil when none is set.
-func (w Webhooks) commerce7Customers() membership.CustomerSource {
-	if w.Commerce7Customers == nil && w.Commerce7Customer != nil {
-		return customerFunc(w.Commerce7Customer)
-	}
-	return w.Commerce7Customers
 }
 
 // credentialsMatch compares a Basic auth pair with the configured one. Each side is hashed
@@ -116,7 +88,7 @@ func (s *Server) commerce7Webhook(w http.ResponseWriter, r *http.Request) {
 		ExternalID: order.EventID(), Payload: raw, Order: order.Order}
 	// An order naming a customer we don't know, without its email, is applied once the
 	// customer is read from Commerce7 (membership asks the source).
-	res, err := s.opts.Store.ApplyOrderWithLookup(r.Context(), ev, client.Tenant, cfg.commerce7Customers())
+	res, err := s.opts.Store.ApplyOrderWithLookup(r.Context(), ev, client.Tenant, cfg.Commerce7Customers)
 	switch {
 	case errors.Is(err, membership.ErrNeedCustomer): // no source to ask
 		writeError(w, http.StatusBadGateway, "the order's customer is unknown and its email cannot be read from Commerce7")

@@ -277,13 +277,8 @@ func TestCommerce7CustomerSources(t *testing.T) {
 	}{
 		{"no source", func(h *api.Webhooks, _ *commerce7.Client) { h.Commerce7Customers = nil }, 502, "cannot be read from Commerce7",
 			"events=0 orders=0 customers=0 enrollments=0 queue=0"},
-		{"the deprecated function form", func(h *api.Webhooks, c7 *commerce7.Client) {
-			h.Commerce7Customers = nil
-			h.Commerce7Customer = func(ctx context.Context, clientID, tenant, id string) (api.CRMCustomer, error) {
-				c, err := c7.Customer(ctx, clientID, tenant, id)
-				return api.CRMCustomer{Email: c.Email, FirstName: c.FirstName, LastName: c.LastName}, err
-			}
-		}, 200, "accepted", "events=1 orders=1 customers=1 enrollments=1 queue=1"},
+		{"the Commerce7 client", func(h *api.Webhooks, c7 *commerce7.Client) { h.Commerce7Customers = c7 },
+			200, "accepted", "events=1 orders=1 customers=1 enrollments=1 queue=1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

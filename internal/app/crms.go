@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	"tiersync/internal/api"
 	"tiersync/internal/config"
 	"tiersync/internal/crm"
 	"tiersync/internal/crm/commerce7"
@@ -69,18 +68,6 @@ func (c CRMs) providers(store *membership.Store) map[string]syncer.ProviderFunc 
 		return c.Shopify.Provider(cl.ID, cl.Tenant, token), nil
 	}
 	return p
-}
-
-// commerce7Customer is the webhooks' lookup of a Commerce7 customer (nil without
-// Commerce7 credentials).
-func (c CRMs) commerce7Customer() func(ctx context.Context, clientID, tenant, customerID string) (api.CRMCustomer, error) {
-	if c.Commerce7 == nil {
-		return nil
-	}
-	return func(ctx context.Context, clientID, tenant, customerID string) (api.CRMCustomer, error) {
-		cu, err := c.Commerce7.Provider(clientID, tenant).Customer(ctx, customerID)
-		return api.CRMCustomer{Email: cu.Email, FirstName: cu.FirstName, LastName: cu.LastName}, err
-	}
 }
 
 // crmTimeout bounds one CRM request: well inside the lease (the heartbeat renews it every

@@ -17,6 +17,7 @@ import (
 	"tiersync/internal/authlimit"
 	"tiersync/internal/config"
 	"tiersync/internal/db"
+	"tiersync/internal/membership"
 	"tiersync/internal/metrics"
 	"tiersync/internal/queue"
 	"tiersync/internal/web"
@@ -100,6 +101,12 @@ func (s *Server) build(ctx context.Context, registry *prometheus.Registry) error
 	if cfg.MetricsAddr != "" {
 		apiMetrics, s.metricsHandler = nil, metricsHandler // served on its own listener
 	}
+	// A nil *commerce7.Client in the interface would not be a nil interface: set the
+	// source only when this replica has Commerce7 credentials.
+	var c7Customers membership.CustomerSource
+	if s.CRMs.Commerce7 != nil {
+		c7Customers = s.CRMs.Commerce7
+	}
 	s.handler = api.New(api.Options{
 		Admin:          admin,
 		Token:          cfg.APIToken,
@@ -116,11 +123,11 @@ func (s *Server) build(ctx context.Context, registry *prometheus.Registry) error
 		ObserveRequest:    observeRequest,
 		InlineSyncTimeout: cfg.InlineSyncTimeout,
 		Webhooks: api.Webhooks{
-			Commerce7User:     cfg.Commerce7WebhookUser,
-			Commerce7Password: cfg.Commerce7WebhookPassword,
-			Commerce7EchoUser: cfg.Commerce7EchoUser,
-			ShopifySecret:     cfg.ShopifyWebhookSecret,
-			Commerce7Customer: s.CRMs.commerce7Customer(),
+			Commerce7User:      cfg.Commerce7WebhookUser,
+			Commerce7Password:  cfg.Commerce7WebhookPassword,
+			Commerce7EchoUser:  cfg.Commerce7EchoUser,
+			ShopifySecret:      cfg.ShopifyWebhookSecret,
+			Commerce7Customers: c7Customers,
 		},
 	})
 	return nil
