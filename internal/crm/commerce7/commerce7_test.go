@@ -268,10 +268,17 @@ func TestThrottledCarriesTheServersWait(t *testing.T) {
 func TestAHangingCallEndsAtItsDeadline(t *testing.T) {
 	fake, p := setup(t, nil, func(c *commerce7.Config) { c.Timeout = 100 * time.Millisecond })
 	fake.Inject(c7test.Fault{Count: 1, Kind: c7test.FaultHang})
+	start := time.Now()
 	_, err := p.EnsureCustomer(context.Background(), crm.Customer{Email: "hal@example.com", FirstName: "H", LastName: "A"})
+	elapsed := time.Since(start)
 	e := wantErr(t, err, crm.Retryable, 0, "")
 	if e.Err == nil {
 		t.Fatal("no transport error recorded")
+	}
+	// It is the deadline that ended it: not sooner (another error), and not much later
+	// (the generous upper bound only catches a call that ignores its deadline).
+	if elapsed < 100*time.Millisecond || elapsed > 5*time.Second {
+		t.Fatalf("the hanging call ended after %v, want at its 100 ms deadline", elapsed)
 	}
 }
 

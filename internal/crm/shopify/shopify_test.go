@@ -283,8 +283,15 @@ func TestShopInTheURL(t *testing.T) {
 func TestAHangingCallEndsAtItsDeadline(t *testing.T) {
 	fake, p, _ := setup(t, shopifytest.Options{}, func(c *shopify.Config) { c.Timeout = 100 * time.Millisecond })
 	fake.Inject(shopifytest.Fault{Kind: shopifytest.FaultHang})
+	start := time.Now()
 	_, err := p.EnsureCustomer(context.Background(), crm.Customer{Email: "h@example.com", FirstName: "H", LastName: "A"})
+	elapsed := time.Since(start)
 	wantErr(t, err, crm.Retryable, "")
+	// It is the deadline that ended it: not sooner (another error), and not much later
+	// (the generous upper bound only catches a call that ignores its deadline).
+	if elapsed < 100*time.Millisecond || elapsed > 5*time.Second {
+		t.Fatalf("the hanging call ended after %v, want at its 100 ms deadline", elapsed)
+	}
 }
 
 func TestAStaleCustomerIDIsReplaced(t *testing.T) {
