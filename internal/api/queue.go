@@ -16,10 +16,20 @@ import (
 // seeds' processor did.
 const syncBatch = 50
 
-func queueFilter(r *http.Request) queue.Filter {
+// queueFilter reads the queue list's filters. The engine filters on its own columns, so
+// an email (any part of it) is first resolved to the matching customers' ids (at most
+// membership.MaxCustomerIDsByEmail of them; none found: an empty list, nothing matches).
+func (s *Server) queueFilter(r *http.Request) (queue.Filter, error) {
 	q := r.URL.Query()
-	return queue.Filter{Status: q.Get("status"), ActionType: q.Get("action_type"), ClientID: q.Get("client_id"),
-		CustomerEmail: q.Get("email")}
+	f := queue.Filter{Status: q.Get("status"), ActionType: q.Get("action_type"), ClientID: q.Get("client_id")}
+	if email := q.Get("email"); email != "" {
+		ids, err := s.opts.Store.CustomerIDsByEmail(r.Context(), email, queue.MaxFilterCustomerIDs)
+		if err != nil {
+			return queue.Filter{}, err
+		}
+		f.CustomerIDs = ids
+	}
+	return f, nil
 }
 
 func queueID(r *http.Request) (int64, error) {
@@ -48,7 +58,12 @@ func (s *Server) listQueue(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	items, next, err := s.opts.Engine.List(r.Context(), queueFilter(r), limit, cursor)
+	f, err := s.queueFilter(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	items, next, err := s.opts.Engine.List(r.Context(), f, limit, cursor)
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -117,7 +132,11 @@ func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	f := queueFilter(r)
+	f, err := s.queueFilter(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
 	if f.Status != "" && f.Status != queue.StatusFailed {
 		fail(w, r, apperr.Invalidf("retry-failed retries failed rows; status=%s does not apply", f.Status))
 		return

@@ -39,7 +39,9 @@ func newQueueWorldWith(t *testing.T, opt func(*api.Options), emails ...string) *
 		defer opt(o)
 		engine = queue.New(pool, func(ctx context.Context, j queue.Job) error {
 			var email string
-			if err := pool.QueryRow(ctx, `SELECT email FROM customers WHERE id = $1`, j.CustomerID).Scan(&email); err != nil {
+			// A handler reads what its row is about from the row (the job has the engine's fields).
+			if err := pool.QueryRow(ctx, `SELECT c.email FROM crm_sync_queue q JOIN customers c ON c.id = q.customer_id
+				WHERE q.id = $1`, j.ID).Scan(&email); err != nil {
 				return err
 			}
 			if strings.HasPrefix(email, "fail") {

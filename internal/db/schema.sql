@@ -41,11 +41,13 @@ CREATE TABLE clients (
 );
 
 CREATE TABLE crm_rate_buckets (
-    client_id    uuid NOT NULL,
     tokens       double precision NOT NULL,
     refilled_at  timestamp with time zone NOT NULL,
     paused_until timestamp with time zone,
-    CONSTRAINT crm_rate_buckets_pkey PRIMARY KEY (client_id),
+    rate_key     text NOT NULL,
+    per_minute   integer NOT NULL,
+    CONSTRAINT crm_rate_buckets_pkey PRIMARY KEY (rate_key),
+    CONSTRAINT crm_rate_buckets_per_minute CHECK (per_minute > 0),
     CONSTRAINT crm_rate_buckets_tokens_check CHECK (tokens >= 0::double precision)
 );
 ALTER TABLE crm_rate_buckets SET (fillfactor=50);
@@ -88,10 +90,13 @@ CREATE TABLE crm_sync_queue (
     created_at      timestamp with time zone DEFAULT now() NOT NULL,
     updated_at      timestamp with time zone DEFAULT now() NOT NULL,
     completed_at    timestamp with time zone,
+    rate_key        text NOT NULL,
+    order_key       text NOT NULL,
     CONSTRAINT crm_sync_queue_pkey PRIMARY KEY (id),
     CONSTRAINT crm_sync_queue_action_type_check CHECK (action_type = ANY (ARRAY['add_membership'::text, 'cancel_membership'::text, 'upgrade_membership'::text])),
     CONSTRAINT crm_sync_queue_attempts_check CHECK (attempts >= 0),
     CONSTRAINT crm_sync_queue_completed_at CHECK ((status = 'completed'::text) = (completed_at IS NOT NULL)),
+    CONSTRAINT crm_sync_queue_keys_not_blank CHECK (rate_key <> ''::text AND order_key <> ''::text),
     CONSTRAINT crm_sync_queue_max_attempts_check CHECK (max_attempts > 0),
     CONSTRAINT crm_sync_queue_processing_is_locked CHECK (status <> 'processing'::text OR locked_by IS NOT NULL AND locked_until IS NOT NULL),
     CONSTRAINT crm_sync_queue_status_check CHECK (status = ANY (ARRAY['pending'::text, 'processing'::text, 'completed'::text, 'failed'::text, 'cancelled'::text])),
@@ -259,12 +264,12 @@ CREATE TABLE webhook_order_owners (
 
 CREATE UNIQUE INDEX clients_tenant_key ON public.clients USING btree (lower(tenant));
 CREATE INDEX crm_sync_attempts_queue_idx ON public.crm_sync_attempts USING btree (queue_id, id);
-CREATE INDEX crm_sync_queue_claim_idx ON public.crm_sync_queue USING btree (client_id, priority DESC, id) INCLUDE (next_retry_at, customer_id) WHERE (status = 'pending'::text);
+CREATE INDEX crm_sync_queue_claim_key_idx ON public.crm_sync_queue USING btree (rate_key, priority DESC, id) INCLUDE (next_retry_at, order_key) WHERE (status = 'pending'::text);
 CREATE INDEX crm_sync_queue_coalesce_idx ON public.crm_sync_queue USING btree (enrollment_id) WHERE ((action_type = 'add_membership'::text) AND (status = 'pending'::text) AND (last_attempt_at IS NULL));
-CREATE INDEX crm_sync_queue_customer_open_idx ON public.crm_sync_queue USING btree (customer_id, id) WHERE (status = ANY (ARRAY['pending'::text, 'processing'::text]));
 CREATE INDEX crm_sync_queue_enrollment_idx ON public.crm_sync_queue USING btree (enrollment_id);
 CREATE INDEX crm_sync_queue_lease_idx ON public.crm_sync_queue USING btree (locked_until) WHERE (status = 'processing'::text);
 CREATE INDEX crm_sync_queue_old_tier_idx ON public.crm_sync_queue USING btree (old_tier_id) WHERE (old_tier_id IS NOT NULL);
+CREATE INDEX crm_sync_queue_order_open_idx ON public.crm_sync_queue USING btree (order_key, id) WHERE (status = ANY (ARRAY['pending'::text, 'processing'::text]));
 CREATE INDEX crm_sync_queue_status_created_idx ON public.crm_sync_queue USING btree (status, created_at);
 CREATE INDEX crm_sync_queue_tier_idx ON public.crm_sync_queue USING btree (tier_id);
 CREATE UNIQUE INDEX customers_client_crm_id_key ON public.customers USING btree (client_id, crm_id) WHERE (crm_id IS NOT NULL);
@@ -288,7 +293,6 @@ CREATE INDEX webhook_order_owners_client_idx ON public.webhook_order_owners USIN
 
 -- Foreign keys
 
-ALTER TABLE crm_rate_buckets ADD CONSTRAINT crm_rate_buckets_client_id_fkey FOREIGN KEY (client_id) REFERENCES clients(id) ON DELETE CASCADE;
 ALTER TABLE crm_sync_attempts ADD CONSTRAINT crm_sync_attempts_queue_id_fkey FOREIGN KEY (queue_id) REFERENCES crm_sync_queue(id) ON DELETE CASCADE;
 ALTER TABLE crm_sync_queue ADD CONSTRAINT crm_sync_queue_client_id_fkey FOREIGN KEY (client_id) REFERENCES clients(id) ON DELETE CASCADE;
 ALTER TABLE crm_sync_queue ADD CONSTRAINT crm_sync_queue_customer_fkey FOREIGN KEY (customer_id, client_id) REFERENCES customers(id, client_id) ON DELETE CASCADE;
@@ -313,6 +317,23 @@ ALTER TABLE webhook_events ADD CONSTRAINT webhook_events_client_id_fkey FOREIGN 
 ALTER TABLE webhook_order_owners ADD CONSTRAINT webhook_order_owners_client_id_fkey FOREIGN KEY (client_id) REFERENCES clients(id) ON DELETE CASCADE;
 
 -- Functions
+
+CREATE OR REPLACE FUNCTION public.clients_rate_bucket()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        DELETE FROM crm_rate_buckets WHERE rate_key = OLD.id::text;
+        RETURN NULL;
+    END IF;
+    INSERT INTO crm_rate_buckets (rate_key, per_minute, tokens, refilled_at)
+    VALUES (NEW.id::text, NEW.rate_limit_per_minute, greatest(1.0, NEW.rate_limit_per_minute / 60.0), now())
+    ON CONFLICT (rate_key) DO UPDATE SET per_minute = EXCLUDED.per_minute
+    WHERE crm_rate_buckets.per_minute IS DISTINCT FROM EXCLUDED.per_minute;
+    RETURN NULL;
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.crm_sync_queue_coalesce()
  RETURNS trigger
@@ -343,6 +364,17 @@ BEGIN
     FROM adds a
     WHERE q.id = a.cancel_id;
     RETURN NULL;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION public.crm_sync_queue_default_keys()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    NEW.rate_key := coalesce(NEW.rate_key, NEW.client_id::text);
+    NEW.order_key := coalesce(NEW.order_key, NEW.customer_id::text);
+    RETURN NEW;
 END
 $function$;
 
@@ -430,4 +462,6 @@ $function$;
 
 -- Triggers
 
+CREATE TRIGGER clients_rate_bucket AFTER INSERT OR DELETE OR UPDATE OF rate_limit_per_minute ON clients FOR EACH ROW EXECUTE FUNCTION clients_rate_bucket();
 CREATE TRIGGER crm_sync_queue_coalesce AFTER INSERT ON crm_sync_queue REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION crm_sync_queue_coalesce();
+CREATE TRIGGER crm_sync_queue_default_keys BEFORE INSERT ON crm_sync_queue FOR EACH ROW WHEN (new.rate_key IS NULL OR new.order_key IS NULL) EXECUTE FUNCTION crm_sync_queue_default_keys();

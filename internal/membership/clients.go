@@ -12,6 +12,7 @@ import (
 
 	"tiersync/internal/apperr"
 	"tiersync/internal/db"
+	"tiersync/internal/queue"
 )
 
 // CRM types.
@@ -130,8 +131,12 @@ func (s *Store) CreateClient(ctx context.Context, in NewClient) (Client, error) 
 				return err
 			}
 		}
-		return tx.QueryRow(ctx, qInsertClient, id, in.Name, in.CRMType, in.Tenant, rate, sealed).
-			Scan(&c.ID, &c.Name, &c.CRMType, &c.Tenant, &c.RateLimitPerMinute, &c.CreatedAt)
+		if err := tx.QueryRow(ctx, qInsertClient, id, in.Name, in.CRMType, in.Tenant, rate, sealed).
+			Scan(&c.ID, &c.Name, &c.CRMType, &c.Tenant, &c.RateLimitPerMinute, &c.CreatedAt); err != nil {
+			return err
+		}
+		// The client's CRM requests draw from their own bucket in the queue, at its rate.
+		return queue.SetRate(ctx, tx, rateKey(c.ID), c.RateLimitPerMinute)
 	})
 	if name, ok := db.UniqueViolation(err); ok && name == "clients_tenant_key" {
 		return Client{}, apperr.Conflictf("a client with tenant %q already exists", in.Tenant)

@@ -255,7 +255,8 @@ func (s *Store) Enroll(ctx context.Context, in NewEnrollment) (EnrollResult, err
 			return fmt.Errorf("enroll: customer flags: %w", err)
 		}
 		ids, err := queue.Enqueue(ctx, tx, queue.NewJob{ClientID: in.ClientID, CustomerID: customerID, EnrollmentID: &e.ID,
-			ActionType: queue.ActionAdd, TierID: e.TierID, CustomerCRMID: crmID, Priority: queue.PriorityHigh})
+			ActionType: queue.ActionAdd, TierID: e.TierID, CustomerCRMID: crmID, Priority: queue.PriorityHigh,
+			RateKey: rateKey(in.ClientID), OrderKey: orderKey(customerID)})
 		if err != nil {
 			return err
 		}

@@ -315,7 +315,8 @@ func (s *Store) qualify(ctx context.Context, tx pgx.Tx, clientID, customerID, or
 		return fmt.Errorf("order: enrollment: %w", err)
 	}
 	job := queue.NewJob{ClientID: clientID, CustomerID: customerID, EnrollmentID: &e.ID, ActionType: queue.ActionAdd,
-		TierID: tier.id, CustomerCRMID: crmID, Priority: queue.PriorityNormal}
+		TierID: tier.id, CustomerCRMID: crmID, Priority: queue.PriorityNormal,
+		RateKey: rateKey(clientID), OrderKey: orderKey(customerID)}
 	event, oldTier, oldExpires := "enrolled", (*string)(nil), (*time.Time)(nil)
 	res.Action = OrderEnrolled
 	if hasActive {

@@ -4,24 +4,34 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
+
 	"tiersync/internal/db"
 )
 
-// Channel is the NOTIFY channel that wakes the workers.
-const Channel = "tiersync_queue"
-
 // NewJob is a row to enqueue.
 type NewJob struct {
+	// The engine's fields.
+
+	// ActionType is the kind of work (ActionAdd, ActionCancel, ActionUpgrade).
+	ActionType string
+	// RateKey names the rate bucket the row's requests draw from (see SetRate); OrderKey
+	// groups rows that must apply one at a time, in id order. Empty: the schema's default
+	// (today's mapping, the client's and the customer's id), for callers that predate them.
+	RateKey  string
+	OrderKey string
+	Priority int
+	// MaxAttempts defaults to DefaultMaxAttempts.
+	MaxAttempts int
+
+	// The domain's columns of crm_sync_queue (the seeds' names): stored as given for the
+	// handler and the operators, never read nor interpreted by the engine.
 	ClientID      string
 	CustomerID    string
 	EnrollmentID  *string
-	ActionType    string
 	TierID        string
 	OldTierID     *string
 	CustomerCRMID *string
-	Priority      int
-	// MaxAttempts defaults to 5.
-	MaxAttempts int
 }
 
 // DefaultMaxAttempts is a row's attempt limit unless the enqueuer says otherwise.
@@ -31,6 +41,9 @@ const DefaultMaxAttempts = 5
 // visible to workers) together with the change that caused them, or not at all. It also
 // queues a NOTIFY, which PostgreSQL delivers at commit and folds into one per transaction
 // however many times it is called. It returns the new rows' ids in the order given.
+//
+// A row is claimed only once its rate key has a bucket (SetRate); the schema gives every
+// client one.
 func Enqueue(ctx context.Context, tx db.Querier, jobs ...NewJob) ([]int64, error) {
 	if len(jobs) == 0 {
 		return nil, nil
@@ -39,30 +52,28 @@ func Enqueue(ctx context.Context, tx db.Querier, jobs ...NewJob) ([]int64, error
 	var (
 		clients, customers, actions, tiers = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		enrollments, oldTiers, crmIDs      = make([]*string, n), make([]*string, n), make([]*string, n)
+		rateKeys, orderKeys                = make([]string, n), make([]string, n)
 		priorities, maxAttempts            = make([]int32, n), make([]int32, n)
 	)
 	for i, j := range jobs {
 		clients[i], customers[i], actions[i], tiers[i] = j.ClientID, j.CustomerID, j.ActionType, j.TierID
 		enrollments[i], oldTiers[i], crmIDs[i] = j.EnrollmentID, j.OldTierID, j.CustomerCRMID
+		rateKeys[i], orderKeys[i] = j.RateKey, j.OrderKey
 		priorities[i], maxAttempts[i] = int32(j.Priority), int32(j.MaxAttempts)
 		if maxAttempts[i] == 0 {
 			maxAttempts[i] = DefaultMaxAttempts
 		}
 	}
-	rows, err := tx.Query(ctx, qEnqueue, clients, customers, enrollments, actions, tiers, oldTiers, crmIDs, priorities, maxAttempts)
+	rows, err := tx.Query(ctx, sqlEnqueue, pgx.StrictNamedArgs{
+		"client_ids": clients, "customer_ids": customers, "enrollment_ids": enrollments, "actions": actions,
+		"tier_ids": tiers, "old_tier_ids": oldTiers, "customer_crm_ids": crmIDs, "rate_keys": rateKeys,
+		"order_keys": orderKeys, "priorities": priorities, "max_attempts": maxAttempts,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("enqueue %d job(s): %w", n, err)
 	}
-	ids := make([]int64, 0, n)
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("enqueue: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
 		return nil, fmt.Errorf("enqueue %d job(s): %w", n, err)
 	}
 	if err := Notify(ctx, tx); err != nil {
@@ -74,7 +85,7 @@ func Enqueue(ctx context.Context, tx db.Querier, jobs ...NewJob) ([]int64, error
 // Notify wakes the workers when the caller's transaction commits. Code that inserts rows
 // with its own SQL (the expiration job's bulk insert) calls it once per transaction.
 func Notify(ctx context.Context, tx db.Querier) error {
-	if _, err := tx.Exec(ctx, qNotify, Channel); err != nil {
+	if _, err := tx.Exec(ctx, sqlNotify, pgx.StrictNamedArgs{"channel": Channel}); err != nil {
 		return fmt.Errorf("notify workers: %w", err)
 	}
 	return nil

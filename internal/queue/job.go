@@ -1,17 +1,27 @@
 // Package queue is the crm_sync_queue engine: transactional enqueue, batched claims with
 // FOR UPDATE SKIP LOCKED, leases kept alive by a heartbeat and rescued when they lapse,
 // retries with exponential backoff, batched outcome writes, run-now operations, a graceful
-// stop and retention. It knows nothing of CRMs: it runs a Handler for each claimed row and
-// records what the Handler returns.
+// stop and retention. It knows nothing of CRMs nor of the domain's tables: it reads and
+// writes only crm_sync_queue, crm_sync_attempts and crm_rate_buckets, runs a Handler for
+// each claimed row and records what the Handler returns. What it needs from the domain is
+// written on the row at enqueue: a rate key (whose bucket the row draws from) and an order
+// key (rows of one key apply one at a time, in id order).
+//
+// The engine is a few small parts, each in its own file: the producer claims rows
+// (producer.go), the executor runs one (executor.go), the writer records outcomes in
+// batches (writer.go), the heartbeat keeps leases (heartbeat.go), maintenance rescues
+// lapsed leases and prunes old rows (maintenance.go), waiters hear of finished rows
+// (waiters.go), the listener turns NOTIFYs into wake-ups (listen.go); queue.go starts and
+// stops them.
 package queue
 
 import (
-	"tiersync/internal/crm"
-
 	"context"
 	"errors"
 	"fmt"
 	"time"
+
+	"tiersync/internal/crm"
 )
 
 // Actions.
@@ -31,24 +41,31 @@ const (
 )
 
 // Priorities: higher runs first. An enrollment a member is waiting on outranks a
-// nightly bulk of cancellations.
+// nightly bulk of cancellations. Code that writes crm_sync_queue.priority uses these; the
+// one exception is the migrations' process_expired_enrollments, which writes -10
+// (PriorityLow) for the same nightly cancellations.
 const (
 	PriorityLow    = -10
 	PriorityNormal = 0
 	PriorityHigh   = 10
 )
 
-// Job is a claimed row, as the Handler sees it.
+// Channel is the NOTIFY channel that wakes the workers. The migrations' SQL functions
+// (process_expired_enrollments, process_crm_sync_queue) spell it out; everything else
+// uses this constant.
+const Channel = "tiersync_queue"
+
+// Job is a claimed row, as the Handler sees it: the engine's fields only. What the row is
+// about (client, customer, enrollment, tiers) the handler reads from the row by ID.
 type Job struct {
-	ID            int64
-	ClientID      string
-	CustomerID    string
-	EnrollmentID  *string
-	ActionType    string
-	TierID        string
-	OldTierID     *string
-	CustomerCRMID *string
-	Priority      int
+	ID int64
+	// ActionType is the row's kind of work (ActionAdd, ActionCancel, ActionUpgrade).
+	ActionType string
+	// RateKey is the rate bucket the row's requests draw from; OrderKey groups rows that
+	// apply one at a time, in id order.
+	RateKey  string
+	OrderKey string
+	Priority int
 	// Attempt is this attempt's number (1 for the first); MaxAttempts the limit.
 	Attempt     int
 	MaxAttempts int

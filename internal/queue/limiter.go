@@ -8,72 +8,70 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tiersync/internal/db"
 )
 
-// Limiter is the per-client request budget shared by every replica: a token bucket per
-// client kept in PostgreSQL (crm_rate_buckets), refilled at rate_limit_per_minute with a
-// burst of one second's worth. A row in the database, rather than a limiter per process,
-// is what makes the limit hold however many replicas run: each take is one short UPDATE
-// under the bucket's row lock. The CRM clients take a token before every HTTP request
-// (rate limits count requests, not rows); the claim skips clients with an empty or paused
-// bucket so workers are not parked on one tenant.
+// Limiter is the per-key request budget shared by every replica: a token bucket per rate
+// key kept in PostgreSQL (crm_rate_buckets), refilled at the bucket's own per-minute rate
+// with a burst of one second's worth. A row in the database, rather than a limiter per
+// process, is what makes the limit hold however many replicas run: each take is one short
+// UPDATE under the bucket's row lock. The CRM clients take a token before every HTTP
+// request (rate limits count requests, not rows); the claim skips keys with an empty or
+// paused bucket so workers are not parked on one tenant.
 type Limiter struct {
-	pool *pgxpool.Pool
-	now  func() *time.Time
+	pool  *pgxpool.Pool
+	clock engineClock
 	// waited is called each time a Take has to wait (metrics).
-	waited func(clientID string)
+	waited func(key string)
 }
 
-// NewLimiter returns the limiter over pool's buckets. now is its clock (nil: the
-// database's). A process builds one and hands it to the CRM clients and to the engine
-// (Config.Limiter), so neither has to wait for the other to exist.
+// NewLimiter makes a limiter on pool. now is the clock (nil: the database's now()); a
+// Queue made with Config.Limiter nil makes its own with Config.Now.
 func NewLimiter(pool *pgxpool.Pool, now func() time.Time) *Limiter {
-	l := &Limiter{pool: pool, now: func() *time.Time { return nil }}
-	if now != nil {
-		l.now = func() *time.Time { t := now(); return &t }
-	}
-	return l
+	return &Limiter{pool: pool, clock: engineClock{now: now}}
 }
 
-// RateLimiter is what the CRM clients need from the limiter.
-type RateLimiter interface {
-	// Take blocks until the client may send one request, or ctx ends.
-	Take(ctx context.Context, clientID string) error
+// SetRate gives rate key key a budget of perMinute requests a minute, inside the caller's
+// transaction: a new bucket starts full, an existing one keeps its tokens and any pause.
+// The application calls it when a client's limit is set or changed; rows whose rate key
+// has no bucket are not claimed.
+func SetRate(ctx context.Context, q db.Querier, key string, perMinute int) error {
+	if key == "" || perMinute <= 0 {
+		return fmt.Errorf("set rate of %q to %d a minute: want a key and a positive rate", key, perMinute)
+	}
+	if _, err := q.Exec(ctx, sqlSetRate, pgx.StrictNamedArgs{"rate_key": key, "per_minute": perMinute}); err != nil {
+		return fmt.Errorf("set rate of %q: %w", key, err)
+	}
+	return nil
 }
 
 // TryTake takes a token if one is available now. Otherwise it reports how long until
-// one is (or until the client's pause ends).
-func (l *Limiter) TryTake(ctx context.Context, clientID string) (granted bool, wait time.Duration, err error) {
-	for try := 0; try < 2; try++ {
-		var ms int64
-		err = l.pool.QueryRow(ctx, qTake, l.now(), clientID).Scan(&granted, &ms)
-		if errors.Is(err, pgx.ErrNoRows) {
-			// First request for this client: give it its bucket, then take again.
-			if _, err := l.pool.Exec(ctx, qNewBucket, l.now(), clientID); err != nil {
-				return false, 0, fmt.Errorf("rate limit: new bucket for %s: %w", clientID, err)
-			}
-			continue
-		}
-		if err != nil {
-			return false, 0, fmt.Errorf("rate limit: take for %s: %w", clientID, err)
-		}
-		if granted {
-			return true, 0, nil
-		}
-		return false, max(time.Duration(ms)*time.Millisecond, time.Millisecond), nil
+// one is (or until the key's pause ends).
+func (l *Limiter) TryTake(ctx context.Context, key string) (granted bool, wait time.Duration, err error) {
+	var ms int64
+	err = l.pool.QueryRow(ctx, sqlTake, pgx.StrictNamedArgs{"now": l.clock.sql(), "rate_key": key}).Scan(&granted, &ms)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, 0, fmt.Errorf("rate limit: no bucket for %s (its rate was never set)", key)
 	}
-	return false, 0, fmt.Errorf("rate limit: client %s not found", clientID)
+	if err != nil {
+		return false, 0, fmt.Errorf("rate limit: take for %s: %w", key, err)
+	}
+	if granted {
+		return true, 0, nil
+	}
+	return false, max(time.Duration(ms)*time.Millisecond, time.Millisecond), nil
 }
 
-// Take waits until the client may send one request.
-func (l *Limiter) Take(ctx context.Context, clientID string) error {
+// Take waits until the key may send one request.
+func (l *Limiter) Take(ctx context.Context, key string) error {
 	for {
-		granted, wait, err := l.TryTake(ctx, clientID)
+		granted, wait, err := l.TryTake(ctx, key)
 		if err != nil || granted {
 			return err
 		}
 		if l.waited != nil {
-			l.waited(clientID)
+			l.waited(key)
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -85,11 +83,33 @@ func (l *Limiter) Take(ctx context.Context, clientID string) error {
 	}
 }
 
-// Pause stops a client's requests for d: the CRM answered 429 or THROTTLED. Other clients
-// are not affected.
-func (l *Limiter) Pause(ctx context.Context, clientID string, d time.Duration) error {
-	if _, err := l.pool.Exec(ctx, qPause, l.now(), clientID, d.Milliseconds()); err != nil {
-		return fmt.Errorf("rate limit: pause %s: %w", clientID, err)
+// Pause stops a key's requests for d: the CRM answered 429 or THROTTLED. Other keys are
+// not affected.
+func (l *Limiter) Pause(ctx context.Context, key string, d time.Duration) error {
+	if _, err := l.pool.Exec(ctx, sqlPause, pgx.StrictNamedArgs{"now": l.clock.sql(), "rate_key": key,
+		"pause_ms": d.Milliseconds()}); err != nil {
+		return fmt.Errorf("rate limit: pause %s: %w", key, err)
 	}
 	return nil
+}
+
+// engineClock is the engine's injected time: now nil means the database's now() in SQL and
+// time.Now in Go.
+type engineClock struct{ now func() time.Time }
+
+// sql is the clock for a statement's @now: nil lets the database use its own now().
+func (c engineClock) sql() *time.Time {
+	if c.now == nil {
+		return nil
+	}
+	t := c.now()
+	return &t
+}
+
+// time is the clock in Go.
+func (c engineClock) time() time.Time {
+	if c.now != nil {
+		return c.now()
+	}
+	return time.Now()
 }

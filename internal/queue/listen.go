@@ -6,20 +6,28 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// listenLoop keeps a dedicated connection LISTENing on Channel (a pooled connection
-// cannot hold a LISTEN) and nudges the claimer on every notification. After a lost
-// connection it reconnects with backoff, LISTENs again and nudges once, because
-// notifications sent while it was away are gone; the poll covers the gap meanwhile.
-func (q *Queue) listenLoop(ctx context.Context) {
+// listener keeps a dedicated connection LISTENing on Channel (a pooled connection cannot
+// hold a LISTEN) and calls wake on every notification.
+type listener struct {
+	pool *pgxpool.Pool
+	log  *slog.Logger
+	wake func()
+}
+
+// run listens until ctx ends. After a lost connection it reconnects with backoff, LISTENs
+// again and wakes once, because notifications sent while it was away are gone; the poll
+// covers the gap meanwhile.
+func (l *listener) run(ctx context.Context) {
 	delay := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		err := q.listen(ctx, func() { delay = 100 * time.Millisecond })
+		err := l.runOnce(ctx, func() { delay = 100 * time.Millisecond })
 		if ctx.Err() != nil {
 			return
 		}
-		q.log.Warn("listener lost its connection; reconnecting", slog.Duration("in", delay), slog.String("error", err.Error()))
+		l.log.Warn("listener lost its connection; reconnecting", slog.Duration("in", delay), slog.String("error", err.Error()))
 		select {
 		case <-ctx.Done():
 			return
@@ -29,9 +37,9 @@ func (q *Queue) listenLoop(ctx context.Context) {
 	}
 }
 
-// listen runs one connection until it fails; connected is called once it listens.
-func (q *Queue) listen(ctx context.Context, connected func()) error {
-	cfg := q.pool.Config().ConnConfig.Copy()
+// runOnce runs one connection until it fails; connected is called once it listens.
+func (l *listener) runOnce(ctx context.Context, connected func()) error {
+	cfg := l.pool.Config().ConnConfig.Copy()
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err
@@ -41,11 +49,11 @@ func (q *Queue) listen(ctx context.Context, connected func()) error {
 		return err
 	}
 	connected()
-	q.nudge()
+	l.wake()
 	for {
 		if _, err := conn.WaitForNotification(ctx); err != nil {
 			return err
 		}
-		q.nudge()
+		l.wake()
 	}
 }

@@ -51,7 +51,8 @@ func NewMetrics(reg prometheus.Registerer, q *Queue) (*Metrics, error) {
 		}
 	}
 	q.metrics = m
-	q.limiter.waited = func(client string) { m.rateWaits.WithLabelValues(client).Inc() }
+	q.limiter.waited = func(key string) { m.rateWaits.WithLabelValues(key).Inc() }
+	q.executor.metrics = m
 	return m, nil
 }
 
@@ -82,7 +83,7 @@ func (m *Metrics) Refresh(ctx context.Context) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.snapshot, m.refreshed = c, m.q.clock()
+	m.snapshot, m.refreshed = c, m.q.clock.time()
 	m.refreshes++
 	return nil
 }

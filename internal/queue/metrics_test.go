@@ -15,7 +15,7 @@ func TestMetrics(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
 	q := newQueue(w, func(_ context.Context, j Job) error {
-		if j.CustomerID == w.customers[1] {
+		if j.OrderKey == w.customers[1] {
 			return errors.New("503")
 		}
 		return nil

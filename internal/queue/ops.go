@@ -53,14 +53,22 @@ type Attempt struct {
 	Error      *string   `json:"error"`
 }
 
-// Filter narrows List and RetryFailed; empty fields match everything.
+// Filter narrows List and RetryFailed to rows whose columns match; empty fields match
+// everything. The engine filters on its table's own columns only: a search by something
+// else (a customer's email) is resolved by its owner into CustomerIDs first.
 type Filter struct {
 	Status     string
 	ActionType string
 	ClientID   string
-	// CustomerEmail matches any part of the customer's email, case-insensitively.
-	CustomerEmail string
+	// CustomerIDs, when not nil, keeps the rows of these customers only: an empty, non-nil
+	// list matches nothing (an email search that found no customer). At most
+	// MaxFilterCustomerIDs.
+	CustomerIDs []string
 }
+
+// MaxFilterCustomerIDs caps Filter.CustomerIDs: one statement's array parameter, checked
+// against each row of the page scanned.
+const MaxFilterCustomerIDs = 1000
 
 // Stats is the queue at a glance; every status and action is present.
 type Stats struct {
@@ -86,14 +94,14 @@ func oneOf(v string, set []string) bool {
 	return false
 }
 
-// args checks the filter and returns its four SQL parameters (nil for "any").
-func (f Filter) args() ([]any, error) {
-	// Lengths first, so that no message below echoes a huge value. An email is at most 254
-	// bytes (RFC 5321); the other filters are short enums and UUIDs.
+// args checks the filter and returns its SQL parameters (nil for "any").
+func (f Filter) args() (pgx.StrictNamedArgs, error) {
+	// Lengths first, so that no message below echoes a huge value; the filters are short
+	// enums and UUIDs.
 	for _, p := range []struct {
 		name, v string
 		max     int
-	}{{"status", f.Status, 32}, {"action_type", f.ActionType, 32}, {"client_id", f.ClientID, 36}, {"email", f.CustomerEmail, 254}} {
+	}{{"status", f.Status, 32}, {"action_type", f.ActionType, 32}, {"client_id", f.ClientID, 36}} {
 		if len(p.v) > p.max {
 			return nil, apperr.BadRequestf("%s is %d bytes long; at most %d", p.name, len(p.v), p.max)
 		}
@@ -110,13 +118,26 @@ func (f Filter) args() ([]any, error) {
 	if f.ClientID != "" && !uuidRe.MatchString(f.ClientID) {
 		return nil, apperr.BadRequestf("client_id %q is not a UUID", f.ClientID)
 	}
+	if len(f.CustomerIDs) > MaxFilterCustomerIDs {
+		return nil, apperr.BadRequestf("%d customer ids; at most %d", len(f.CustomerIDs), MaxFilterCustomerIDs)
+	}
+	for _, id := range f.CustomerIDs {
+		if !uuidRe.MatchString(id) {
+			return nil, apperr.BadRequestf("customer id %.40q is not a UUID", id)
+		}
+	}
 	null := func(s string) any {
 		if s == "" {
 			return nil
 		}
 		return s
 	}
-	return []any{null(f.Status), null(f.ActionType), null(f.ClientID), null(f.CustomerEmail)}, nil
+	var customers any // NULL: any customer
+	if f.CustomerIDs != nil {
+		customers = f.CustomerIDs
+	}
+	return pgx.StrictNamedArgs{"status": null(f.Status), "action_type": null(f.ActionType),
+		"client_id": null(f.ClientID), "customer_ids": customers}, nil
 }
 
 func scanItem(row pgx.CollectableRow) (Item, error) {
@@ -130,7 +151,7 @@ func scanItem(row pgx.CollectableRow) (Item, error) {
 // Retry makes a pending or failed row due now (resetAttempts: with all its attempts back).
 // Another status is a Conflict.
 func (q *Queue) Retry(ctx context.Context, id int64, resetAttempts bool) (Item, error) {
-	it, err := q.change(ctx, id, "retry", qRetry(), resetAttempts)
+	it, err := q.change(ctx, id, "retry", sqlRetry, pgx.StrictNamedArgs{"reset": resetAttempts})
 	if err == nil {
 		q.log.Info("operator: retry", slog.Int64("id", id), slog.Bool("reset_attempts", resetAttempts))
 	}
@@ -139,18 +160,19 @@ func (q *Queue) Retry(ctx context.Context, id int64, resetAttempts bool) (Item, 
 
 // Cancel cancels a pending or failed row. Another status is a Conflict.
 func (q *Queue) Cancel(ctx context.Context, id int64) (Item, error) {
-	it, err := q.change(ctx, id, "cancel", qCancel)
+	it, err := q.change(ctx, id, "cancel", sqlCancel, pgx.StrictNamedArgs{})
 	if err == nil {
 		q.log.Info("operator: cancel", slog.Int64("id", id))
 	}
 	return it, err
 }
 
-// change runs one operator UPDATE on row id (and wakes the workers with it).
-func (q *Queue) change(ctx context.Context, id int64, verb, sql string, extra ...any) (Item, error) {
+// change runs one operator UPDATE on row id with args (and wakes the workers with it).
+func (q *Queue) change(ctx context.Context, id int64, verb, sql string, args pgx.StrictNamedArgs) (Item, error) {
+	args["now"], args["id"] = q.clock.sql(), id
 	var it Item
 	err := db.InTx(ctx, q.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, sql, append([]any{q.sqlNow(), id}, extra...)...)
+		rows, err := tx.Query(ctx, sql, args)
 		if err != nil {
 			return err
 		}
@@ -160,7 +182,7 @@ func (q *Queue) change(ctx context.Context, id int64, verb, sql string, extra ..
 		return Notify(ctx, tx)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		status, serr := q.status(ctx, id)
+		status, serr := rowStatus(ctx, q.pool, id)
 		if serr != nil {
 			return Item{}, serr
 		}
@@ -181,7 +203,8 @@ func (q *Queue) RetryFailed(ctx context.Context, f Filter, resetAttempts bool) (
 	}
 	var n int64
 	err = db.InTx(ctx, q.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, qRetryFailed(), append(args, q.sqlNow(), resetAttempts)...)
+		args["now"], args["reset"] = q.clock.sql(), resetAttempts
+		tag, err := tx.Exec(ctx, sqlRetryFailed, args)
 		if err != nil {
 			return err
 		}
@@ -209,7 +232,8 @@ func (q *Queue) List(ctx context.Context, f Filter, limit int, cursor string) ([
 		}
 		before = &id
 	}
-	rows, err := q.pool.Query(ctx, qList, append(args, before, limit+1)...)
+	args["before"], args["limit"] = before, limit+1
+	rows, err := q.pool.Query(ctx, sqlList, args)
 	if err != nil {
 		return nil, "", fmt.Errorf("list queue: %w", err)
 	}
@@ -227,7 +251,7 @@ func (q *Queue) List(ctx context.Context, f Filter, limit int, cursor string) ([
 
 // Get returns one row and its attempt history, oldest attempt first.
 func (q *Queue) Get(ctx context.Context, id int64) (Item, []Attempt, error) {
-	rows, err := q.pool.Query(ctx, qGet, id)
+	rows, err := q.pool.Query(ctx, sqlGet, pgx.StrictNamedArgs{"id": id})
 	if err != nil {
 		return Item{}, nil, fmt.Errorf("get queue row %d: %w", id, err)
 	}
@@ -238,7 +262,7 @@ func (q *Queue) Get(ctx context.Context, id int64) (Item, []Attempt, error) {
 	if err != nil {
 		return Item{}, nil, fmt.Errorf("get queue row %d: %w", id, err)
 	}
-	rows, err = q.pool.Query(ctx, qAttempts, id)
+	rows, err = q.pool.Query(ctx, sqlAttempts, pgx.StrictNamedArgs{"id": id})
 	if err != nil {
 		return Item{}, nil, fmt.Errorf("history of queue row %d: %w", id, err)
 	}
@@ -269,7 +293,7 @@ type counts struct {
 // table: callers are the authenticated stats endpoint and the metrics refresher (once per
 // interval), never an unauthenticated request.
 func (q *Queue) counts(ctx context.Context) (counts, error) {
-	rows, err := q.pool.Query(ctx, qCounts, q.sqlNow())
+	rows, err := q.pool.Query(ctx, sqlCounts, pgx.StrictNamedArgs{"now": q.clock.sql()})
 	if err != nil {
 		return counts{}, fmt.Errorf("count queue rows: %w", err)
 	}

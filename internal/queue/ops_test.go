@@ -101,7 +101,7 @@ func TestOperations(t *testing.T) {
 	if err != nil || len(items) != 1 || items[0].ID != ids[0] || next != "" {
 		t.Fatalf("second page: %+v %q %v", items, next, err)
 	}
-	items, _, err = q.List(ctx, Filter{CustomerEmail: "C3@EXAMPLE"}, 10, "")
+	items, _, err = q.List(ctx, Filter{CustomerIDs: []string{w.customers[2]}}, 10, "")
 	if err != nil || len(items) != 1 || items[0].ID != ids[2] {
 		t.Fatalf("email search: %+v %v", items, err)
 	}

@@ -62,12 +62,12 @@ func (w *world) history(t *testing.T, id int64) []string {
 // its first read finds them all waiting. Deterministic, no timing involved.
 func writeTogether(t *testing.T, q *Queue, want int) {
 	t.Helper()
-	jobs, err := q.claim(context.Background(), qClaimDue, 100)
+	jobs, err := q.claimer.due(context.Background(), 100)
 	if err != nil || len(jobs) != want {
 		t.Fatalf("claimed %d rows (%v), want %d", len(jobs), err, want)
 	}
 	for _, j := range jobs {
-		q.process(j, q.writer.submit, func() {})
+		q.executor.execute(j, q.writer.submit, func() {})
 	}
 	q.writer.start()
 	q.writer.stop()
@@ -122,12 +122,12 @@ func TestHostileCRMAnswerCostsOnlyItsRow(t *testing.T) {
 			fake.Inject(f)
 
 			handler := func(ctx context.Context, j Job) error {
-				tenant := tenants[j.ClientID]
-				p := client.Provider(j.ClientID, tenant)
+				tenant := tenants[j.RateKey]
+				p := client.Provider(j.RateKey, tenant)
 				id, err := p.EnsureCustomer(ctx, crm.Customer{Email: tenant + "@example.com", FirstName: "A", LastName: "B"})
 				if err == nil {
 					_, err = p.AddMembership(ctx, crm.MembershipChange{Customer: crm.Customer{CRMID: id},
-						Tier: crm.Tier{ID: j.TierID, Name: "Gold", C7ClubID: "club-gold", C7DeliveryMethod: "Pickup"}})
+						Tier: crm.Tier{ID: "tier-gold", Name: "Gold", C7ClubID: "club-gold", C7DeliveryMethod: "Pickup"}})
 				}
 				if crm.ClassOf(err) == crm.Permanent {
 					return Permanent(err) // as the syncer does
@@ -199,7 +199,7 @@ func TestWriterIsolatesPoisonedOutcome(t *testing.T) {
 				}
 				return nil
 			}, Config{WorkerID: "w1", Lease: time.Second, Now: clk.Now})
-			jobs, err := q.claim(context.Background(), qClaimDue, 10)
+			jobs, err := q.claimer.due(context.Background(), 10)
 			if err != nil || len(jobs) != 3 {
 				t.Fatalf("claimed %d (%v)", len(jobs), err)
 			}
@@ -213,7 +213,7 @@ func TestWriterIsolatesPoisonedOutcome(t *testing.T) {
 						q.writer.submit(o, done)
 					}
 				}
-				q.process(j, write, func() {})
+				q.executor.execute(j, write, func() {})
 			}
 			q.writer.start()
 			q.writer.stop()
@@ -252,7 +252,7 @@ func TestWriterFallsBackToPlainMessage(t *testing.T) {
 	clk := newClock()
 	ids := w.enqueue(t, 3)
 	q := newQueue(w, nil, Config{WorkerID: "w1", Lease: 30 * time.Second, Now: clk.Now})
-	jobs, err := q.claim(context.Background(), qClaimDue, 10)
+	jobs, err := q.claimer.due(context.Background(), 10)
 	if err != nil || len(jobs) != 3 {
 		t.Fatalf("claimed %d (%v)", len(jobs), err)
 	}

@@ -27,11 +27,11 @@ func TestPerCustomerOrder(t *testing.T) {
 	)
 	q := newQueue(w, func(ctx context.Context, j Job) error {
 		mu.Lock()
-		if running[j.CustomerID] {
-			overlap = append(overlap, j.CustomerID)
+		if running[j.OrderKey] {
+			overlap = append(overlap, j.OrderKey)
 		}
-		running[j.CustomerID] = true
-		order[j.CustomerID] = append(order[j.CustomerID], j.ID)
+		running[j.OrderKey] = true
+		order[j.OrderKey] = append(order[j.OrderKey], j.ID)
 		mu.Unlock()
 		// Give other workers the chance to take this customer's next row meanwhile.
 		for range 3 {
@@ -40,7 +40,7 @@ func TestPerCustomerOrder(t *testing.T) {
 			}
 		}
 		mu.Lock()
-		running[j.CustomerID] = false
+		running[j.OrderKey] = false
 		handled++
 		if handled == len(ids) {
 			close(done)
@@ -122,7 +122,7 @@ func TestFairness(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := newQueue(w, nil, Config{})
-	jobs, err := q.claim(ctx, qClaimDue, 16)
+	jobs, err := q.claimer.due(ctx, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestFairness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jobs, err = q.claim(ctx, qClaimDue, 1)
+	jobs, err = q.claimer.due(ctx, 1)
 	if err != nil || len(jobs) != 1 || jobs[0].ID != top[0] {
 		t.Fatalf("claim of 1: %+v %v, want the high-priority row %d", jobs, err, top[0])
 	}
@@ -210,7 +210,7 @@ func TestThrottlePausesOneClient(t *testing.T) {
 	clk := newClock()
 	clientB, tierB, customerB := w.otherClient(t)
 	q := newQueue(w, func(_ context.Context, j Job) error {
-		if j.ClientID == w.client {
+		if j.RateKey == w.client {
 			return Throttled(30*time.Second, errors.New("429 Too Many Requests"))
 		}
 		return nil

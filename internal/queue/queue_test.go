@@ -274,7 +274,7 @@ func TestLapsedLeaseIsRescuedAndStaleOutcomeFenced(t *testing.T) {
 	clk := newClock()
 	id := w.enqueue(t, 1)[0]
 	dead := newQueue(w, nil, Config{WorkerID: "dead", Lease: 30 * time.Second, Now: clk.Now})
-	jobs, err := dead.claim(context.Background(), qClaimDue, 10)
+	jobs, err := dead.claimer.due(context.Background(), 10)
 	if err != nil || len(jobs) != 1 {
 		t.Fatalf("claim: %v %v", jobs, err)
 	}
@@ -309,7 +309,7 @@ func TestLapsedLeaseIsRescuedAndStaleOutcomeFenced(t *testing.T) {
 	}
 	// The dead worker wakes up and reports its attempt: refused by the fence.
 	msg := "late failure"
-	ok, err := dead.finish(context.Background(), []outcome{{id: id, attempt: 1, status: StatusFailed, kind: "failed",
+	ok, err := dead.writer.finish(context.Background(), []outcome{{id: id, attempt: 1, status: StatusFailed, kind: "failed",
 		err: &msg, started: clk.Now(), finished: clk.Now()}})
 	if err != nil || ok[id] {
 		t.Fatalf("stale outcome accepted (%v)", err)
@@ -330,9 +330,9 @@ func TestBackoffAndFailure(t *testing.T) {
 	var mu sync.Mutex
 	h := func(_ context.Context, j Job) error {
 		mu.Lock()
-		calls[j.CustomerID]++
+		calls[j.OrderKey]++
 		mu.Unlock()
-		if j.CustomerID == w.customers[1] {
+		if j.OrderKey == w.customers[1] {
 			return Permanent(errors.New("422 customer has no address"))
 		}
 		return errors.New("503 CRM down")
@@ -416,7 +416,7 @@ func TestBackoffSchedule(t *testing.T) {
 	}
 	for _, c := range cases {
 		q := New(nil, nil, Config{Rand: func() float64 { return c.rand }, Logger: quiet()})
-		if got := q.backoff(c.attempt); got.Round(time.Millisecond) != c.want {
+		if got := q.executor.backoff(c.attempt); got.Round(time.Millisecond) != c.want {
 			t.Errorf("backoff(%d) with rand %.1f = %v, want %v", c.attempt, c.rand, got, c.want)
 		}
 	}

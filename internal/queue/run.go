@@ -3,7 +3,6 @@ package queue
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -24,7 +23,7 @@ const runParallel = 8
 // RunDue claims up to limit due rows and runs them inside the caller (for
 // /api/cron/sync, so an outside scheduler can drive the queue), returning the counts.
 func (q *Queue) RunDue(ctx context.Context, limit int) (RunResult, error) {
-	jobs, err := q.claim(ctx, qClaimDue, limit)
+	jobs, err := q.claimer.due(ctx, limit)
 	if err != nil {
 		return RunResult{}, err
 	}
@@ -58,12 +57,12 @@ func (q *Queue) RunDue(ctx context.Context, limit int) (RunResult, error) {
 // afterwards. A row that does not exist is NotFound; one in another status (or being
 // claimed by a worker this instant) is a Conflict.
 func (q *Queue) RunOne(ctx context.Context, id int64) (string, error) {
-	jobs, err := q.claim(ctx, qClaimOne, 1, id)
+	jobs, err := q.claimer.one(ctx, id)
 	if err != nil {
 		return "", err
 	}
 	if len(jobs) == 0 {
-		status, err := q.status(ctx, id)
+		status, err := rowStatus(ctx, q.pool, id)
 		if err != nil {
 			return "", err
 		}
@@ -93,14 +92,14 @@ func (q *Queue) runInline(j Job) outcome {
 			case <-stop:
 				return
 			case <-t.C:
-				_ = q.heartbeat(context.Background()) // logged by the engine's loop when it runs
+				_ = q.heartbeat.runOnce(context.Background()) // logged by the engine's loop when it runs
 			}
 		}
 	}()
 	var result outcome
-	q.process(j, func(o outcome, done func(error)) {
+	q.executor.execute(j, func(o outcome, done func(error)) {
 		result = o
-		err := q.writeNow(o)
+		err := q.writer.writeNow(o)
 		if errors.Is(err, errLeaseLost) {
 			result.status = "" // someone else decides this row now
 		}
@@ -109,25 +108,4 @@ func (q *Queue) runInline(j Job) outcome {
 	close(stop)
 	beat.Wait()
 	return result
-}
-
-// Prune deletes completed and cancelled rows (and their attempts) that finished before
-// olderThan ago, in batches of batchSize so no statement holds many locks. Failed rows
-// stay until an operator acts. It returns how many rows it deleted.
-func (q *Queue) Prune(ctx context.Context, olderThan time.Duration, batchSize int) (int64, error) {
-	if batchSize <= 0 {
-		batchSize = 1000
-	}
-	cutoff := q.clock().Add(-olderThan)
-	var total int64
-	for {
-		tag, err := q.pool.Exec(ctx, qPrune, cutoff, batchSize)
-		if err != nil {
-			return total, fmt.Errorf("prune queue: %w", err)
-		}
-		total += tag.RowsAffected()
-		if tag.RowsAffected() < int64(batchSize) {
-			return total, nil
-		}
-	}
 }

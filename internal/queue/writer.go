@@ -8,7 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tiersync/internal/crm"
 )
@@ -16,9 +18,15 @@ import (
 // writer batches outcome writes: whatever outcomes queue up while one batch is being
 // written go together in the next statement. When the queue is idle a batch is a single
 // outcome written at once, so batching costs no latency; under load it saves a round
-// trip per row. Each submitter waits until its outcome is durable (or given up on).
+// trip per row. Each submitter waits until its outcome is durable (or given up on). One
+// goroutine writes: a batch is one statement, and the next batch forms while it runs.
 type writer struct {
-	q  *Queue
+	pool   *pgxpool.Pool
+	worker string
+	lease  time.Duration
+	clock  engineClock
+	log    *slog.Logger
+
 	in chan pending
 	wg sync.WaitGroup
 }
@@ -31,22 +39,22 @@ type pending struct {
 // maxBatch caps one statement's outcomes.
 const maxBatch = 500
 
-func newWriter(q *Queue) *writer {
-	return &writer{q: q, in: make(chan pending, maxBatch)}
+func newWriter(pool *pgxpool.Pool, worker string, lease time.Duration, clock engineClock, log *slog.Logger) *writer {
+	return &writer{pool: pool, worker: worker, lease: lease, clock: clock, log: log, in: make(chan pending, maxBatch)}
 }
-
-// writers is how many batches are written at once.
-const writers = 1
 
 // linger is how long a batch waits for more outcomes once outcomes are arriving faster
 // than one at a time (an idle queue's single outcome is written at once).
 const linger = 5 * time.Millisecond
 
+// start runs the writing goroutine until stop.
 func (w *writer) start() {
-	for range writers {
-		w.wg.Add(1)
-		go w.loop()
-	}
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		for w.runOnce() {
+		}
+	}()
 }
 
 // stop drains what is queued and returns when it is written; no submit may follow.
@@ -61,44 +69,48 @@ func (w *writer) submit(o outcome, done func(error)) {
 	w.in <- pending{o: o, done: done}
 }
 
-func (w *writer) loop() {
-	defer w.wg.Done()
-	for first := range w.in {
-		batch := []pending{first}
-		var timeout <-chan time.Time
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case p, ok := <-w.in:
-				if !ok {
-					break more
-				}
-				batch = append(batch, p)
-				continue
-			default:
-			}
-			// Nothing waiting. Under load, give the batch a moment to fill.
-			if len(batch) == 1 {
-				break
-			}
-			if timeout == nil {
-				timeout = time.After(linger)
-			}
-			select {
-			case p, ok := <-w.in:
-				if !ok {
-					break more
-				}
-				batch = append(batch, p)
-			case <-timeout:
+// runOnce waits for an outcome, gathers what else is waiting into a batch, writes it and
+// calls back each submitter. It returns false once the writer is stopped and drained.
+func (w *writer) runOnce() bool {
+	first, ok := <-w.in
+	if !ok {
+		return false
+	}
+	batch := []pending{first}
+	var timeout <-chan time.Time
+more:
+	for len(batch) < maxBatch {
+		select {
+		case p, ok := <-w.in:
+			if !ok {
 				break more
 			}
+			batch = append(batch, p)
+			continue
+		default:
 		}
-		errs := w.write(batch)
-		for i, p := range batch {
-			p.done(errs[i])
+		// Nothing waiting. Under load, give the batch a moment to fill.
+		if len(batch) == 1 {
+			break
+		}
+		if timeout == nil {
+			timeout = time.After(linger)
+		}
+		select {
+		case p, ok := <-w.in:
+			if !ok {
+				break more
+			}
+			batch = append(batch, p)
+		case <-timeout:
+			break more
 		}
 	}
+	errs := w.write(batch)
+	for i, p := range batch {
+		p.done(errs[i])
+	}
+	return true
 }
 
 // maxErrorMessage caps error_message (and the attempt history's error) in bytes: the
@@ -135,7 +147,7 @@ func (w *writer) write(batch []pending) []error {
 // outcomes the cleaner would have fixed, and prove the split and the fallback).
 func (w *writer) writeOutcomes(outcomes []outcome) []error {
 	errs := make([]error, len(outcomes))
-	deadline := time.Now().Add(w.q.cfg.Lease)
+	deadline := time.Now().Add(w.lease)
 	err := w.retry(outcomes, deadline)
 	if err == nil {
 		return errs
@@ -147,7 +159,7 @@ func (w *writer) writeOutcomes(outcomes []outcome) []error {
 		return errs
 	}
 	if len(outcomes) > 1 {
-		w.q.log.Warn("a batch of outcomes was refused; writing them one by one", slog.Int("outcomes", len(outcomes)),
+		w.log.Warn("a batch of outcomes was refused; writing them one by one", slog.Int("outcomes", len(outcomes)),
 			slog.String("error", err.Error()))
 	}
 	for i, o := range outcomes {
@@ -164,7 +176,7 @@ func (w *writer) writeAlone(o outcome, deadline time.Time) error {
 	if err == nil || !refused(err) {
 		return err
 	}
-	w.q.log.Error("an outcome was refused; writing it with a plain message", slog.Int64("id", o.id),
+	w.log.Error("an outcome was refused; writing it with a plain message", slog.Int64("id", o.id),
 		slog.String("outcome", o.kind), slog.String("error", err.Error()))
 	fallback := withPlainMessage(o, err)
 	if err2 := w.retry([]outcome{fallback}, deadline); err2 != nil {
@@ -180,8 +192,8 @@ func (w *writer) writeAlone(o outcome, deadline time.Time) error {
 func (w *writer) retry(outcomes []outcome, deadline time.Time) error {
 	delay := 50 * time.Millisecond
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), w.q.cfg.Lease/3)
-		_, err := w.q.finish(ctx, outcomes)
+		ctx, cancel := context.WithTimeout(context.Background(), w.lease/3)
+		_, err := w.finish(ctx, outcomes)
 		cancel()
 		if err == nil || refused(err) {
 			return err
@@ -189,7 +201,7 @@ func (w *writer) retry(outcomes []outcome, deadline time.Time) error {
 		if time.Now().Add(delay).After(deadline) {
 			return fmt.Errorf("gave up writing %d outcome(s) after one lease: %w", len(outcomes), err)
 		}
-		w.q.log.Warn("writing outcomes failed; retrying", slog.Int("outcomes", len(outcomes)),
+		w.log.Warn("writing outcomes failed; retrying", slog.Int("outcomes", len(outcomes)),
 			slog.Duration("in", delay), slog.String("error", err.Error()))
 		time.Sleep(delay) // backoff between database retries, not test synchronisation
 		delay = min(delay*2, 2*time.Second)
@@ -247,17 +259,17 @@ func plainASCII(s string, max int) string {
 }
 
 // writeNow writes one outcome directly, for RunDue and RunOne, which may run in a process
-// whose workers are not started. Like the writer, it cleans the outcome, and writes it with
-// a plain message if PostgreSQL refuses it.
-func (q *Queue) writeNow(o outcome) error {
+// whose workers are not started. Like the batches, it cleans the outcome, and writes it
+// with a plain message if PostgreSQL refuses it. errLeaseLost: the fence refused it.
+func (w *writer) writeNow(o outcome) error {
 	o = clean(o)
-	ctx, cancel := context.WithTimeout(context.Background(), q.cfg.Lease/3)
+	ctx, cancel := context.WithTimeout(context.Background(), w.lease/3)
 	defer cancel()
-	ok, err := q.finish(ctx, []outcome{o})
+	ok, err := w.finish(ctx, []outcome{o})
 	if refused(err) {
-		q.log.Error("an outcome was refused; writing it with a plain message", slog.Int64("id", o.id),
+		w.log.Error("an outcome was refused; writing it with a plain message", slog.Int64("id", o.id),
 			slog.String("outcome", o.kind), slog.String("error", err.Error()))
-		ok, err = q.finish(ctx, []outcome{withPlainMessage(o, err)})
+		ok, err = w.finish(ctx, []outcome{withPlainMessage(o, err)})
 	}
 	if err != nil {
 		return err
@@ -266,4 +278,42 @@ func (q *Queue) writeNow(o outcome) error {
 		return errLeaseLost
 	}
 	return nil
+}
+
+// finish writes a batch of outcomes in one statement; it returns the ids the fence
+// accepted (a row no longer this worker's is refused, and logged).
+func (w *writer) finish(ctx context.Context, batch []outcome) (map[int64]bool, error) {
+	n := len(batch)
+	ids, attempts, statuses, kinds := make([]int64, n), make([]int32, n), make([]string, n), make([]string, n)
+	retry, errs, https := make([]int64, n), make([]*string, n), make([]*int32, n)
+	started, finished := make([]time.Time, n), make([]time.Time, n)
+	for i, o := range batch {
+		ids[i], attempts[i], statuses[i], kinds[i] = o.id, int32(o.attempt), o.status, o.kind
+		retry[i], errs[i], started[i], finished[i] = o.retryAfterMS, o.err, o.started, o.finished
+		if o.httpStatus != nil {
+			s := int32(*o.httpStatus)
+			https[i] = &s
+		}
+	}
+	rows, err := w.pool.Query(ctx, sqlFinish, pgx.StrictNamedArgs{"worker": w.worker, "ids": ids, "attempts": attempts,
+		"statuses": statuses, "outcomes": kinds, "retry_after_ms": retry, "errors": errs, "http_statuses": https,
+		"started_at": started, "finished_at": finished, "now": w.clock.sql()})
+	if err != nil {
+		return nil, fmt.Errorf("write %d outcome(s): %w", n, err)
+	}
+	accepted, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("write %d outcome(s): %w", n, err)
+	}
+	ok := make(map[int64]bool, len(accepted))
+	for _, id := range accepted {
+		ok[id] = true
+	}
+	for _, o := range batch {
+		if !ok[o.id] {
+			w.log.Warn("outcome refused: the row is no longer this worker's (lease lost)",
+				slog.Int64("id", o.id), slog.Int("attempt", o.attempt), slog.String("outcome", o.kind))
+		}
+	}
+	return ok, nil
 }

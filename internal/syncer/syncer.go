@@ -1,5 +1,6 @@
-// Package syncer turns one claimed crm_sync_queue row into CRM calls: it loads what the
-// row is about, picks the client's Provider, runs the operation, records what the CRM
+// Package syncer turns one claimed crm_sync_queue row into CRM calls: it reads the row's
+// domain columns by its id (the queue engine hands over only its own fields) and loads
+// what the row is about, picks the client's Provider, runs the operation, records what the CRM
 // answered (the customer's CRM id, the enrollment's membership id) and maps the CRM's
 // error class to the queue's outcome. It is the queue's Handler.
 package syncer
@@ -44,32 +45,36 @@ func New(pool *pgxpool.Pool, providers map[string]ProviderFunc) *Syncer {
 
 // job is a queue row with what it is about.
 type job struct {
-	client     Client
-	customer   crm.Customer
-	storedID   string // customers.crm_id as stored
-	tier       crm.Tier
-	oldTier    *crm.Tier
-	enrollment struct {
+	customerID   string
+	enrollmentID *string
+	client       Client
+	customer     crm.Customer
+	storedID     string // customers.crm_id as stored
+	tier         crm.Tier
+	oldTier      *crm.Tier
+	enrollment   struct {
 		enrolledAt, expiresAt *time.Time
 		membershipID          string
 	}
 }
 
+// load reads queue row j.ID's domain columns and what they point at.
 func (s *Syncer) load(ctx context.Context, j queue.Job) (*job, error) {
 	var r job
 	var addr []byte
-	var oldID *string
+	var oldID, queuedCRMID *string
 	var old crm.Tier
-	r.client = Client{ID: j.ClientID}
-	err := s.pool.QueryRow(ctx, qLoad, j.ClientID, j.CustomerID, j.TierID, j.OldTierID, j.EnrollmentID).Scan(
+	err := s.pool.QueryRow(ctx, sqlLoad, pgx.StrictNamedArgs{"id": j.ID}).Scan(
+		&r.client.ID, &r.customerID, &r.enrollmentID, &queuedCRMID,
 		&r.client.CRMType, &r.client.Tenant,
 		&r.customer.Email, &r.customer.FirstName, &r.customer.LastName, &r.customer.Phone, &addr, &r.customer.CRMID,
 		&r.tier.ID, &r.tier.Name, &r.tier.C7ClubID, &r.tier.C7DeliveryMethod, &r.tier.ShopifyTag,
 		&oldID, &old.Name, &old.C7ClubID, &old.C7DeliveryMethod, &old.ShopifyTag,
 		&r.enrollment.enrolledAt, &r.enrollment.expiresAt, &r.enrollment.membershipID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		// The foreign keys make this a client deleted under the row: nothing to sync.
-		return nil, queue.Permanent(fmt.Errorf("row #%d: its client, customer or tier no longer exists", j.ID))
+		// The foreign keys make this a client deleted under the row (its rows go with it):
+		// nothing to sync.
+		return nil, queue.Permanent(fmt.Errorf("row #%d: the row, its client, customer or tier no longer exists", j.ID))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("row #%d: load: %w", j.ID, err)
@@ -86,8 +91,8 @@ func (s *Syncer) load(ctx context.Context, j queue.Job) (*job, error) {
 		r.customer.Address = &a
 	}
 	r.storedID = r.customer.CRMID
-	if r.customer.CRMID == "" && j.CustomerCRMID != nil {
-		r.customer.CRMID = *j.CustomerCRMID
+	if r.customer.CRMID == "" && queuedCRMID != nil {
+		r.customer.CRMID = *queuedCRMID
 	}
 	return &r, nil
 }
@@ -122,7 +127,7 @@ func (s *Syncer) Handle(ctx context.Context, j queue.Job) error {
 		return outcome(err)
 	}
 	if crmID != r.storedID {
-		if err := s.setCustomerCRMID(ctx, j.CustomerID, crmID); err != nil {
+		if err := s.setCustomerCRMID(ctx, r.customerID, crmID); err != nil {
 			return err
 		}
 	}
@@ -140,8 +145,9 @@ func (s *Syncer) Handle(ctx context.Context, j queue.Job) error {
 	if err != nil {
 		return outcome(err)
 	}
-	if membershipID != "" && j.EnrollmentID != nil {
-		if _, err := s.pool.Exec(ctx, qSetMembershipID, *j.EnrollmentID, membershipID); err != nil {
+	if membershipID != "" && r.enrollmentID != nil {
+		if _, err := s.pool.Exec(ctx, sqlSetMembershipID,
+			pgx.StrictNamedArgs{"enrollment_id": *r.enrollmentID, "membership_id": membershipID}); err != nil {
 			return fmt.Errorf("row #%d: store membership id: %w", j.ID, err)
 		}
 	}
@@ -149,7 +155,7 @@ func (s *Syncer) Handle(ctx context.Context, j queue.Job) error {
 }
 
 func (s *Syncer) setCustomerCRMID(ctx context.Context, customerID, crmID string) error {
-	_, err := s.pool.Exec(ctx, qSetCustomerCRMID, customerID, crmID)
+	_, err := s.pool.Exec(ctx, sqlSetCustomerCRMID, pgx.StrictNamedArgs{"customer_id": customerID, "crm_id": crmID})
 	if _, dup := db.UniqueViolation(err); dup {
 		// Two of our customers (two emails) resolved to one CRM customer: an operator must
 		// merge them; retrying cannot help.

@@ -82,9 +82,16 @@ func (w *world) enroll(t *testing.T, tier string) string {
 	return id
 }
 
-func (w *world) job(action, tier string, oldTier *string, enrollment string) queue.Job {
-	return queue.Job{ID: 1, ClientID: w.client, CustomerID: w.cust, EnrollmentID: &enrollment, ActionType: action,
-		TierID: tier, OldTierID: oldTier, Attempt: 1, MaxAttempts: 5}
+// job enqueues a row of this action and returns it as the engine hands it to a handler:
+// the syncer reads the rest from the row.
+func (w *world) job(t *testing.T, action, tier string, oldTier *string, enrollment string) queue.Job {
+	t.Helper()
+	ids, err := queue.Enqueue(context.Background(), w.pool, queue.NewJob{ActionType: action, RateKey: w.client,
+		OrderKey: w.cust, ClientID: w.client, CustomerID: w.cust, EnrollmentID: &enrollment, TierID: tier, OldTierID: oldTier})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return queue.Job{ID: ids[0], ActionType: action, RateKey: w.client, OrderKey: w.cust, Attempt: 1, MaxAttempts: 5}
 }
 
 func (w *world) crmIDs(t *testing.T, enrollment string) (customer, membership *string) {
@@ -99,7 +106,7 @@ func (w *world) crmIDs(t *testing.T, enrollment string) (customer, membership *s
 
 func TestAddRecordsTheCRMIDs(t *testing.T) {
 	w := newWorld(t)
-	if err := w.s.Handle(context.Background(), w.job(queue.ActionAdd, w.gold, nil, w.enrollment)); err != nil {
+	if err := w.s.Handle(context.Background(), w.job(t, queue.ActionAdd, w.gold, nil, w.enrollment)); err != nil {
 		t.Fatal(err)
 	}
 	custID, membershipID := w.crmIDs(t, w.enrollment)
@@ -115,7 +122,7 @@ func TestAddRecordsTheCRMIDs(t *testing.T) {
 		t.Fatalf("signup date %v, want the enrollment's", ms[0].SignupDate)
 	}
 	// Run again (a retry after a crash before the outcome was written): nothing new.
-	if err := w.s.Handle(context.Background(), w.job(queue.ActionAdd, w.gold, nil, w.enrollment)); err != nil {
+	if err := w.s.Handle(context.Background(), w.job(t, queue.ActionAdd, w.gold, nil, w.enrollment)); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(w.fake.Memberships(tenant, c.ID)); n != 1 || len(w.fake.Customers(tenant)) != 1 {
@@ -126,14 +133,14 @@ func TestAddRecordsTheCRMIDs(t *testing.T) {
 func TestUpgradeAndCancel(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	if err := w.s.Handle(ctx, w.job(queue.ActionAdd, w.gold, nil, w.enrollment)); err != nil {
+	if err := w.s.Handle(ctx, w.job(t, queue.ActionAdd, w.gold, nil, w.enrollment)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.pool.Exec(ctx, `UPDATE enrollments SET status = 'upgraded', ended_at = now() WHERE id = $1`, w.enrollment); err != nil {
 		t.Fatal(err)
 	}
 	next := w.enroll(t, w.platinum)
-	if err := w.s.Handle(ctx, w.job(queue.ActionUpgrade, w.platinum, &w.gold, next)); err != nil {
+	if err := w.s.Handle(ctx, w.job(t, queue.ActionUpgrade, w.platinum, &w.gold, next)); err != nil {
 		t.Fatal(err)
 	}
 	custID, membershipID := w.crmIDs(t, next)
@@ -146,7 +153,7 @@ func TestUpgradeAndCancel(t *testing.T) {
 	if len(live) != 1 || live[0].ClubID != "club-platinum" || membershipID == nil || *membershipID != live[0].ID {
 		t.Fatalf("live %+v, stored %v", live, membershipID)
 	}
-	if err := w.s.Handle(ctx, w.job(queue.ActionCancel, w.platinum, nil, next)); err != nil {
+	if err := w.s.Handle(ctx, w.job(t, queue.ActionCancel, w.platinum, nil, next)); err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range w.fake.Memberships(tenant, *custID) {
@@ -158,7 +165,7 @@ func TestUpgradeAndCancel(t *testing.T) {
 
 func TestCancelNeverCreatesTheCustomer(t *testing.T) {
 	w := newWorld(t)
-	if err := w.s.Handle(context.Background(), w.job(queue.ActionCancel, w.gold, nil, w.enrollment)); err != nil {
+	if err := w.s.Handle(context.Background(), w.job(t, queue.ActionCancel, w.gold, nil, w.enrollment)); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(w.fake.Requests()); n != 0 {
@@ -202,7 +209,7 @@ func TestOutcomes(t *testing.T) {
 			w := newWorld(t)
 			c.fault.Count = 1
 			w.fake.Inject(c.fault)
-			c.check(t, w.s.Handle(context.Background(), w.job(queue.ActionAdd, w.gold, nil, w.enrollment)))
+			c.check(t, w.s.Handle(context.Background(), w.job(t, queue.ActionAdd, w.gold, nil, w.enrollment)))
 		})
 	}
 }
@@ -210,7 +217,7 @@ func TestOutcomes(t *testing.T) {
 func TestACRMWithoutCredentialsSaysSo(t *testing.T) {
 	w := newWorld(t)
 	s := syncer.New(w.pool, nil)
-	err := s.Handle(context.Background(), w.job(queue.ActionAdd, w.gold, nil, w.enrollment))
+	err := s.Handle(context.Background(), w.job(t, queue.ActionAdd, w.gold, nil, w.enrollment))
 	if err == nil || queue.IsPermanent(err) || !strings.Contains(err.Error(), "no commerce7 credentials") {
 		t.Fatalf("error %v", err)
 	}
@@ -224,7 +231,7 @@ func TestACRMCustomerLinkedTwiceIsPermanent(t *testing.T) {
 	if _, err := w.pool.Exec(ctx, `INSERT INTO customers (client_id, email, crm_id) VALUES ($1, 'ada.old@example.com', $2)`, w.client, c.ID); err != nil {
 		t.Fatal(err)
 	}
-	err := w.s.Handle(ctx, w.job(queue.ActionAdd, w.gold, nil, w.enrollment))
+	err := w.s.Handle(ctx, w.job(t, queue.ActionAdd, w.gold, nil, w.enrollment))
 	if !queue.IsPermanent(err) || !strings.Contains(err.Error(), "already linked") {
 		t.Fatalf("error %v", err)
 	}

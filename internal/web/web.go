@@ -418,9 +418,25 @@ func collect[T any](ctx context.Context, pool *pgxpool.Pool, sql string, scan pg
 	return pgx.CollectRows(rows, scan)
 }
 
+// queueForm is the queue page's filter as its form shows it: the engine's filter, and
+// the email it was resolved from.
+type queueForm struct {
+	queue.Filter
+	CustomerEmail string
+}
+
 func (h *handler) queueList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := queue.Filter{Status: q.Get("status"), ActionType: q.Get("action"), ClientID: q.Get("client"), CustomerEmail: q.Get("email")}
+	f := queue.Filter{Status: q.Get("status"), ActionType: q.Get("action"), ClientID: q.Get("client")}
+	if email := q.Get("email"); email != "" {
+		// The engine filters on its own columns: the email becomes its customers' ids.
+		ids, err := h.opts.Store.CustomerIDsByEmail(r.Context(), email, queue.MaxFilterCustomerIDs)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		f.CustomerIDs = ids
+	}
 	items, next, err := h.opts.Engine.List(r.Context(), f, 50, q.Get("cursor"))
 	if err != nil {
 		h.fail(w, r, err)
@@ -441,7 +457,7 @@ func (h *handler) queueList(w http.ResponseWriter, r *http.Request) {
 		nextURL = "/admin/queue?" + v.Encode()
 	}
 	h.render(w, r, "queue", http.StatusOK, page{Title: "Queue", Nav: "queue", Data: map[string]any{
-		"Items": items, "Filter": f, "Clients": clients, "Statuses": queue.Statuses, "Actions": queue.Actions,
+		"Items": items, "Filter": queueForm{Filter: f, CustomerEmail: q.Get("email")}, "Clients": clients, "Statuses": queue.Statuses, "Actions": queue.Actions,
 		"Next": nextURL, "Here": r.URL.RequestURI(),
 	}})
 }

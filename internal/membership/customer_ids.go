@@ -1,0 +1,55 @@
+package membership
+
+import (
+	"context"
+	_ "embed" // the query in sql/
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"tiersync/internal/apperr"
+)
+
+//go:embed sql/customer_ids_by_email.sql
+var qCustomerIDsByEmail string
+
+// MaxCustomerIDsByEmail caps CustomerIDsByEmail's answer: a search by a common part
+// ("example.com") stops at this many customers, the first by id, so that the queue
+// filter it feeds stays one small array parameter. A search past the cap misses the
+// other customers' rows; a more precise part finds them.
+const MaxCustomerIDsByEmail = 1000
+
+// CustomerIDsByEmail returns the ids of the customers whose email contains part,
+// case-insensitively and literally (% and _ match themselves), at most limit of them
+// (limit ≤ 0 or above MaxCustomerIDsByEmail: MaxCustomerIDsByEmail), never nil. It is
+// how the queue list's email filter becomes a filter on the queue's own columns.
+// A part longer than an email can be (254 bytes), empty, or not valid text is a
+// BadRequest whose message does not echo it.
+func (s *Store) CustomerIDsByEmail(ctx context.Context, part string, limit int) ([]string, error) {
+	if len(part) > 254 {
+		return nil, apperr.BadRequestf("email is %d bytes long; at most 254", len(part))
+	}
+	if part == "" {
+		return nil, apperr.BadRequestf("email is empty")
+	}
+	if !utf8.ValidString(part) || strings.ContainsRune(part, 0) {
+		return nil, apperr.BadRequestf("email is not valid UTF-8 text")
+	}
+	if limit <= 0 || limit > MaxCustomerIDsByEmail {
+		limit = MaxCustomerIDsByEmail
+	}
+	rows, err := s.pool.Query(ctx, qCustomerIDsByEmail, pgx.StrictNamedArgs{"part": part, "limit": limit})
+	if err != nil {
+		return nil, fmt.Errorf("customers by email: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("customers by email: %w", err)
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	return ids, nil
+}

@@ -1,0 +1,25 @@
+-- take takes one token from @rate_key's bucket if it has one and is not paused. It
+-- returns no row when the key has no bucket, else whether the token was granted and, if
+-- not, how long until one is (ms).
+WITH cur AS (
+    SELECT b.rate_key,
+           b.per_minute / 60.0 AS per_sec,
+           least(greatest(1.0, b.per_minute / 60.0),
+                 b.tokens + greatest(0, extract(epoch FROM coalesce(@now::timestamptz, now()) - b.refilled_at))
+                            * b.per_minute / 60.0) AS available,
+           coalesce(b.paused_until > coalesce(@now::timestamptz, now()), false) AS paused,
+           b.paused_until
+    FROM crm_rate_buckets b
+    WHERE b.rate_key = @rate_key
+    FOR UPDATE OF b
+), took AS (
+    UPDATE crm_rate_buckets b
+    SET tokens = cur.available - 1, refilled_at = coalesce(@now::timestamptz, now())
+    FROM cur
+    WHERE b.rate_key = cur.rate_key AND NOT cur.paused AND cur.available >= 1
+    RETURNING b.rate_key
+)
+SELECT EXISTS (SELECT 1 FROM took),
+       CASE WHEN cur.paused THEN ceil(extract(epoch FROM cur.paused_until - coalesce(@now::timestamptz, now())) * 1000)
+            ELSE ceil((1 - cur.available) / cur.per_sec * 1000) END::bigint
+FROM cur
