@@ -121,7 +121,7 @@ func (s *Store) CreateClient(ctx context.Context, in NewClient) (Client, error) 
 		// The token is sealed with the client's id as additional data, and the row must carry
 		// the token from its first version (clients_shopify_needs_token), so the id comes first.
 		var id string
-		if err := tx.QueryRow(ctx, `SELECT gen_random_uuid()::text`).Scan(&id); err != nil {
+		if err := tx.QueryRow(ctx, sqlClientNewID).Scan(&id); err != nil {
 			return err
 		}
 		var sealed []byte
@@ -131,7 +131,10 @@ func (s *Store) CreateClient(ctx context.Context, in NewClient) (Client, error) 
 				return err
 			}
 		}
-		if err := tx.QueryRow(ctx, qInsertClient, id, in.Name, in.CRMType, in.Tenant, rate, sealed).
+		if err := tx.QueryRow(ctx, sqlClientInsert, pgx.StrictNamedArgs{
+			"id": id, "name": in.Name, "crm_type": in.CRMType, "tenant": in.Tenant,
+			"rate_limit_per_minute": rate, "shopify_access_token_enc": sealed,
+		}).
 			Scan(&c.ID, &c.Name, &c.CRMType, &c.Tenant, &c.RateLimitPerMinute, &c.CreatedAt); err != nil {
 			return err
 		}
@@ -169,7 +172,7 @@ func (s *Store) ListClients(ctx context.Context, p Page) ([]Client, string, erro
 		}
 		after, afterID = &cur.CreatedAt, &cur.ID
 	}
-	rows, err := s.pool.Query(ctx, qListClients, after, afterID, p.Limit+1)
+	rows, err := s.pool.Query(ctx, sqlClientList, pgx.StrictNamedArgs{"after_created_at": after, "after_id": afterID, "limit": p.Limit + 1})
 	if err != nil {
 		return nil, "", fmt.Errorf("list clients: %w", err)
 	}
@@ -191,7 +194,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (Client, error) {
 	if err := checkUUID("client_id", id); err != nil {
 		return Client{}, err
 	}
-	rows, err := s.pool.Query(ctx, qGetClient, id)
+	rows, err := s.pool.Query(ctx, sqlClientGet, pgx.StrictNamedArgs{"id": id})
 	if err != nil {
 		return Client{}, fmt.Errorf("get client: %w", err)
 	}
@@ -218,7 +221,7 @@ func (s *Store) ShopifyToken(ctx context.Context, clientID string) (string, erro
 		return "", err
 	}
 	var sealed []byte
-	err := s.pool.QueryRow(ctx, qClientToken, clientID).Scan(&sealed)
+	err := s.pool.QueryRow(ctx, sqlClientToken, pgx.StrictNamedArgs{"id": clientID}).Scan(&sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", apperr.NotFoundf("client %s not found", clientID)
 	}
@@ -255,7 +258,7 @@ func (s *Store) ClientByTenant(ctx context.Context, crmType, tenant string) (Cli
 			return Client{}, notFound
 		}
 	}
-	rows, err := s.pool.Query(ctx, qClientByTenant, crmType, tenant)
+	rows, err := s.pool.Query(ctx, sqlClientByTenant, pgx.StrictNamedArgs{"crm_type": crmType, "tenant": tenant})
 	if err != nil {
 		return Client{}, fmt.Errorf("client by tenant %q: %w", tenant, err)
 	}

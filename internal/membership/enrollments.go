@@ -25,6 +25,15 @@ const (
 	EnrollmentCancelled = "cancelled"
 )
 
+// Enrollment events (enrollment_events.event) written here; the expiration function
+// writes "expired", and cause "order" marks an order's doing.
+const (
+	eventEnrolled = "enrolled"
+	eventUpgraded = "upgraded"
+	eventRenewed  = "renewed"
+	causeOrder    = "order"
+)
+
 // Enrollment is a customer's membership of a tier.
 type Enrollment struct {
 	ID              string    `json:"id"`
@@ -201,14 +210,14 @@ func (s *Store) Enroll(ctx context.Context, in NewEnrollment) (EnrollResult, err
 	}
 	var res EnrollResult
 	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, qClientCRMType, in.ClientID).Scan(&res.CRMType); errors.Is(err, pgx.ErrNoRows) {
+		if err := tx.QueryRow(ctx, sqlClientCRMType, pgx.StrictNamedArgs{"id": in.ClientID}).Scan(&res.CRMType); errors.Is(err, pgx.ErrNoRows) {
 			return apperr.NotFoundf("client %s not found", in.ClientID)
 		} else if err != nil {
 			return fmt.Errorf("enroll: read client: %w", err)
 		}
 		var duration int
 		var tierClient string
-		if err := tx.QueryRow(ctx, qTierForEnrollment, in.TierID).Scan(&tierClient, &duration); errors.Is(err, pgx.ErrNoRows) {
+		if err := tx.QueryRow(ctx, sqlTierForEnrollment, pgx.StrictNamedArgs{"id": in.TierID}).Scan(&tierClient, &duration); errors.Is(err, pgx.ErrNoRows) {
 			return apperr.NotFoundf("tier %s not found", in.TierID)
 		} else if err != nil {
 			return fmt.Errorf("enroll: read tier: %w", err)
@@ -220,8 +229,10 @@ func (s *Store) Enroll(ctx context.Context, in NewEnrollment) (EnrollResult, err
 		c := in.Customer
 		var customerID string
 		var crmID *string
-		err := tx.QueryRow(ctx, qUpsertCustomer, in.ClientID, c.Email, c.FirstName, c.LastName, c.Phone, c.Address, c.CRMID).
-			Scan(&customerID, &crmID)
+		err := tx.QueryRow(ctx, sqlCustomerUpsert, pgx.StrictNamedArgs{
+			"client_id": in.ClientID, "email": c.Email, "first_name": c.FirstName, "last_name": c.LastName,
+			"phone": c.Phone, "address": c.Address, "crm_id": c.CRMID,
+		}).Scan(&customerID, &crmID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// The customer exists with another crm_id: the upsert's WHERE refused it.
 			return apperr.Conflictf("customer %s is linked to another CRM customer than %s", c.Email, *c.CRMID)
@@ -234,11 +245,13 @@ func (s *Store) Enroll(ctx context.Context, in NewEnrollment) (EnrollResult, err
 		}
 
 		e := &res.Enrollment
-		err = tx.QueryRow(ctx, qInsertEnrollment, in.ClientID, customerID, in.TierID, in.EnrolledAt, duration, in.Source).
-			Scan(&e.ID, &e.Status, &e.ClientID, &e.TierID, &e.CustomerID, &e.EnrolledAt, &e.ExpiresAt, &e.CRMMembershipID)
+		err = tx.QueryRow(ctx, sqlEnrollmentInsert, pgx.StrictNamedArgs{
+			"client_id": in.ClientID, "customer_id": customerID, "tier_id": in.TierID,
+			"enrolled_at": in.EnrolledAt, "duration_months": duration, "source": in.Source,
+		}).Scan(&e.ID, &e.Status, &e.ClientID, &e.TierID, &e.CustomerID, &e.EnrolledAt, &e.ExpiresAt, &e.CRMMembershipID)
 		if constraint, dup := db.UniqueViolation(err); dup && constraint == "enrollments_one_active_per_customer" {
 			var existing string
-			_ = s.pool.QueryRow(ctx, `SELECT id FROM enrollments WHERE customer_id = $1 AND status = 'active'`, customerID).Scan(&existing)
+			_ = s.pool.QueryRow(ctx, sqlEnrollmentActiveID, pgx.StrictNamedArgs{"customer_id": customerID}).Scan(&existing)
 			return apperr.Conflictf("customer %s is already enrolled", c.Email).With("enrollment_id", existing)
 		}
 		if err != nil {
@@ -248,10 +261,13 @@ func (s *Store) Enroll(ctx context.Context, in NewEnrollment) (EnrollResult, err
 			return apperr.Invalidf("enrolled_at %s plus %d months is already past: the membership would be expired at once",
 				e.EnrolledAt.UTC().Format(time.RFC3339), duration)
 		}
-		if _, err := tx.Exec(ctx, qEnrollmentEvent, e.ID, "enrolled", nil, e.TierID, nil, e.ExpiresAt, in.Source); err != nil {
+		if _, err := tx.Exec(ctx, sqlEnrollmentEventInsert, pgx.StrictNamedArgs{
+			"enrollment_id": e.ID, "event": eventEnrolled, "old_tier_id": nil, "new_tier_id": e.TierID,
+			"old_expires_at": nil, "new_expires_at": e.ExpiresAt, "cause": in.Source, "order_id": nil,
+		}); err != nil {
 			return fmt.Errorf("enroll: event: %w", err)
 		}
-		if _, err := tx.Exec(ctx, qSetMember, customerID, e.TierID); err != nil {
+		if _, err := tx.Exec(ctx, sqlCustomerSetMember, pgx.StrictNamedArgs{"id": customerID, "tier_id": e.TierID}); err != nil {
 			return fmt.Errorf("enroll: customer flags: %w", err)
 		}
 		ids, err := queue.Enqueue(ctx, tx, queue.NewJob{ClientID: in.ClientID, CustomerID: customerID, EnrollmentID: &e.ID,
@@ -279,7 +295,7 @@ func (s *Store) GetEnrollment(ctx context.Context, id string) (Enrollment, *Sync
 	var e Enrollment
 	var qid *int64
 	var qstatus *string
-	err := s.pool.QueryRow(ctx, qGetEnrollment, id).Scan(&e.ID, &e.Status, &e.ClientID, &e.TierID, &e.CustomerID,
+	err := s.pool.QueryRow(ctx, sqlEnrollmentGet, pgx.StrictNamedArgs{"id": id}).Scan(&e.ID, &e.Status, &e.ClientID, &e.TierID, &e.CustomerID,
 		&e.EnrolledAt, &e.ExpiresAt, &e.CRMMembershipID, &qid, &qstatus)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Enrollment{}, nil, apperr.NotFoundf("enrollment %s not found", id)

@@ -145,8 +145,10 @@ func (s *Store) ApplyOrder(ctx context.Context, ev OrderEvent) (OrderResult, err
 		if o.PaidAt == nil {
 			outcome = WebhookIgnored // recorded, so a redelivery is a duplicate; nothing to qualify
 		}
-		err := tx.QueryRow(ctx, qInsertWebhookEvent, ev.ClientID, ev.Provider, ev.ExternalID, ev.Topic, ev.Payload, outcome,
-			nullable(ev.OrderVersion)).Scan(&eventID)
+		err := tx.QueryRow(ctx, sqlWebhookEventInsert, pgx.StrictNamedArgs{
+			"client_id": ev.ClientID, "provider": ev.Provider, "external_id": ev.ExternalID, "topic": ev.Topic,
+			"payload": ev.Payload, "outcome": outcome, "order_version": nullable(ev.OrderVersion),
+		}).Scan(&eventID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			res.Status, res.Action = WebhookDuplicate, OrderNothing
 			return nil
@@ -164,11 +166,14 @@ func (s *Store) ApplyOrder(ctx context.Context, ev OrderEvent) (OrderResult, err
 			return err
 		}
 		var orderID string
-		if err := tx.QueryRow(ctx, qUpsertOrder, ev.ClientID, o.CRMOrderID, customerID, o.TotalCents, nullable(o.Currency), o.PaidAt).Scan(&orderID); err != nil {
+		if err := tx.QueryRow(ctx, sqlOrderUpsert, pgx.StrictNamedArgs{
+			"client_id": ev.ClientID, "crm_order_id": o.CRMOrderID, "customer_id": customerID,
+			"total_cents": o.TotalCents, "currency": nullable(o.Currency), "paid_at": o.PaidAt,
+		}).Scan(&orderID); err != nil {
 			return fmt.Errorf("order: upsert: %w", err)
 		}
 		var ltv int64
-		if err := tx.QueryRow(ctx, qUpdateLTV, customerID).Scan(&ltv); err != nil {
+		if err := tx.QueryRow(ctx, sqlCustomerUpdateLTV, pgx.StrictNamedArgs{"id": customerID}).Scan(&ltv); err != nil {
 			return fmt.Errorf("order: lifetime value: %w", err)
 		}
 		return s.qualify(ctx, tx, ev.ClientID, customerID, orderID, o, ltv, &res)
@@ -192,11 +197,13 @@ func claimOrder(ctx context.Context, tx pgx.Tx, ev *OrderEvent) error {
 	if ev.Provider != CRMShopify {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, qClaimOrder, ev.Provider, ev.Order.CRMOrderID, ev.ClientID); err != nil {
+	if _, err := tx.Exec(ctx, sqlWebhookOrderClaim, pgx.StrictNamedArgs{
+		"provider": ev.Provider, "crm_order_id": ev.Order.CRMOrderID, "client_id": ev.ClientID,
+	}); err != nil {
 		return fmt.Errorf("order: claim %s: %w", ev.Order.CRMOrderID, err)
 	}
 	var owner string
-	if err := tx.QueryRow(ctx, qOrderOwner, ev.Provider, ev.Order.CRMOrderID).Scan(&owner); err != nil {
+	if err := tx.QueryRow(ctx, sqlWebhookOrderOwner, pgx.StrictNamedArgs{"provider": ev.Provider, "crm_order_id": ev.Order.CRMOrderID}).Scan(&owner); err != nil {
 		return fmt.Errorf("order: owner of %s: %w", ev.Order.CRMOrderID, err)
 	}
 	if owner != ev.ClientID {
@@ -217,7 +224,7 @@ func nullable(s string) *string {
 func (s *Store) orderCustomer(ctx context.Context, tx pgx.Tx, clientID string, o Order) (string, error) {
 	var id string
 	if o.CustomerCRMID != "" {
-		err := tx.QueryRow(ctx, qCustomerByCRMID, clientID, o.CustomerCRMID).Scan(&id)
+		err := tx.QueryRow(ctx, sqlCustomerByCRMID, pgx.StrictNamedArgs{"client_id": clientID, "crm_id": o.CustomerCRMID}).Scan(&id)
 		if err == nil {
 			return id, nil
 		}
@@ -235,7 +242,10 @@ func (s *Store) orderCustomer(ctx context.Context, tx pgx.Tx, clientID string, o
 	if o.CustomerCRMID != "" {
 		crmID = &o.CustomerCRMID
 	}
-	err := tx.QueryRow(ctx, qUpsertOrderCustomer, clientID, o.Email, strings.TrimSpace(o.FirstName), strings.TrimSpace(o.LastName), crmID).Scan(&id)
+	err := tx.QueryRow(ctx, sqlCustomerUpsertFromOrder, pgx.StrictNamedArgs{
+		"client_id": clientID, "email": o.Email, "first_name": strings.TrimSpace(o.FirstName),
+		"last_name": strings.TrimSpace(o.LastName), "crm_id": crmID,
+	}).Scan(&id)
 	if _, dup := db.UniqueViolation(err); dup {
 		// The CRM id is another customer's: trust the id over the email.
 		return "", apperr.Conflictf("CRM customer %s is linked to another customer than %s", o.CustomerCRMID, o.Email)
@@ -253,7 +263,7 @@ func (s *Store) qualify(ctx context.Context, tx pgx.Tx, clientID, customerID, or
 		rank     int
 		duration int
 	}
-	err := tx.QueryRow(ctx, qQualifyingTier, clientID, o.TotalCents, ltv).Scan(&tier.id, &tier.rank, &tier.duration)
+	err := tx.QueryRow(ctx, sqlTierQualifying, pgx.StrictNamedArgs{"client_id": clientID, "order_cents": o.TotalCents, "ltv_cents": ltv}).Scan(&tier.id, &tier.rank, &tier.duration)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil // qualifies for nothing
 	}
@@ -265,13 +275,13 @@ func (s *Store) qualify(ctx context.Context, tx pgx.Tx, clientID, customerID, or
 		rank       int
 		expiresAt  time.Time
 	}
-	err = tx.QueryRow(ctx, qActiveEnrollment, customerID).Scan(&cur.id, &cur.tierID, &cur.rank, &cur.expiresAt)
+	err = tx.QueryRow(ctx, sqlEnrollmentActiveForUpdate, pgx.StrictNamedArgs{"customer_id": customerID}).Scan(&cur.id, &cur.tierID, &cur.rank, &cur.expiresAt)
 	hasActive := err == nil
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("order: active enrollment: %w", err)
 	}
 	var crmID *string
-	if err := tx.QueryRow(ctx, `SELECT crm_id FROM customers WHERE id = $1`, customerID).Scan(&crmID); err != nil {
+	if err := tx.QueryRow(ctx, sqlCustomerCRMID, pgx.StrictNamedArgs{"id": customerID}).Scan(&crmID); err != nil {
 		return fmt.Errorf("order: customer crm id: %w", err)
 	}
 
@@ -280,13 +290,16 @@ func (s *Store) qualify(ctx context.Context, tx pgx.Tx, clientID, customerID, or
 		return nil // already in a better tier
 	case hasActive && cur.rank == tier.rank:
 		var newExpires time.Time
-		if err := tx.QueryRow(ctx, qRenew, cur.id, o.PaidAt, tier.duration).Scan(&newExpires); err != nil {
+		if err := tx.QueryRow(ctx, sqlEnrollmentRenew, pgx.StrictNamedArgs{"id": cur.id, "paid_at": o.PaidAt, "duration_months": tier.duration}).Scan(&newExpires); err != nil {
 			return fmt.Errorf("order: renew: %w", err)
 		}
 		if newExpires.Equal(cur.expiresAt) {
 			return nil // an older order: the membership already runs longer
 		}
-		if _, err := tx.Exec(ctx, qOrderEvent, cur.id, "renewed", cur.tierID, cur.tierID, cur.expiresAt, newExpires, orderID); err != nil {
+		if _, err := tx.Exec(ctx, sqlEnrollmentEventInsert, pgx.StrictNamedArgs{
+			"enrollment_id": cur.id, "event": eventRenewed, "old_tier_id": cur.tierID, "new_tier_id": cur.tierID,
+			"old_expires_at": cur.expiresAt, "new_expires_at": newExpires, "cause": causeOrder, "order_id": orderID,
+		}); err != nil {
 			return fmt.Errorf("order: renew event: %w", err)
 		}
 		res.Action, res.EnrollmentID = OrderRenewed, cur.id
@@ -296,7 +309,7 @@ func (s *Store) qualify(ctx context.Context, tx pgx.Tx, clientID, customerID, or
 	// A new enrollment: the customer's first, or an upgrade. An old order replayed whose
 	// membership would already be over changes nothing.
 	var current bool
-	if err := tx.QueryRow(ctx, qStillRunning, o.PaidAt, tier.duration).Scan(&current); err != nil {
+	if err := tx.QueryRow(ctx, sqlEnrollmentWouldRun, pgx.StrictNamedArgs{"paid_at": o.PaidAt, "duration_months": tier.duration}).Scan(&current); err != nil {
 		return fmt.Errorf("order: expiry: %w", err)
 	}
 	if !current {
@@ -304,30 +317,35 @@ func (s *Store) qualify(ctx context.Context, tx pgx.Tx, clientID, customerID, or
 	}
 	if hasActive {
 		// The old enrollment ends first: one active enrollment per customer.
-		if _, err := tx.Exec(ctx, qEndEnrollment, cur.id, EnrollmentUpgraded); err != nil {
+		if _, err := tx.Exec(ctx, sqlEnrollmentEnd, pgx.StrictNamedArgs{"id": cur.id, "status": EnrollmentUpgraded}); err != nil {
 			return fmt.Errorf("order: end enrollment: %w", err)
 		}
 	}
 	var e Enrollment
-	err = tx.QueryRow(ctx, qInsertOrderEnrollment, clientID, customerID, tier.id, o.PaidAt, tier.duration, orderID).
-		Scan(&e.ID, &e.Status, &e.ClientID, &e.TierID, &e.CustomerID, &e.EnrolledAt, &e.ExpiresAt, &e.CRMMembershipID)
+	err = tx.QueryRow(ctx, sqlEnrollmentInsertFromOrder, pgx.StrictNamedArgs{
+		"client_id": clientID, "customer_id": customerID, "tier_id": tier.id,
+		"paid_at": o.PaidAt, "duration_months": tier.duration, "order_id": orderID,
+	}).Scan(&e.ID, &e.Status, &e.ClientID, &e.TierID, &e.CustomerID, &e.EnrolledAt, &e.ExpiresAt, &e.CRMMembershipID)
 	if err != nil {
 		return fmt.Errorf("order: enrollment: %w", err)
 	}
 	job := queue.NewJob{ClientID: clientID, CustomerID: customerID, EnrollmentID: &e.ID, ActionType: queue.ActionAdd,
 		TierID: tier.id, CustomerCRMID: crmID, Priority: queue.PriorityNormal,
 		RateKey: rateKey(clientID), OrderKey: orderKey(customerID)}
-	event, oldTier, oldExpires := "enrolled", (*string)(nil), (*time.Time)(nil)
+	event, oldTier, oldExpires := eventEnrolled, (*string)(nil), (*time.Time)(nil)
 	res.Action = OrderEnrolled
 	if hasActive {
 		job.ActionType, job.OldTierID = queue.ActionUpgrade, &cur.tierID
-		event, oldTier, oldExpires = "upgraded", &cur.tierID, &cur.expiresAt
+		event, oldTier, oldExpires = eventUpgraded, &cur.tierID, &cur.expiresAt
 		res.Action = OrderUpgraded
 	}
-	if _, err := tx.Exec(ctx, qOrderEvent, e.ID, event, oldTier, tier.id, oldExpires, e.ExpiresAt, orderID); err != nil {
+	if _, err := tx.Exec(ctx, sqlEnrollmentEventInsert, pgx.StrictNamedArgs{
+		"enrollment_id": e.ID, "event": event, "old_tier_id": oldTier, "new_tier_id": tier.id,
+		"old_expires_at": oldExpires, "new_expires_at": e.ExpiresAt, "cause": causeOrder, "order_id": orderID,
+	}); err != nil {
 		return fmt.Errorf("order: event: %w", err)
 	}
-	if _, err := tx.Exec(ctx, qSetMember, customerID, tier.id); err != nil {
+	if _, err := tx.Exec(ctx, sqlCustomerSetMember, pgx.StrictNamedArgs{"id": customerID, "tier_id": tier.id}); err != nil {
 		return fmt.Errorf("order: customer flags: %w", err)
 	}
 	ids, err := queue.Enqueue(ctx, tx, job)
