@@ -1,7 +1,7 @@
 -- retry makes pending or failed row @id due now. Without @reset, a row that used up its
 -- attempts gets one more (max_attempts grows), or the claim would fail it untried; with
 -- it, the row gets all its attempts back. retry_failed.sql has the same SET
--- (TestOperatorStatementsAgree).
+-- (TestStatementsAgree).
 UPDATE crm_sync_queue q SET
     status        = 'pending',
     next_retry_at = coalesce(@now::timestamptz, now()),
