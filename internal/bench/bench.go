@@ -92,8 +92,9 @@ func seedQueue(ctx context.Context, pool *pgxpool.Pool, jobs int) error {
 	for done := 0; done < jobs; done += perStatement {
 		batch := make([]queue.NewJob, min(perStatement, jobs-done))
 		for i := range batch {
-			batch[i] = queue.NewJob{ClientID: client, CustomerID: customers[(done+i)%len(customers)],
-				ActionType: queue.ActionCancel, TierID: tier, Priority: queue.PriorityLow}
+			customer := customers[(done+i)%len(customers)]
+			batch[i] = queue.NewJob{ClientID: client, CustomerID: customer, ActionType: queue.ActionCancel,
+				TierID: tier, Priority: queue.PriorityLow, RateKey: client, OrderKey: customer}
 		}
 		err := db.InTx(ctx, pool, func(tx pgx.Tx) error {
 			_, err := queue.Enqueue(ctx, tx, batch...)
