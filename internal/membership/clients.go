@@ -131,11 +131,11 @@ func (s *Store) CreateClient(ctx context.Context, in NewClient) (Client, error) 
 				return err
 			}
 		}
-		if err := tx.QueryRow(ctx, sqlClientInsert, pgx.StrictNamedArgs{
+		err := tx.QueryRow(ctx, sqlClientInsert, pgx.StrictNamedArgs{
 			"id": id, "name": in.Name, "crm_type": in.CRMType, "tenant": in.Tenant,
 			"rate_limit_per_minute": rate, "shopify_access_token_enc": sealed,
-		}).
-			Scan(&c.ID, &c.Name, &c.CRMType, &c.Tenant, &c.RateLimitPerMinute, &c.CreatedAt); err != nil {
+		}).Scan(&c.ID, &c.Name, &c.CRMType, &c.Tenant, &c.RateLimitPerMinute, &c.CreatedAt)
+		if err != nil {
 			return err
 		}
 		// The client's CRM requests draw from their own bucket in the queue, at its rate.

@@ -2,7 +2,6 @@ package membership
 
 import (
 	"context"
-	_ "embed" // the query in sql/
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -11,9 +10,6 @@ import (
 
 	"tiersync/internal/apperr"
 )
-
-//go:embed sql/customer_ids_by_email.sql
-var qCustomerIDsByEmail string
 
 // MaxCustomerIDsByEmail caps CustomerIDsByEmail's answer: a search by a common part
 // ("example.com") stops at this many customers, the first by id, so that the queue
@@ -28,8 +24,8 @@ const MaxCustomerIDsByEmail = 1000
 // A part longer than an email can be (254 bytes), empty, or not valid text is a
 // BadRequest whose message does not echo it.
 func (s *Store) CustomerIDsByEmail(ctx context.Context, part string, limit int) ([]string, error) {
-	if len(part) > 254 {
-		return nil, apperr.BadRequestf("email is %d bytes long; at most 254", len(part))
+	if len(part) > MaxEmailBytes {
+		return nil, apperr.BadRequestf("email is %d bytes long; at most %d", len(part), MaxEmailBytes)
 	}
 	if part == "" {
 		return nil, apperr.BadRequestf("email is empty")
@@ -40,7 +36,7 @@ func (s *Store) CustomerIDsByEmail(ctx context.Context, part string, limit int) 
 	if limit <= 0 || limit > MaxCustomerIDsByEmail {
 		limit = MaxCustomerIDsByEmail
 	}
-	rows, err := s.pool.Query(ctx, qCustomerIDsByEmail, pgx.StrictNamedArgs{"part": part, "limit": limit})
+	rows, err := s.pool.Query(ctx, sqlCustomerIDsByEmail, pgx.StrictNamedArgs{"part": part, "limit": limit})
 	if err != nil {
 		return nil, fmt.Errorf("customers by email: %w", err)
 	}

@@ -46,6 +46,8 @@ var (
 	sqlCustomerByCRMID string
 	//go:embed sql/customer_crm_id.sql
 	sqlCustomerCRMID string
+	//go:embed sql/customer_ids_by_email.sql
+	sqlCustomerIDsByEmail string
 	//go:embed sql/customer_set_member.sql
 	sqlCustomerSetMember string
 	//go:embed sql/customer_update_ltv.sql
