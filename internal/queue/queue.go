@@ -17,7 +17,7 @@ import (
 type Config struct {
 	// Workers is how many rows this process runs at once [16].
 	Workers int
-	// PollInterval is how often the claimer looks for due rows without a wake-up [1s];
+	// PollInterval is how often the producer looks for due rows without a wake-up [1s];
 	// it bounds the latency a lost notification costs, never a row.
 	PollInterval time.Duration
 	// Lease is how long a claimed row stays this worker's without a heartbeat [30s]. The
