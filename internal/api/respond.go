@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"tiersync/internal/apperr"
+	"tiersync/internal/membership"
 )
 
 // maxBody is the largest request body accepted (DESIGN §4: 413 above it).
@@ -300,7 +301,7 @@ func newList[T any](items []T, next string) list[T] {
 // Page sizes (DESIGN §4).
 const (
 	defaultLimit = 50
-	maxLimit     = 500
+	maxLimit     = membership.MaxPageLimit
 	// maxCursor is far above any cursor we make (a base64 JSON key of a timestamp and a
 	// UUID, or a queue id), so that a longer one is refused before it is decoded or echoed.
 	maxCursor = 512
