@@ -133,8 +133,48 @@ func TestAdminPageInABrowser(t *testing.T) {
 	browser, cancelTimeout := context.WithTimeout(browser, 4*time.Minute) // generous: a loaded CI machine, a first start
 	defer cancelTimeout()
 	shots := artifacts(t)
+	// settled waits until the page has loaded and has a layout: a screenshot taken while a
+	// navigation or the dashboard's own reload is under way fails ("Cannot take screenshot
+	// with 0 width"), as a fresh-clone run once did.
+	settled := func(ctx context.Context, target *chromedp.Target) (chromedp.Void, error) {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			ok, err := chromedp.Evaluate[bool](`document.readyState === "complete" && document.documentElement.clientWidth > 0`)(ctx, target)
+			if err == nil && ok {
+				return chromedp.Void{}, nil
+			}
+			select {
+			case <-ctx.Done():
+				return chromedp.Void{}, fmt.Errorf("the page did not settle: %w (last: %v)", ctx.Err(), err)
+			case <-tick.C:
+			}
+		}
+	}
+	// at waits until the browser is at a URL containing part: a link of the page before a
+	// navigation may also be on the page after it, so waiting for an element is not enough.
+	at := func(part string) chromedp.Action[chromedp.Void] {
+		return func(ctx context.Context, target *chromedp.Target) (chromedp.Void, error) {
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				href, err := chromedp.Evaluate[string](`location.href`)(ctx, target)
+				if err == nil && strings.Contains(href, part) {
+					return settled(ctx, target)
+				}
+				select {
+				case <-ctx.Done():
+					return chromedp.Void{}, fmt.Errorf("not at %q: %w (at %q)", part, ctx.Err(), href)
+				case <-tick.C:
+				}
+			}
+		}
+	}
 	shot := func(name string) chromedp.Action[chromedp.Void] {
 		return func(ctx context.Context, target *chromedp.Target) (chromedp.Void, error) {
+			if _, err := settled(ctx, target); err != nil {
+				return chromedp.Void{}, err
+			}
 			buf, err := chromedp.FullScreenshot(100)(ctx, target) // quality 100: PNG
 			if err != nil {
 				return chromedp.Void{}, err
@@ -197,7 +237,7 @@ func TestAdminPageInABrowser(t *testing.T) {
 
 	// Filter the list to the failed row, open it, retry it.
 	run("queue", chromedp.Navigate(srv.URL+"/admin/queue"), chromedp.WaitVisible(chromedp.CSS("#rows")),
-		chromedp.SetValue(chromedp.CSS("#f-status"), "failed"), chromedp.Click(chromedp.CSS("#apply")),
+		chromedp.SetValue(chromedp.CSS("#f-status"), "failed"), chromedp.Click(chromedp.CSS("#apply")), at("status=failed"),
 		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`a[href="/admin/queue/%d"]`, failedID))), shot("queue-failed"))
 	rows, err := chromedp.Run(browser, chromedp.Evaluate[int](`document.querySelectorAll("#rows tbody tr").length`))
 	if err != nil {
