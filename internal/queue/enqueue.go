@@ -50,14 +50,14 @@ func Enqueue(ctx context.Context, tx db.Querier, jobs ...NewJob) ([]int64, error
 	}
 	n := len(jobs)
 	var (
-		clients, customers, actions, tiers = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		enrollments, oldTiers, crmIDs      = make([]*string, n), make([]*string, n), make([]*string, n)
-		rateKeys, orderKeys                = make([]string, n), make([]string, n)
-		priorities, maxAttempts            = make([]int32, n), make([]int32, n)
+		clientIDs, customerIDs, actions, tierIDs = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		enrollmentIDs, oldTierIDs, crmIDs        = make([]*string, n), make([]*string, n), make([]*string, n)
+		rateKeys, orderKeys                      = make([]string, n), make([]string, n)
+		priorities, maxAttempts                  = make([]int32, n), make([]int32, n)
 	)
 	for i, j := range jobs {
-		clients[i], customers[i], actions[i], tiers[i] = j.ClientID, j.CustomerID, j.ActionType, j.TierID
-		enrollments[i], oldTiers[i], crmIDs[i] = j.EnrollmentID, j.OldTierID, j.CustomerCRMID
+		clientIDs[i], customerIDs[i], actions[i], tierIDs[i] = j.ClientID, j.CustomerID, j.ActionType, j.TierID
+		enrollmentIDs[i], oldTierIDs[i], crmIDs[i] = j.EnrollmentID, j.OldTierID, j.CustomerCRMID
 		rateKeys[i], orderKeys[i] = j.RateKey, j.OrderKey
 		priorities[i], maxAttempts[i] = int32(j.Priority), int32(j.MaxAttempts)
 		if maxAttempts[i] == 0 {
@@ -65,8 +65,8 @@ func Enqueue(ctx context.Context, tx db.Querier, jobs ...NewJob) ([]int64, error
 		}
 	}
 	rows, err := tx.Query(ctx, sqlEnqueue, pgx.StrictNamedArgs{
-		"client_ids": clients, "customer_ids": customers, "enrollment_ids": enrollments, "actions": actions,
-		"tier_ids": tiers, "old_tier_ids": oldTiers, "customer_crm_ids": crmIDs, "rate_keys": rateKeys,
+		"client_ids": clientIDs, "customer_ids": customerIDs, "enrollment_ids": enrollmentIDs, "actions": actions,
+		"tier_ids": tierIDs, "old_tier_ids": oldTierIDs, "customer_crm_ids": crmIDs, "rate_keys": rateKeys,
 		"order_keys": orderKeys, "priorities": priorities, "max_attempts": maxAttempts,
 	})
 	if err != nil {

@@ -56,7 +56,7 @@ const (
 const Channel = "tiersync_queue"
 
 // Job is a claimed row, as the Handler sees it: the engine's fields only. What the row is
-// about (client, customer, enrollment, tiers) the handler reads from the row by ID.
+// about (client, customer, enrollment, tier ids) the handler reads from the row by ID.
 type Job struct {
 	ID int64
 	// ActionType is the row's kind of work (ActionAdd, ActionCancel, ActionUpgrade).

@@ -16,7 +16,7 @@ import (
 // key kept in PostgreSQL (crm_rate_buckets), refilled at the bucket's own per-minute rate
 // with a burst of one second's worth. A row in the database, rather than a limiter per
 // process, is what makes the limit hold however many replicas run: each take is one short
-// UPDATE under the bucket's row lock. The CRM clients take a token before every HTTP
+// UPDATE under the bucket's row lock. The CRM client packages take a token before every HTTP
 // request (rate limits count requests, not rows); the claim skips keys with an empty or
 // paused bucket so workers are not parked on one tenant.
 type Limiter struct {

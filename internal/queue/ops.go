@@ -60,7 +60,7 @@ type Filter struct {
 	Status     string
 	ActionType string
 	ClientID   string
-	// CustomerIDs, when not nil, keeps the rows of these customers only: an empty, non-nil
+	// CustomerIDs, when not nil, keeps the rows of these customer ids only: an empty, non-nil
 	// list matches nothing (an email search that found no customer). At most
 	// MaxFilterCustomerIDs.
 	CustomerIDs []string
@@ -132,12 +132,12 @@ func (f Filter) args() (pgx.StrictNamedArgs, error) {
 		}
 		return s
 	}
-	var customers any // NULL: any customer
+	var customerIDs any // NULL: any customer
 	if f.CustomerIDs != nil {
-		customers = f.CustomerIDs
+		customerIDs = f.CustomerIDs
 	}
 	return pgx.StrictNamedArgs{"status": null(f.Status), "action_type": null(f.ActionType),
-		"client_id": null(f.ClientID), "customer_ids": customers}, nil
+		"client_id": null(f.ClientID), "customer_ids": customerIDs}, nil
 }
 
 func scanItem(row pgx.CollectableRow) (Item, error) {

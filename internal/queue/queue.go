@@ -39,7 +39,7 @@ type Config struct {
 	// Rand returns a number in [0, 1) for the jitter [math/rand/v2].
 	Rand   func() float64
 	Logger *slog.Logger
-	// Limiter is the rate limiter the claim consults, shared with the CRM clients (see
+	// Limiter is the rate limiter the claim consults, shared with the CRM client packages (see
 	// NewLimiter) [one over the same pool, on the queue's clock].
 	Limiter *Limiter
 }
@@ -139,7 +139,7 @@ func New(pool *pgxpool.Pool, handler Handler, cfg Config) *Queue {
 	return q
 }
 
-// Limiter is the shared per-key rate limiter the CRM clients take tokens from.
+// Limiter is the shared per-key rate limiter the CRM client packages take tokens from.
 func (q *Queue) Limiter() *Limiter { return q.limiter }
 
 // WorkerID is this engine's name in locked_by.
