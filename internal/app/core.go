@@ -82,7 +82,7 @@ func newCore(pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, o CoreOpt
 	c.CRMs = crms
 	handler := o.Handler
 	if handler == nil {
-		c.Syncer = syncer.New(pool, crms.providers(c.Store))
+		c.Syncer = syncer.New(pool, c.Store, crms.providers(c.Store))
 		handler = c.Syncer.Handle
 	}
 	c.Engine = queue.New(pool, handler, queue.Config{

@@ -33,6 +33,13 @@ var (
 	//go:embed sql/client_token.sql
 	sqlClientToken string
 
+	//go:embed sql/sync_subject.sql
+	sqlSyncSubject string
+	//go:embed sql/customer_set_crm_id.sql
+	sqlCustomerSetCRMID string
+	//go:embed sql/enrollment_set_membership_id.sql
+	sqlEnrollmentSetMembershipID string
+
 	//go:embed sql/tier_for_enrollment.sql
 	sqlTierForEnrollment string
 	//go:embed sql/tier_insert.sql

@@ -249,20 +249,30 @@ func (q *Queue) List(ctx context.Context, f Filter, limit int, cursor string) ([
 	return items, next, nil
 }
 
-// Get returns one row and its attempt history, oldest attempt first.
-func (q *Queue) Get(ctx context.Context, id int64) (Item, []Attempt, error) {
-	rows, err := q.pool.Query(ctx, sqlGet, pgx.StrictNamedArgs{"id": id})
+// ReadItem reads one row: what a handler reads of the row it runs (the engine hands it
+// only the engine's fields), without the engine at hand. A missing row is NotFound.
+func ReadItem(ctx context.Context, q db.Querier, id int64) (Item, error) {
+	rows, err := q.Query(ctx, sqlGet, pgx.StrictNamedArgs{"id": id})
 	if err != nil {
-		return Item{}, nil, fmt.Errorf("get queue row %d: %w", id, err)
+		return Item{}, fmt.Errorf("get queue row %d: %w", id, err)
 	}
 	it, err := pgx.CollectExactlyOneRow(rows, scanItem)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Item{}, nil, apperr.NotFoundf("queue row %d not found", id)
+		return Item{}, apperr.NotFoundf("queue row %d not found", id)
 	}
 	if err != nil {
-		return Item{}, nil, fmt.Errorf("get queue row %d: %w", id, err)
+		return Item{}, fmt.Errorf("get queue row %d: %w", id, err)
 	}
-	rows, err = q.pool.Query(ctx, sqlAttempts, pgx.StrictNamedArgs{"id": id})
+	return it, nil
+}
+
+// Get returns one row and its attempt history, oldest attempt first.
+func (q *Queue) Get(ctx context.Context, id int64) (Item, []Attempt, error) {
+	it, err := ReadItem(ctx, q.pool, id)
+	if err != nil {
+		return Item{}, nil, err
+	}
+	rows, err := q.pool.Query(ctx, sqlAttempts, pgx.StrictNamedArgs{"id": id})
 	if err != nil {
 		return Item{}, nil, fmt.Errorf("history of queue row %d: %w", id, err)
 	}

@@ -1,22 +1,21 @@
 // Package syncer turns one claimed crm_sync_queue row into CRM calls: it reads the row's
-// domain columns by its id (the queue engine hands over only its own fields) and loads
-// what the row is about, picks the client's Provider, runs the operation, records what the CRM
-// answered (the customer's CRM id, the enrollment's membership id) and maps the CRM's
-// error class to the queue's outcome. It is the queue's Handler.
+// ids (the queue engine hands over only its own fields), asks the membership layer what
+// they point at, picks the client's Provider, runs the operation, records through the
+// membership layer what the CRM answered (the customer's CRM id, the enrollment's
+// membership id) and maps the CRM's error class to the queue's outcome. It is the queue's
+// Handler, and reads or writes no table itself.
 package syncer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"tiersync/internal/apperr"
 	"tiersync/internal/crm"
-	"tiersync/internal/db"
+	"tiersync/internal/membership"
 	"tiersync/internal/queue"
 )
 
@@ -32,69 +31,45 @@ type ProviderFunc func(ctx context.Context, c Client) (crm.Provider, error)
 
 // Syncer is the queue's Handler.
 type Syncer struct {
-	pool      *pgxpool.Pool
+	pool      *pgxpool.Pool // the queue's rows are read through queue.ReadItem
+	store     *membership.Store
 	providers map[string]ProviderFunc // by crm_type
 }
 
 // New makes a Syncer; providers maps a crm_type to its ProviderFunc. A crm_type without
 // one (its credentials are not configured) fails its rows' attempts with a message that
 // says so; they are retried, and an operator can retry them once it is configured.
-func New(pool *pgxpool.Pool, providers map[string]ProviderFunc) *Syncer {
-	return &Syncer{pool: pool, providers: providers}
+func New(pool *pgxpool.Pool, store *membership.Store, providers map[string]ProviderFunc) *Syncer {
+	return &Syncer{pool: pool, store: store, providers: providers}
 }
 
 // job is a queue row with what it is about.
 type job struct {
-	customerID   string
-	enrollmentID *string
-	client       Client
-	customer     crm.Customer
-	storedID     string // customers.crm_id as stored
-	tier         crm.Tier
-	oldTier      *crm.Tier
-	enrollment   struct {
-		enrolledAt, expiresAt *time.Time
-		membershipID          string
-	}
+	item    queue.Item
+	client  Client
+	subject membership.SyncSubject
 }
 
-// load reads queue row j.ID's domain columns and what they point at.
+// load reads queue row j.ID and what it points at.
 func (s *Syncer) load(ctx context.Context, j queue.Job) (*job, error) {
-	var r job
-	var addr []byte
-	var oldID, queuedCRMID *string
-	var old crm.Tier
-	err := s.pool.QueryRow(ctx, sqlLoad, pgx.StrictNamedArgs{"id": j.ID}).Scan(
-		&r.client.ID, &r.customerID, &r.enrollmentID, &queuedCRMID,
-		&r.client.CRMType, &r.client.Tenant,
-		&r.customer.Email, &r.customer.FirstName, &r.customer.LastName, &r.customer.Phone, &addr, &r.customer.CRMID,
-		&r.tier.ID, &r.tier.Name, &r.tier.C7ClubID, &r.tier.C7DeliveryMethod, &r.tier.ShopifyTag,
-		&oldID, &old.Name, &old.C7ClubID, &old.C7DeliveryMethod, &old.ShopifyTag,
-		&r.enrollment.enrolledAt, &r.enrollment.expiresAt, &r.enrollment.membershipID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		// The foreign keys make this a client deleted under the row (its rows go with it):
-		// nothing to sync.
-		return nil, queue.Permanent(fmt.Errorf("row #%d: the row, its client, customer or tier no longer exists", j.ID))
+	it, err := queue.ReadItem(ctx, s.pool, j.ID)
+	if err != nil {
+		return nil, fmt.Errorf("row #%d: load: %w", j.ID, err)
+	}
+	sub, err := s.store.SyncSubject(ctx, membership.SyncRef{ClientID: it.ClientID, CustomerID: it.CustomerID,
+		TierID: it.TierID, OldTierID: it.OldTierID, EnrollmentID: it.EnrollmentID})
+	if e, ok := apperr.As(err); ok && e.Kind != apperr.Internal {
+		// The foreign keys make a missing part a client deleted under the row (its rows go
+		// with it), and a bad stored address cannot be fixed by retrying: nothing to sync.
+		return nil, queue.Permanent(fmt.Errorf("row #%d: %w", j.ID, err))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("row #%d: load: %w", j.ID, err)
 	}
-	if oldID != nil {
-		old.ID = *oldID
-		r.oldTier = &old
+	if sub.Customer.CRMID == "" && it.CustomerCRMID != nil {
+		sub.Customer.CRMID = *it.CustomerCRMID
 	}
-	if len(addr) > 0 {
-		var a crm.Address
-		if err := json.Unmarshal(addr, &a); err != nil {
-			return nil, queue.Permanent(fmt.Errorf("row #%d: customer address: %w", j.ID, err))
-		}
-		r.customer.Address = &a
-	}
-	r.storedID = r.customer.CRMID
-	if r.customer.CRMID == "" && queuedCRMID != nil {
-		r.customer.CRMID = *queuedCRMID
-	}
-	return &r, nil
+	return &job{item: it, client: Client{ID: it.ClientID, CRMType: sub.CRMType, Tenant: sub.Tenant}, subject: sub}, nil
 }
 
 // Handle runs one row. It is a queue.Handler.
@@ -111,10 +86,11 @@ func (s *Syncer) Handle(ctx context.Context, j queue.Job) error {
 	if err != nil {
 		return outcome(fmt.Errorf("row #%d: %s provider: %w", j.ID, r.client.CRMType, err))
 	}
-	change := crm.MembershipChange{Customer: r.customer, Tier: r.tier, OldTier: r.oldTier,
-		MembershipID: r.enrollment.membershipID}
-	if r.enrollment.enrolledAt != nil {
-		change.EnrolledAt, change.ExpiresAt = *r.enrollment.enrolledAt, *r.enrollment.expiresAt
+	sub := r.subject
+	change := crm.MembershipChange{Customer: sub.Customer, Tier: sub.Tier, OldTier: sub.OldTier,
+		MembershipID: sub.MembershipID}
+	if sub.EnrolledAt != nil {
+		change.EnrolledAt, change.ExpiresAt = *sub.EnrolledAt, *sub.ExpiresAt
 	}
 
 	if j.ActionType == queue.ActionCancel {
@@ -122,12 +98,17 @@ func (s *Syncer) Handle(ctx context.Context, j queue.Job) error {
 		return outcome(p.CancelMembership(ctx, change, crm.ReasonExpired))
 	}
 
-	crmID, err := p.EnsureCustomer(ctx, r.customer)
+	crmID, err := p.EnsureCustomer(ctx, sub.Customer)
 	if err != nil {
 		return outcome(err)
 	}
-	if crmID != r.storedID {
-		if err := s.setCustomerCRMID(ctx, r.customerID, crmID); err != nil {
+	if crmID != sub.StoredCRMID {
+		err := s.store.SetCustomerCRMID(ctx, r.item.CustomerID, crmID)
+		if e, ok := apperr.As(err); ok && e.Kind == apperr.Conflict {
+			// An operator must merge the two customers; retrying cannot help.
+			return queue.Permanent(err)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -145,24 +126,10 @@ func (s *Syncer) Handle(ctx context.Context, j queue.Job) error {
 	if err != nil {
 		return outcome(err)
 	}
-	if membershipID != "" && r.enrollmentID != nil {
-		if _, err := s.pool.Exec(ctx, sqlSetMembershipID,
-			pgx.StrictNamedArgs{"enrollment_id": *r.enrollmentID, "membership_id": membershipID}); err != nil {
-			return fmt.Errorf("row #%d: store membership id: %w", j.ID, err)
+	if membershipID != "" && r.item.EnrollmentID != nil {
+		if err := s.store.SetMembershipID(ctx, *r.item.EnrollmentID, membershipID); err != nil {
+			return fmt.Errorf("row #%d: %w", j.ID, err)
 		}
-	}
-	return nil
-}
-
-func (s *Syncer) setCustomerCRMID(ctx context.Context, customerID, crmID string) error {
-	_, err := s.pool.Exec(ctx, sqlSetCustomerCRMID, pgx.StrictNamedArgs{"customer_id": customerID, "crm_id": crmID})
-	if _, dup := db.UniqueViolation(err); dup {
-		// Two of our customers (two emails) resolved to one CRM customer: an operator must
-		// merge them; retrying cannot help.
-		return queue.Permanent(fmt.Errorf("CRM customer %s is already linked to another customer of this client", crmID))
-	}
-	if err != nil {
-		return fmt.Errorf("store customer CRM id: %w", err)
 	}
 	return nil
 }

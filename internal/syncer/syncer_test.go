@@ -14,6 +14,7 @@ import (
 	"tiersync/internal/crm/commerce7"
 	"tiersync/internal/crm/commerce7/c7test"
 	"tiersync/internal/db/dbtest"
+	"tiersync/internal/membership"
 	"tiersync/internal/queue"
 	"tiersync/internal/syncer"
 )
@@ -44,7 +45,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.s = syncer.New(w.pool, map[string]syncer.ProviderFunc{
+	w.s = syncer.New(w.pool, membership.NewStore(w.pool, nil), map[string]syncer.ProviderFunc{
 		"commerce7": func(_ context.Context, c syncer.Client) (crm.Provider, error) {
 			return c7.Provider(c.ID, c.Tenant), nil
 		},
@@ -216,7 +217,7 @@ func TestOutcomes(t *testing.T) {
 
 func TestACRMWithoutCredentialsSaysSo(t *testing.T) {
 	w := newWorld(t)
-	s := syncer.New(w.pool, nil)
+	s := syncer.New(w.pool, membership.NewStore(w.pool, nil), nil)
 	err := s.Handle(context.Background(), w.job(t, queue.ActionAdd, w.gold, nil, w.enrollment))
 	if err == nil || queue.IsPermanent(err) || !strings.Contains(err.Error(), "no commerce7 credentials") {
 		t.Fatalf("error %v", err)
