@@ -20,7 +20,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"tiersync/internal/crm"
 	"tiersync/internal/outbound"
+	"tiersync/internal/queue"
 )
 
 // Kinds of alert.
@@ -110,33 +112,21 @@ func (a *Alerter) failedRows(ctx context.Context, now time.Time) (string, *time.
 	if err != nil || !ok {
 		return "", nil, err
 	}
-	var fresh, total int64
-	var newest *time.Time
-	if err := a.pool.QueryRow(ctx, qFailedSince, pgx.StrictNamedArgs{"since": lastFailed}).Scan(&fresh, &total, &newest); err != nil {
-		return "", nil, fmt.Errorf("alert: failed rows: %w", err)
+	sum, err := queue.FailedSince(ctx, a.pool, lastFailed)
+	if err != nil {
+		return "", nil, fmt.Errorf("alert: %w", err)
 	}
+	fresh, total, newest := sum.Since, sum.Total, sum.Newest
 	if fresh == 0 {
 		return "", nil, nil
 	}
-	rows, err := a.pool.Query(ctx, qNewestFailed, pgx.StrictNamedArgs{"since": lastFailed})
+	failed, err := queue.NewestFailed(ctx, a.pool, lastFailed, 5)
 	if err != nil {
-		return "", nil, fmt.Errorf("alert: newest failed rows: %w", err)
+		return "", nil, fmt.Errorf("alert: %w", err)
 	}
 	var lines []string
-	for rows.Next() {
-		var id int64
-		var action, msg string
-		if err := rows.Scan(&id, &action, &msg); err != nil {
-			rows.Close()
-			return "", nil, fmt.Errorf("alert: newest failed rows: %w", err)
-		}
-		if len(msg) > 300 {
-			msg = msg[:300] + "…"
-		}
-		lines = append(lines, fmt.Sprintf("• #%d %s: %s", id, action, msg))
-	}
-	if err := rows.Err(); err != nil {
-		return "", nil, fmt.Errorf("alert: newest failed rows: %w", err)
+	for _, f := range failed {
+		lines = append(lines, fmt.Sprintf("• #%d %s: %s", f.ID, f.ActionType, crm.CleanText(f.Error, 300)))
 	}
 	text := fmt.Sprintf("tiersync: %d queue row(s) failed since the last alert (%d failed in all). Newest:\n%s",
 		fresh, total, strings.Join(lines, "\n"))
@@ -151,10 +141,9 @@ func (a *Alerter) pendingAge(ctx context.Context, now time.Time) (string, *time.
 	if err != nil || !ok {
 		return "", nil, err
 	}
-	var oldest *time.Time
-	var pending int64
-	if err := a.pool.QueryRow(ctx, qOldestPending).Scan(&oldest, &pending); err != nil {
-		return "", nil, fmt.Errorf("alert: oldest pending: %w", err)
+	oldest, pending, err := queue.OldestPending(ctx, a.pool)
+	if err != nil {
+		return "", nil, fmt.Errorf("alert: %w", err)
 	}
 	if oldest == nil || now.Sub(*oldest) <= a.cfg.PendingAge {
 		return "", nil, nil

@@ -293,10 +293,8 @@ func (s *Store) GetEnrollment(ctx context.Context, id string) (Enrollment, *Sync
 		return Enrollment{}, nil, err
 	}
 	var e Enrollment
-	var qid *int64
-	var qstatus *string
 	err := s.pool.QueryRow(ctx, sqlEnrollmentGet, pgx.StrictNamedArgs{"id": id}).Scan(&e.ID, &e.Status, &e.ClientID, &e.TierID, &e.CustomerID,
-		&e.EnrolledAt, &e.ExpiresAt, &e.CRMMembershipID, &qid, &qstatus)
+		&e.EnrolledAt, &e.ExpiresAt, &e.CRMMembershipID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Enrollment{}, nil, apperr.NotFoundf("enrollment %s not found", id)
 	}
@@ -304,8 +302,9 @@ func (s *Store) GetEnrollment(ctx context.Context, id string) (Enrollment, *Sync
 		return Enrollment{}, nil, fmt.Errorf("read enrollment %s: %w", id, err)
 	}
 	e.EnrolledAt, e.ExpiresAt = e.EnrolledAt.UTC(), e.ExpiresAt.UTC()
-	if qid == nil {
-		return e, nil, nil
+	qid, qstatus, found, err := queue.LatestForEnrollment(ctx, s.pool, e.ID)
+	if err != nil || !found {
+		return e, nil, err
 	}
-	return e, &Sync{QueueID: *qid, Status: *qstatus}, nil
+	return e, &Sync{QueueID: qid, Status: qstatus}, nil
 }

@@ -44,6 +44,16 @@ var (
 	sqlCancel string
 	//go:embed sql/list.sql
 	sqlList string
+	//go:embed sql/report_failed_since.sql
+	sqlReportFailedSince string
+	//go:embed sql/report_newest_failed.sql
+	sqlReportNewestFailed string
+	//go:embed sql/report_oldest_pending.sql
+	sqlReportOldestPending string
+	//go:embed sql/report_latest_for_enrollment.sql
+	sqlReportLatestForEnrollment string
+	//go:embed sql/report_backlog.sql
+	sqlReportBacklog string
 	//go:embed sql/get.sql
 	sqlGet string
 	//go:embed sql/attempts.sql

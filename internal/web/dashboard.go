@@ -5,14 +5,11 @@ package web
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"time"
 
 	"tiersync/internal/membership"
 	"tiersync/internal/queue"
-
-	"github.com/jackc/pgx/v5"
 )
 
 type clientBacklog struct {
@@ -65,49 +62,34 @@ func (h *handler) dashboard(w http.ResponseWriter, r *http.Request) {
 // backlog is every client's open rows, in the clients' order; a client without open
 // rows shows zeros.
 func (h *handler) backlog(ctx context.Context, clients []membership.Client) ([]clientBacklog, error) {
-	type counts struct{ pending, due, processing, failed int64 }
-	rows, err := h.opts.Pool.Query(ctx, sqlQueueBacklog)
+	byClient, err := queue.BacklogByClient(ctx, h.opts.Pool)
 	if err != nil {
-		return nil, fmt.Errorf("queue backlog: %w", err)
-	}
-	byClient := map[string]counts{}
-	var id string
-	var c counts
-	_, err = pgx.ForEachRow(rows, []any{&id, &c.pending, &c.due, &c.processing, &c.failed}, func() error {
-		byClient[id] = c
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("queue backlog: %w", err)
+		return nil, err
 	}
 	out := make([]clientBacklog, 0, len(clients))
 	for _, cl := range clients {
 		n := byClient[cl.ID]
 		out = append(out, clientBacklog{ID: cl.ID, Name: cl.Name, CRMType: cl.CRMType,
-			Pending: n.pending, Due: n.due, Processing: n.processing, Failed: n.failed})
+			Pending: n.Pending, Due: n.Due, Processing: n.Processing, Failed: n.Failed})
 	}
 	return out, nil
 }
 
-// failedRecently is the newest rows that failed in the last day, with their client's name.
+// failedRecently is the 20 newest rows that failed in the last day, with their client's
+// name.
 func (h *handler) failedRecently(ctx context.Context, clients []membership.Client) ([]failedRow, error) {
 	names := make(map[string]string, len(clients))
 	for _, c := range clients {
 		names[c.ID] = c.Name
 	}
-	rows, err := h.opts.Pool.Query(ctx, sqlQueueFailedRecently)
+	since := time.Now().Add(-24 * time.Hour)
+	rows, err := queue.NewestFailed(ctx, h.opts.Pool, &since, 20)
 	if err != nil {
-		return nil, fmt.Errorf("recently failed rows: %w", err)
+		return nil, err
 	}
-	failed, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (failedRow, error) {
-		var f failedRow
-		var clientID string
-		err := row.Scan(&f.ID, &f.Action, &clientID, &f.Error, &f.UpdatedAt)
-		f.Client = names[clientID]
-		return f, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("recently failed rows: %w", err)
+	failed := make([]failedRow, 0, len(rows))
+	for _, f := range rows {
+		failed = append(failed, failedRow{ID: f.ID, Action: f.ActionType, Client: names[f.ClientID], Error: f.Error, UpdatedAt: f.UpdatedAt})
 	}
 	return failed, nil
 }

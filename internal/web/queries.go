@@ -5,9 +5,8 @@ import _ "embed" // the statements in sql/
 // The admin page owns admin_sessions (session.go). Its SQL lives in sql/, one file per
 // statement, embedded as sql<Name> and bound with pgx.StrictNamedArgs (named @params; a
 // missing or extra argument is an error, not a NULL). The membership tables are read
-// through membership's functions (Store.ClientsByName, Store.Subject, ...). The two
-// queue_* statements still read crm_sync_queue, the queue package's table, directly
-// (read-only counts and recent failures, by client id) until the queue offers them.
+// through membership's functions (Store.ClientsByName, Store.Subject, ...) and the queue's
+// through the queue package (its engine, and reports such as queue.BacklogByClient).
 
 var (
 	//go:embed sql/session_start.sql
@@ -16,8 +15,4 @@ var (
 	sqlSessionEnd string
 	//go:embed sql/session_live.sql
 	sqlSessionLive string
-	//go:embed sql/queue_backlog.sql
-	sqlQueueBacklog string
-	//go:embed sql/queue_failed_recently.sql
-	sqlQueueFailedRecently string
 )
