@@ -14,6 +14,7 @@ import (
 	"tiersync/internal/db"
 	"tiersync/internal/db/dbtest"
 	"tiersync/internal/queue"
+	"tiersync/internal/testfactory"
 )
 
 // exampleT lets an Example use the package's test database helper (dbtest.New), which
@@ -38,17 +39,9 @@ func (e *exampleT) done() {
 func exampleDB() (pool *pgxpool.Pool, job queue.NewJob, done func()) {
 	t := &exampleT{}
 	pool = dbtest.New(t)
-	err := pool.QueryRow(context.Background(), `
-		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute)
-		           VALUES ('Napa Cellars', 'commerce7', 'napa', 100) RETURNING id),
-		     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
-		           SELECT id, 'commerce7', 'Gold', 1, 12, 'club-gold', 'Ship' FROM c RETURNING id),
-		     cu AS (INSERT INTO customers (client_id, email) SELECT id, 'ada@example.com' FROM c RETURNING id)
-		SELECT c.id, t.id, cu.id FROM c, t, cu`).Scan(&job.ClientID, &job.TierID, &job.CustomerID)
-	if err != nil {
-		t.done()
-		panic(err)
-	}
+	job.ClientID = testfactory.Client(t, pool, testfactory.ClientOpts{Name: "Napa Cellars", Tenant: "napa", RateLimitPerMinute: 100})
+	job.TierID = testfactory.Tier(t, pool, job.ClientID, testfactory.TierOpts{Name: "Gold", C7ClubID: "club-gold"})
+	job.CustomerID = testfactory.Customer(t, pool, job.ClientID, testfactory.CustomerOpts{Email: "ada@example.com"})
 	job.ActionType, job.Priority = queue.ActionAdd, queue.PriorityHigh
 	// The engine's keys: requests draw from the client's bucket, and a customer's rows
 	// apply one at a time.

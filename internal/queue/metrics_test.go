@@ -8,9 +8,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"tiersync/internal/testfactory"
 )
 
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 3)
 	ctx := context.Background()
 	clk := newClock()
@@ -29,9 +32,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("%+v %v", res, err)
 	}
 	// A waiting limiter user counts a wait.
-	if _, err := w.pool.Exec(ctx, `UPDATE clients SET rate_limit_per_minute = 60 WHERE id = $1`, w.client); err != nil {
-		t.Fatal(err)
-	}
+	testfactory.SetRateLimit(t, w.pool, w.client, 60)
 	if err := q.Limiter().Take(ctx, w.client); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 )
 
 func TestOperations(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 6)
 	ctx := context.Background()
 	clk := newClock()

@@ -14,21 +14,16 @@ import (
 	"tiersync/internal/crm/commerce7"
 	"tiersync/internal/crm/commerce7/c7test"
 	"tiersync/internal/db"
+	"tiersync/internal/testfactory"
 )
 
 // addC7Client adds a Commerce7 client with a tier and one customer, and enqueues one
 // add_membership row for that customer; it returns the row's id.
 func (w *world) addC7Client(t *testing.T, tenant string) (client string, id int64) {
 	t.Helper()
-	var tier, customer string
-	if err := w.pool.QueryRow(context.Background(), `
-		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ($1, 'commerce7', $1, 100000) RETURNING id),
-		     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
-		           SELECT id, 'commerce7', 'Gold', 1, 12, 'club-gold', 'Ship' FROM c RETURNING id),
-		     cu AS (INSERT INTO customers (client_id, email) SELECT id, $1 || '@example.com' FROM c RETURNING id)
-		SELECT c.id, t.id, cu.id FROM c, t, cu`, tenant).Scan(&client, &tier, &customer); err != nil {
-		t.Fatal(err)
-	}
+	client = testfactory.Client(t, w.pool, testfactory.ClientOpts{Name: tenant, Tenant: tenant})
+	tier := testfactory.Tier(t, w.pool, client, testfactory.TierOpts{Name: "Gold", C7ClubID: "club-gold"})
+	customer := testfactory.Customer(t, w.pool, client, testfactory.CustomerOpts{Email: tenant + "@example.com"})
 	err := db.InTx(context.Background(), w.pool, func(tx pgx.Tx) error {
 		ids, err := Enqueue(context.Background(), tx, NewJob{ClientID: client, CustomerID: customer, ActionType: ActionAdd, TierID: tier})
 		if err == nil {
@@ -79,6 +74,7 @@ func writeTogether(t *testing.T, q *Queue, want int) {
 // whole batch ("invalid byte sequence for encoding UTF8"), the writer retried it for a
 // lease, the leases lapsed and every row of the batch lost an attempt as lease_expired.
 func TestHostileCRMAnswerCostsOnlyItsRow(t *testing.T) {
+	t.Parallel()
 	long := "Validation failed: customer\x00 names " + strings.Repeat("é", 300)
 	cases := []struct {
 		name       string
@@ -103,6 +99,7 @@ func TestHostileCRMAnswerCostsOnlyItsRow(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			w := newWorld(t, 1)
 			clk := newClock()
 			ctx := context.Background()
@@ -175,6 +172,7 @@ func TestHostileCRMAnswerCostsOnlyItsRow(t *testing.T) {
 // outcome the database refuses for another reason (here a history outcome its CHECK
 // does not allow) costs that row alone.
 func TestWriterIsolatesPoisonedOutcome(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name       string
 		kind       string // the poisoned outcome's crm_sync_attempts.outcome
@@ -189,6 +187,7 @@ func TestWriterIsolatesPoisonedOutcome(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			w := newWorld(t, 3)
 			clk := newClock()
 			ids := w.enqueue(t, 3)
@@ -248,6 +247,7 @@ func deref(s *string) string {
 // a batch PostgreSQL refuses because of one outcome's message is written one by one, the
 // others as they were, the bad one with a plain ASCII message that says what happened.
 func TestWriterFallsBackToPlainMessage(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 3)
 	clk := newClock()
 	ids := w.enqueue(t, 3)

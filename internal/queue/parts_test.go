@@ -14,6 +14,7 @@ import (
 // TestProducerRunOnce: with one worker the producer keeps a window of three rows; under a
 // backlog it claims again only once a batch of two is free.
 func TestProducerRunOnce(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 6)
 	ctx := context.Background()
 	w.enqueue(t, 6) // six customers: nothing holds a row back
@@ -48,6 +49,7 @@ func TestProducerRunOnce(t *testing.T) {
 // TestHeartbeatRunOnce: a beat renews the leases this process holds and stops the handler
 // of a row that another worker holds by now.
 func TestHeartbeatRunOnce(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 2)
 	ctx := context.Background()
 	clk := newClock()
@@ -90,6 +92,7 @@ func TestHeartbeatRunOnce(t *testing.T) {
 // by client or customer: two clients sharing a rate key share its budget, and two
 // customers sharing an order key apply one at a time.
 func TestRateAndOrderKeys(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 4)
 	ctx := context.Background()
 	clk := newClock()
@@ -152,6 +155,7 @@ func TestRateAndOrderKeys(t *testing.T) {
 // TestSetRate: a new bucket starts full; a new rate keeps the tokens and the pause, and
 // bounds the burst at once.
 func TestSetRate(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 1)
 	ctx := context.Background()
 	clk := newClock()
@@ -201,6 +205,7 @@ func TestSetRate(t *testing.T) {
 
 // TestFilterCustomerIDs: nil means any customer, an empty list none; ids are checked.
 func TestFilterCustomerIDs(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 3)
 	ctx := context.Background()
 	ids := w.enqueue(t, 3)

@@ -9,11 +9,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"tiersync/internal/testfactory"
 )
 
 // TestPerCustomerOrder: 8 workers over interleaved customers; a customer's rows never run
 // at the same time and always in id order.
 func TestPerCustomerOrder(t *testing.T) {
+	t.Parallel()
 	const customers, perCustomer = 20, 15
 	w := newWorld(t, customers)
 	ids := w.enqueue(t, customers*perCustomer) // round-robin: customer i%20
@@ -74,6 +77,7 @@ func TestPerCustomerOrder(t *testing.T) {
 // TestBackoffHoldsBackLaterRows: a row in backoff holds back its customer's later rows;
 // failed and cancelled rows do not.
 func TestBackoffHoldsBackLaterRows(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 1)
 	clk := newClock()
 	ctx := context.Background()
@@ -104,14 +108,16 @@ func TestBackoffHoldsBackLaterRows(t *testing.T) {
 // TestFairness: client A has a backlog of 100 000 rows; client B's new row is claimed in
 // the first claim after it is enqueued, and a high-priority row of A outranks both.
 func TestFairness(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 1000)
 	ctx := context.Background()
-	if _, err := w.pool.Exec(ctx, `
-		INSERT INTO crm_sync_queue (client_id, customer_id, action_type, tier_id, priority)
-		SELECT $1, c.id, 'cancel_membership', $2, -10
-		FROM generate_series(1, 100) r, (SELECT id FROM customers WHERE client_id = $1) c`, w.client, w.tier); err != nil {
-		t.Fatal(err)
+	backlog := make([]testfactory.QueueRowOpts, 0, 100*len(w.customers))
+	for range 100 {
+		for _, c := range w.customers {
+			backlog = append(backlog, testfactory.QueueRowOpts{CustomerID: c, TierID: w.tier, ActionType: ActionCancel, Priority: PriorityLow})
+		}
 	}
+	testfactory.QueueRows(t, w.pool, backlog)
 	clientB, tierB, customerB := w.otherClient(t)
 	if _, err := w.pool.Exec(ctx, `ANALYZE crm_sync_queue`); err != nil {
 		t.Fatal(err)
@@ -139,10 +145,7 @@ func TestFairness(t *testing.T) {
 
 	// Priority first: a new high-priority row of A (a fresh customer, so nothing holds it
 	// back) comes before everything else.
-	var customerA2 string
-	if err := w.pool.QueryRow(ctx, `INSERT INTO customers (client_id, email) VALUES ($1, 'fresh@example.com') RETURNING id`, w.client).Scan(&customerA2); err != nil {
-		t.Fatal(err)
-	}
+	customerA2 := testfactory.Customer(t, w.pool, w.client, testfactory.CustomerOpts{})
 	top, err := Enqueue(ctx, w.pool, NewJob{ClientID: w.client, CustomerID: customerA2, ActionType: ActionAdd, TierID: w.tier, Priority: PriorityHigh})
 	if err != nil {
 		t.Fatal(err)
@@ -156,11 +159,10 @@ func TestFairness(t *testing.T) {
 // TestLimiterSharedBucket: two limiter users (as two replicas) in parallel never take more
 // than the bucket holds; time refills it.
 func TestLimiterSharedBucket(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 1)
 	ctx := context.Background()
-	if _, err := w.pool.Exec(ctx, `UPDATE clients SET rate_limit_per_minute = 600 WHERE id = $1`, w.client); err != nil {
-		t.Fatal(err) // 10 per second, burst 10
-	}
+	testfactory.SetRateLimit(t, w.pool, w.client, 600) // 10 per second, burst 10
 	clk := newClock()
 	a := newQueue(w, nil, Config{Now: clk.Now}).Limiter()
 	b := newQueue(w, nil, Config{Now: clk.Now}).Limiter()
@@ -205,6 +207,7 @@ func TestLimiterSharedBucket(t *testing.T) {
 // TestThrottlePausesOneClient: a throttled row goes back with its attempt given back, its
 // client pauses for the wait, and another client's rows keep flowing.
 func TestThrottlePausesOneClient(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 2)
 	ctx := context.Background()
 	clk := newClock()
@@ -245,14 +248,12 @@ func TestThrottlePausesOneClient(t *testing.T) {
 }
 
 func TestCoalescing(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 2)
 	ctx := context.Background()
 	var enrollments [2]string
 	for i := range enrollments {
-		if err := w.pool.QueryRow(ctx, `INSERT INTO enrollments (client_id, customer_id, tier_id, expires_at, source)
-			VALUES ($1, $2, $3, now() + interval '1 year', 'api') RETURNING id`, w.client, w.customers[i], w.tier).Scan(&enrollments[i]); err != nil {
-			t.Fatal(err)
-		}
+		enrollments[i] = testfactory.Enrollment(t, w.pool, testfactory.EnrollmentOpts{CustomerID: w.customers[i], TierID: w.tier})
 	}
 	job := func(i int, action string) NewJob {
 		return NewJob{ClientID: w.client, CustomerID: w.customers[i], EnrollmentID: &enrollments[i], ActionType: action, TierID: w.tier}
@@ -297,13 +298,8 @@ func TestCoalescing(t *testing.T) {
 // otherClient adds a second client with a tier and one customer.
 func (w *world) otherClient(t *testing.T) (client, tier, customer string) {
 	t.Helper()
-	if err := w.pool.QueryRow(context.Background(), `
-		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('B', 'commerce7', 'b', 100000) RETURNING id),
-		     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
-		           SELECT id, 'commerce7', 'Gold', 1, 12, 'club', 'Ship' FROM c RETURNING id),
-		     cu AS (INSERT INTO customers (client_id, email) SELECT id, 'b@example.com' FROM c RETURNING id)
-		SELECT c.id, t.id, cu.id FROM c, t, cu`).Scan(&client, &tier, &customer); err != nil {
-		t.Fatal(err)
-	}
+	client = testfactory.Client(t, w.pool, testfactory.ClientOpts{})
+	tier = testfactory.Tier(t, w.pool, client, testfactory.TierOpts{})
+	customer = testfactory.Customer(t, w.pool, client, testfactory.CustomerOpts{})
 	return client, tier, customer
 }

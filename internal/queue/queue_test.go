@@ -17,6 +17,7 @@ import (
 	"tiersync/internal/apperr"
 	"tiersync/internal/db"
 	"tiersync/internal/db/dbtest"
+	"tiersync/internal/testfactory"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -32,24 +33,10 @@ type world struct {
 func newWorld(t testing.TB, customers int) *world {
 	t.Helper()
 	pool := dbtest.New(t)
-	ctx := context.Background()
 	w := &world{pool: pool}
-	if err := pool.QueryRow(ctx, `INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute)
-		VALUES ('W', 'commerce7', 'w', 100000) RETURNING id`).Scan(&w.client); err != nil {
-		t.Fatal(err)
-	}
-	if err := pool.QueryRow(ctx, `INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
-		VALUES ($1, 'commerce7', 'Gold', 1, 12, 'club', 'Ship') RETURNING id`, w.client).Scan(&w.tier); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := pool.Query(ctx, `INSERT INTO customers (client_id, email)
-		SELECT $1, 'c' || g || '@example.com' FROM generate_series(1, $2) g RETURNING id`, w.client, customers)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if w.customers, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-		t.Fatal(err)
-	}
+	w.client = testfactory.Client(t, pool, testfactory.ClientOpts{})
+	w.tier = testfactory.Tier(t, pool, w.client, testfactory.TierOpts{})
+	w.customers = testfactory.Customers(t, pool, w.client, customers)
 	return w
 }
 
@@ -139,6 +126,7 @@ func newQueue(w *world, h Handler, cfg Config) *Queue {
 }
 
 func TestEnqueueIsTransactional(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 1)
 	ctx := context.Background()
 	boom := errors.New("enrollment failed")
@@ -165,6 +153,7 @@ func TestEnqueueIsTransactional(t *testing.T) {
 
 // TestOneNotifyPerTransaction: three Enqueue calls in one transaction wake the workers once.
 func TestOneNotifyPerTransaction(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 1)
 	ctx := context.Background()
 	conn, err := pgx.ConnectConfig(ctx, w.pool.Config().ConnConfig.Copy())
@@ -211,6 +200,7 @@ func TestOneNotifyPerTransaction(t *testing.T) {
 // TestConcurrentClaimersHandleEachRowOnce: 8 engines (as if 8 replicas) drain 10 000 rows;
 // every row is handled exactly once and ends completed.
 func TestConcurrentClaimersHandleEachRowOnce(t *testing.T) {
+	t.Parallel()
 	const rows, engines = 10_000, 8
 	w := newWorld(t, 500)
 	ids := w.enqueue(t, rows)
@@ -270,6 +260,7 @@ func TestConcurrentClaimersHandleEachRowOnce(t *testing.T) {
 // lease lapses the row is rescued, another worker finishes it, and the dead worker's late
 // outcome is refused.
 func TestLapsedLeaseIsRescuedAndStaleOutcomeFenced(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 1)
 	clk := newClock()
 	id := w.enqueue(t, 1)[0]
@@ -323,6 +314,7 @@ func TestLapsedLeaseIsRescuedAndStaleOutcomeFenced(t *testing.T) {
 }
 
 func TestBackoffAndFailure(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 3)
 	clk := newClock()
 	ctx := context.Background()
@@ -383,11 +375,7 @@ func TestBackoffAndFailure(t *testing.T) {
 	})
 
 	t.Run("claimed at max_attempts fails without running", func(t *testing.T) {
-		var id int64
-		if err := w.pool.QueryRow(ctx, `INSERT INTO crm_sync_queue (client_id, customer_id, action_type, tier_id, attempts, max_attempts)
-			VALUES ($1, $2, 'add_membership', $3, 5, 5) RETURNING id`, w.client, w.customers[2], w.tier).Scan(&id); err != nil {
-			t.Fatal(err)
-		}
+		id := testfactory.QueueRow(t, w.pool, testfactory.QueueRowOpts{CustomerID: w.customers[2], TierID: w.tier, Attempts: 5, MaxAttempts: 5})
 		before := calls[w.customers[2]]
 		res, err := q.RunDue(ctx, 10)
 		if err != nil || res.Processed != 0 {
@@ -401,6 +389,7 @@ func TestBackoffAndFailure(t *testing.T) {
 }
 
 func TestBackoffSchedule(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		attempt int
 		rand    float64
@@ -423,6 +412,7 @@ func TestBackoffSchedule(t *testing.T) {
 }
 
 func TestRunOne(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 2)
 	clk := newClock()
 	ctx := context.Background()
@@ -454,6 +444,7 @@ func TestRunOne(t *testing.T) {
 }
 
 func TestWait(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 2)
 	ctx := context.Background()
 	// Only a notification can wake this engine: its poll is an hour.
@@ -482,11 +473,7 @@ func TestWait(t *testing.T) {
 	})
 	t.Run("deadline while pending", func(t *testing.T) {
 		idle := newQueue(w, nil, Config{WorkerID: "idle"})
-		var id int64
-		if err := w.pool.QueryRow(ctx, `INSERT INTO crm_sync_queue (client_id, customer_id, action_type, tier_id, next_retry_at)
-			VALUES ($1, $2, 'add_membership', $3, now() + interval '1 day') RETURNING id`, w.client, w.customers[1], w.tier).Scan(&id); err != nil {
-			t.Fatal(err)
-		}
+		id := testfactory.QueueRow(t, w.pool, testfactory.QueueRowOpts{CustomerID: w.customers[1], TierID: w.tier, NextRetryAt: time.Now().Add(24 * time.Hour)})
 		wctx, cancel := context.WithCancel(ctx)
 		cancel()
 		if st, err := idle.Wait(wctx, id); err != nil || st != StatusPending {
@@ -503,6 +490,7 @@ func TestWait(t *testing.T) {
 // TestStopReleasesRunningRows: rows still running at the stop deadline go back to pending
 // with their attempt given back; a row that finishes in time is completed.
 func TestStopReleasesRunningRows(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 3)
 	ctx := context.Background()
 	started := make(chan int64, 3)
@@ -551,6 +539,7 @@ func TestStopReleasesRunningRows(t *testing.T) {
 }
 
 func TestPruneKeepsFailedAndRecentRows(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 1)
 	ctx := context.Background()
 	ids := w.enqueue(t, 5)
@@ -593,6 +582,7 @@ func TestPruneKeepsFailedAndRecentRows(t *testing.T) {
 // ready; Stop hands those back at once (attempt given back), and the running one at the
 // deadline. A row never claimed is untouched.
 func TestStopReleasesUnstartedRows(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, windowFactor+1)
 	ctx := context.Background()
 	ids := w.enqueue(t, windowFactor+1)

@@ -51,6 +51,7 @@ func from(t *testing.T, sql, marker, until string) string {
 // TestStatementsAgree: statements that must do the same thing in two places (SQL has no
 // include, and splicing SQL in Go is what these files replaced) are kept identical.
 func TestStatementsAgree(t *testing.T) {
+	t.Parallel()
 	files := sqlFiles(t)
 	cases := []struct {
 		name        string
@@ -78,6 +79,7 @@ func TestStatementsAgree(t *testing.T) {
 // own; what it needs from the domain is written on its rows (rate_key, order_key) and
 // its buckets (per_minute).
 func TestEngineReadsOnlyItsTables(t *testing.T) {
+	t.Parallel()
 	pool := dbtest.New(t)
 	rows, err := pool.Query(context.Background(), `SELECT tablename FROM pg_tables WHERE schemaname = 'public'`)
 	if err != nil {

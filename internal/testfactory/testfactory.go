@@ -202,10 +202,10 @@ func insertCustomers(t testing.TB, fn string, q db.Querier, clientID string, opt
 		Email              string            `json:"email"`
 		FirstName          string            `json:"first_name"`
 		LastName           string            `json:"last_name"`
-		Phone              *string           `json:"phone"`
-		Address            map[string]string `json:"address"`
-		CRMID              *string           `json:"crm_id"`
-		CurrentTierID      *string           `json:"current_tier_id"`
+		Phone              *string           `json:"phone,omitempty"`
+		Address            map[string]string `json:"address,omitempty"`
+		CRMID              *string           `json:"crm_id,omitempty"`
+		CurrentTierID      *string           `json:"current_tier_id,omitempty"`
 		LifetimeValueCents int64             `json:"lifetime_value_cents"`
 	}
 	suffix := random(t)
@@ -266,10 +266,10 @@ func insertEnrollments(t testing.TB, fn string, q db.Querier, opts []EnrollmentO
 		CustomerID      string     `json:"customer_id"`
 		TierID          string     `json:"tier_id"`
 		Status          string     `json:"status"`
-		EnrolledAt      *time.Time `json:"enrolled_at"`
-		ExpiresAt       *time.Time `json:"expires_at"`
-		EndedAt         *time.Time `json:"ended_at"`
-		CRMMembershipID *string    `json:"crm_membership_id"`
+		EnrolledAt      *time.Time `json:"enrolled_at,omitempty"`
+		ExpiresAt       *time.Time `json:"expires_at,omitempty"`
+		EndedAt         *time.Time `json:"ended_at,omitempty"`
+		CRMMembershipID *string    `json:"crm_membership_id,omitempty"`
 		Source          string     `json:"source"`
 	}
 	rows := make([]row, len(opts))
@@ -346,27 +346,27 @@ func insertQueueRows(t testing.TB, fn string, q db.Querier, opts []QueueRowOpts)
 	t.Helper()
 	type row struct {
 		N             int        `json:"n"`
-		ClientID      *string    `json:"client_id"`
+		ClientID      *string    `json:"client_id,omitempty"`
 		CustomerID    string     `json:"customer_id"`
-		EnrollmentID  *string    `json:"enrollment_id"`
+		EnrollmentID  *string    `json:"enrollment_id,omitempty"`
 		ActionType    string     `json:"action_type"`
 		TierID        string     `json:"tier_id"`
-		OldTierID     *string    `json:"old_tier_id"`
-		CustomerCRMID *string    `json:"customer_crm_id"`
+		OldTierID     *string    `json:"old_tier_id,omitempty"`
+		CustomerCRMID *string    `json:"customer_crm_id,omitempty"`
 		Status        string     `json:"status"`
 		Priority      int        `json:"priority"`
 		Attempts      int        `json:"attempts"`
 		MaxAttempts   int        `json:"max_attempts"`
-		NextRetryAt   *time.Time `json:"next_retry_at"`
-		LastAttemptAt *time.Time `json:"last_attempt_at"`
-		LockedUntil   *time.Time `json:"locked_until"`
-		LockedBy      *string    `json:"locked_by"`
-		ErrorMessage  *string    `json:"error_message"`
-		CreatedAt     *time.Time `json:"created_at"`
-		UpdatedAt     *time.Time `json:"updated_at"`
-		CompletedAt   *time.Time `json:"completed_at"`
-		RateKey       *string    `json:"rate_key"`
-		OrderKey      *string    `json:"order_key"`
+		NextRetryAt   *time.Time `json:"next_retry_at,omitempty"`
+		LastAttemptAt *time.Time `json:"last_attempt_at,omitempty"`
+		LockedUntil   *time.Time `json:"locked_until,omitempty"`
+		LockedBy      *string    `json:"locked_by,omitempty"`
+		ErrorMessage  *string    `json:"error_message,omitempty"`
+		CreatedAt     *time.Time `json:"created_at,omitempty"`
+		UpdatedAt     *time.Time `json:"updated_at,omitempty"`
+		CompletedAt   *time.Time `json:"completed_at,omitempty"`
+		RateKey       *string    `json:"rate_key,omitempty"`
+		OrderKey      *string    `json:"order_key,omitempty"`
 	}
 	rows := make([]row, len(opts))
 	for i, o := range opts {
