@@ -17,6 +17,7 @@ import (
 	"tiersync/internal/membership"
 	"tiersync/internal/queue"
 	"tiersync/internal/syncer"
+	"tiersync/internal/testfactory"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -35,7 +36,6 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	ctx := context.Background()
 	w := &world{pool: dbtest.New(t)}
 	var url string
 	w.fake, url = c7test.Start(t, c7test.Options{AppID: "app", AppSecret: "secret", Tenants: []string{tenant}, RateLimit: -1})
@@ -50,37 +50,19 @@ func newWorld(t *testing.T) *world {
 			return c7.Provider(c.ID, c.Tenant), nil
 		},
 	})
-	err = w.pool.QueryRow(ctx, `
-		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute)
-		           VALUES ('Napa Cellars', 'commerce7', $1, 100) RETURNING id),
-		     g AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
-		           SELECT id, 'commerce7', 'Gold', 1, 12, 'club-gold', 'Ship' FROM c RETURNING id),
-		     p AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
-		           SELECT id, 'commerce7', 'Platinum', 2, 12, 'club-platinum', 'Ship' FROM c RETURNING id)
-		SELECT c.id, g.id, p.id FROM c, g, p`, tenant).Scan(&w.client, &w.gold, &w.platinum)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = w.pool.QueryRow(ctx, `INSERT INTO customers (client_id, email, first_name, last_name, address)
-		VALUES ($1, 'ada@example.com', 'Ada', 'Lovelace',
-		        '{"address": "1 Vine St", "city": "Napa", "state_code": "CA", "zip_code": "94558", "country_code": "US"}')
-		RETURNING id`, w.client).Scan(&w.cust)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w.client = testfactory.Client(t, w.pool, testfactory.ClientOpts{Name: "Napa Cellars", Tenant: tenant, RateLimitPerMinute: 100})
+	w.gold = testfactory.Tier(t, w.pool, w.client, testfactory.TierOpts{Name: "Gold", Rank: 1, C7ClubID: "club-gold"})
+	w.platinum = testfactory.Tier(t, w.pool, w.client, testfactory.TierOpts{Name: "Platinum", Rank: 2, C7ClubID: "club-platinum"})
+	w.cust = testfactory.Customer(t, w.pool, w.client, testfactory.CustomerOpts{Email: "ada@example.com", FirstName: "Ada", LastName: "Lovelace",
+		Address: map[string]string{"address": "1 Vine St", "city": "Napa", "state_code": "CA", "zip_code": "94558", "country_code": "US"}})
 	w.enrollment = w.enroll(t, w.gold)
 	return w
 }
 
 func (w *world) enroll(t *testing.T, tier string) string {
 	t.Helper()
-	var id string
-	err := w.pool.QueryRow(context.Background(), `INSERT INTO enrollments (client_id, customer_id, tier_id, enrolled_at, expires_at, source)
-		VALUES ($1, $2, $3, '2026-01-31', '2027-01-31', 'api') RETURNING id`, w.client, w.cust, tier).Scan(&id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
+	return testfactory.Enrollment(t, w.pool, testfactory.EnrollmentOpts{CustomerID: w.cust, TierID: tier,
+		EnrolledAt: time.Date(2026, 1, 31, 0, 0, 0, 0, time.UTC), ExpiresAt: time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC)})
 }
 
 // job enqueues a row of this action and returns it as the engine hands it to a handler:
@@ -106,6 +88,7 @@ func (w *world) crmIDs(t *testing.T, enrollment string) (customer, membership *s
 }
 
 func TestAddRecordsTheCRMIDs(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	if err := w.s.Handle(context.Background(), w.job(t, queue.ActionAdd, w.gold, nil, w.enrollment)); err != nil {
 		t.Fatal(err)
@@ -132,6 +115,7 @@ func TestAddRecordsTheCRMIDs(t *testing.T) {
 }
 
 func TestUpgradeAndCancel(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
 	if err := w.s.Handle(ctx, w.job(t, queue.ActionAdd, w.gold, nil, w.enrollment)); err != nil {
@@ -165,6 +149,7 @@ func TestUpgradeAndCancel(t *testing.T) {
 }
 
 func TestCancelNeverCreatesTheCustomer(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	if err := w.s.Handle(context.Background(), w.job(t, queue.ActionCancel, w.gold, nil, w.enrollment)); err != nil {
 		t.Fatal(err)
@@ -175,6 +160,7 @@ func TestCancelNeverCreatesTheCustomer(t *testing.T) {
 }
 
 func TestOutcomes(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		fault c7test.Fault
@@ -207,6 +193,7 @@ func TestOutcomes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			w := newWorld(t)
 			c.fault.Count = 1
 			w.fake.Inject(c.fault)
@@ -216,6 +203,7 @@ func TestOutcomes(t *testing.T) {
 }
 
 func TestACRMWithoutCredentialsSaysSo(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	s := syncer.New(w.pool, membership.NewStore(w.pool, nil), nil)
 	err := s.Handle(context.Background(), w.job(t, queue.ActionAdd, w.gold, nil, w.enrollment))
@@ -225,13 +213,12 @@ func TestACRMWithoutCredentialsSaysSo(t *testing.T) {
 }
 
 func TestACRMCustomerLinkedTwiceIsPermanent(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
 	// The merchant's CRM has one customer; we have another customer row already linked to it.
 	c := w.fake.AddCustomer(tenant, c7test.Customer{FirstName: "Ada", LastName: "L", Emails: []string{"ada@example.com"}})
-	if _, err := w.pool.Exec(ctx, `INSERT INTO customers (client_id, email, crm_id) VALUES ($1, 'ada.old@example.com', $2)`, w.client, c.ID); err != nil {
-		t.Fatal(err)
-	}
+	testfactory.Customer(t, w.pool, w.client, testfactory.CustomerOpts{Email: "ada.old@example.com", CRMID: c.ID})
 	err := w.s.Handle(ctx, w.job(t, queue.ActionAdd, w.gold, nil, w.enrollment))
 	if !queue.IsPermanent(err) || !strings.Contains(err.Error(), "already linked") {
 		t.Fatalf("error %v", err)
