@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tiersync/internal/db/dbtest"
+	"tiersync/internal/testfactory"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -55,29 +56,26 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	w := &world{pool: dbtest.New(t)}
-	err := w.pool.QueryRow(context.Background(), `
-		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('N', 'commerce7', 'n', 100) RETURNING id),
-		     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
-		           SELECT id, 'commerce7', 'Gold', 1, 12, 'g', 'Ship' FROM c RETURNING id),
-		     cu AS (INSERT INTO customers (client_id, email) SELECT id, 'a@example.com' FROM c RETURNING id)
-		SELECT c.id, t.id, cu.id FROM c, t, cu`).Scan(&w.client, &w.tier, &w.customer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w.client = testfactory.Client(t, w.pool, testfactory.ClientOpts{})
+	w.tier = testfactory.Tier(t, w.pool, w.client, testfactory.TierOpts{})
+	w.customer = testfactory.Customer(t, w.pool, w.client, testfactory.CustomerOpts{})
 	return w
 }
 
+// row adds a queue row of this status and error message, created at created and updated
+// now (as the database tells the time).
 func (w *world) row(t *testing.T, status, msg string, created time.Time) {
 	t.Helper()
-	_, err := w.pool.Exec(context.Background(), `INSERT INTO crm_sync_queue (client_id, customer_id, action_type, tier_id, status, attempts, error_message, created_at, updated_at)
-		VALUES ($1, $2, 'add_membership', $3, $4, CASE WHEN $4 = 'failed' THEN 5 ELSE 0 END, $5, $6, clock_timestamp())`,
-		w.client, w.customer, w.tier, status, msg, created)
-	if err != nil {
-		t.Fatal(err)
+	attempts := 0
+	if status == "failed" {
+		attempts = 5
 	}
+	testfactory.QueueRow(t, w.pool, testfactory.QueueRowOpts{CustomerID: w.customer, TierID: w.tier,
+		Status: status, Attempts: attempts, ErrorMessage: msg, CreatedAt: created})
 }
 
 func TestAlerts(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	rcv := &receiver{}
 	srv := httptest.NewServer(rcv)
@@ -133,6 +131,7 @@ func TestAlerts(t *testing.T) {
 }
 
 func TestNoURLNoAlerts(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.row(t, "failed", "boom", time.Now())
 	if sent, err := New(w.pool, Config{}).Check(context.Background()); err != nil || sent != nil {

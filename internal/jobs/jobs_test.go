@@ -11,6 +11,7 @@ import (
 	"tiersync/internal/db/dbtest"
 	"tiersync/internal/membership"
 	"tiersync/internal/queue"
+	"tiersync/internal/testfactory"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -18,24 +19,26 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 // TestSweep: the sweep reports the queue (through process_crm_sync_queue), prunes finished
 // rows past retention, keeps failed ones, and alerts.
 func TestSweep(t *testing.T) {
+	t.Parallel()
 	pool := dbtest.New(t)
 	ctx := context.Background()
-	_, err := pool.Exec(ctx, `
-		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('N', 'commerce7', 'n', 100) RETURNING id),
-		     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
-		           SELECT id, 'commerce7', 'Gold', 1, 12, 'g', 'Ship' FROM c RETURNING id, client_id),
-		     cu AS (INSERT INTO customers (client_id, email) SELECT client_id, 'a@example.com' FROM t RETURNING id, client_id)
-		INSERT INTO crm_sync_queue (client_id, customer_id, action_type, tier_id, status, attempts, completed_at, error_message, created_at, updated_at)
-		SELECT cu.client_id, cu.id, 'add_membership', t.id, s.status, s.attempts, s.completed_at, s.error, s.at, s.at
-		FROM cu, t, (VALUES
-			('pending', 0, NULL::timestamptz, NULL, now()),
-			('pending', 0, NULL, NULL, now()),
-			('failed', 5, NULL, 'HTTP 422', now() - interval '90 days'),
-			('completed', 1, now() - interval '90 days', NULL, now() - interval '90 days'),
-			('completed', 1, now(), NULL, now())) AS s(status, attempts, completed_at, error, at)`)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := testfactory.Client(t, pool, testfactory.ClientOpts{})
+	tier := testfactory.Tier(t, pool, client, testfactory.TierOpts{})
+	customer := testfactory.Customer(t, pool, client, testfactory.CustomerOpts{})
+	old := time.Now().Add(-90 * 24 * time.Hour)
+	row := testfactory.QueueRowOpts{CustomerID: customer, TierID: tier}
+	with := func(f func(o *testfactory.QueueRowOpts)) testfactory.QueueRowOpts { o := row; f(&o); return o }
+	testfactory.QueueRows(t, pool, []testfactory.QueueRowOpts{
+		row,
+		row,
+		with(func(o *testfactory.QueueRowOpts) {
+			o.Status, o.Attempts, o.ErrorMessage, o.CreatedAt, o.UpdatedAt = "failed", 5, "HTTP 422", old, old
+		}),
+		with(func(o *testfactory.QueueRowOpts) {
+			o.Status, o.Attempts, o.CompletedAt, o.CreatedAt, o.UpdatedAt = "completed", 1, old, old, old
+		}),
+		with(func(o *testfactory.QueueRowOpts) { o.Status, o.Attempts = "completed", 1 }),
+	})
 	var alerts int
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { alerts++ }))
 	defer rcv.Close()
