@@ -10,24 +10,20 @@ import (
 	"tiersync/internal/apperr"
 	"tiersync/internal/db/dbtest"
 	"tiersync/internal/membership"
+	"tiersync/internal/testfactory"
 )
 
 // TestCustomerIDsByEmail: a literal, case-insensitive substring of the email, capped; a
 // part that cannot be part of an email is a 400 that does not echo it.
 func TestCustomerIDsByEmail(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	pool := dbtest.New(t)
 	store := membership.NewStore(pool, nil)
 	ids := map[string]string{}
 	for _, email := range []string{"a1b@example.com", "a_b@example.com", "Ada.Lovelace@Example.com", "x%y@other.example"} {
-		var id string
-		if err := pool.QueryRow(ctx, `
-			WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute)
-			           VALUES ($1, 'commerce7', $1, 100) RETURNING id)
-			INSERT INTO customers (client_id, email) SELECT id, $1 FROM c RETURNING id`, email).Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		ids[id] = email
+		client := testfactory.Client(t, pool, testfactory.ClientOpts{})
+		ids[testfactory.Customer(t, pool, client, testfactory.CustomerOpts{Email: email})] = email
 	}
 	cases := []struct {
 		part  string

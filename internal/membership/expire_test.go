@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tiersync/internal/db/dbtest"
 	"tiersync/internal/membership"
+	"tiersync/internal/testfactory"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -26,34 +28,22 @@ func newExpireWorld(t *testing.T) *expireWorld {
 	t.Helper()
 	pool := dbtest.New(t)
 	w := &expireWorld{pool: pool, store: membership.NewStore(pool, nil)}
-	err := pool.QueryRow(context.Background(), `
-		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('N', 'commerce7', 'n', 100) RETURNING id),
-		     g AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
-		           SELECT id, 'commerce7', 'Gold', 1, 12, 'g', 'Ship' FROM c RETURNING id),
-		     p AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
-		           SELECT id, 'commerce7', 'Platinum', 2, 12, 'p', 'Ship' FROM c RETURNING id)
-		SELECT c.id, g.id, p.id FROM c, g, p`).Scan(&w.client, &w.gold, &w.plat)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w.client = testfactory.Client(t, pool, testfactory.ClientOpts{Name: "N", RateLimitPerMinute: 100})
+	w.gold = testfactory.Tier(t, pool, w.client, testfactory.TierOpts{Name: "Gold", Rank: 1})
+	w.plat = testfactory.Tier(t, pool, w.client, testfactory.TierOpts{Name: "Platinum", Rank: 2})
 	return w
 }
 
-// enroll makes a customer with an active enrollment in tier ending at now + ends (an
-// SQL interval, negative: already past), flags set as the API sets them.
-func (w *expireWorld) enroll(t *testing.T, tier, ends string) (customer, enrollment string) {
+// enroll makes a customer with an active enrollment in tier ending at now + ends
+// (negative: already past), flags set as the API sets them.
+func (w *expireWorld) enroll(t *testing.T, tier string, ends time.Duration) (customer, enrollment string) {
 	t.Helper()
 	w.n++
-	err := w.pool.QueryRow(context.Background(), `
-		WITH cu AS (INSERT INTO customers (client_id, email, crm_id, is_club_member, current_tier_id)
-		            VALUES ($1, $2, $3, true, $4) RETURNING id)
-		INSERT INTO enrollments (client_id, customer_id, tier_id, enrolled_at, expires_at, source)
-		SELECT $1, cu.id, $4, now() - interval '2 years', now() + $5::interval, 'api' FROM cu
-		RETURNING customer_id, id`, w.client, fmt.Sprintf("m%d@example.com", w.n), fmt.Sprintf("crm-%d", w.n), tier, ends).
-		Scan(&customer, &enrollment)
-	if err != nil {
-		t.Fatal(err)
-	}
+	customer = testfactory.Customer(t, w.pool, w.client, testfactory.CustomerOpts{
+		Email: fmt.Sprintf("m%d@example.com", w.n), CRMID: fmt.Sprintf("crm-%d", w.n), CurrentTierID: tier})
+	now := time.Now()
+	enrollment = testfactory.Enrollment(t, w.pool, testfactory.EnrollmentOpts{CustomerID: customer, TierID: tier,
+		EnrolledAt: now.AddDate(-2, 0, 0), ExpiresAt: now.Add(ends)})
 	return customer, enrollment
 }
 
@@ -83,21 +73,22 @@ func (w *expireWorld) state(t *testing.T, customer, enrollment string) state {
 }
 
 func TestExpire(t *testing.T) {
+	t.Parallel()
 	w := newExpireWorld(t)
 	ctx := context.Background()
 	type enrolled struct{ customer, enrollment string }
 	var past, future []enrolled
 	for i := 0; i < 7; i++ {
-		c, e := w.enroll(t, w.gold, fmt.Sprintf("-%d days", i+1))
+		c, e := w.enroll(t, w.gold, -time.Duration(i+1)*24*time.Hour)
 		past = append(past, enrolled{c, e})
 	}
 	for i := 0; i < 3; i++ {
-		c, e := w.enroll(t, w.gold, "30 days")
+		c, e := w.enroll(t, w.gold, 30*24*time.Hour)
 		future = append(future, enrolled{c, e})
 	}
 	// A customer whose flags already point at another tier (set by hand, or by a change
 	// this expiry must not undo): the expiry leaves them alone.
-	other, otherEnrollment := w.enroll(t, w.gold, "-1 hour")
+	other, otherEnrollment := w.enroll(t, w.gold, -time.Hour)
 	if _, err := w.pool.Exec(ctx, `UPDATE customers SET current_tier_id = $2 WHERE id = $1`, other, w.plat); err != nil {
 		t.Fatal(err)
 	}
@@ -136,10 +127,11 @@ func TestExpire(t *testing.T) {
 // TestExpireSkipsARenewalInFlight: an enrollment being renewed (its row locked) when the
 // batch runs is skipped, and once the renewal commits it is no longer due.
 func TestExpireSkipsARenewalInFlight(t *testing.T) {
+	t.Parallel()
 	w := newExpireWorld(t)
 	ctx := context.Background()
-	c1, e1 := w.enroll(t, w.gold, "-1 day")
-	c2, e2 := w.enroll(t, w.gold, "-1 day")
+	c1, e1 := w.enroll(t, w.gold, -24*time.Hour)
+	c2, e2 := w.enroll(t, w.gold, -24*time.Hour)
 	tx, err := w.pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -169,14 +161,11 @@ func TestExpireSkipsARenewalInFlight(t *testing.T) {
 // TestExpireCoalescesAnAddThatNeverRan: an enrollment whose add_membership never reached
 // the CRM expires; the add and the cancel cancel each other out.
 func TestExpireCoalescesAnAddThatNeverRan(t *testing.T) {
+	t.Parallel()
 	w := newExpireWorld(t)
 	ctx := context.Background()
-	c, e := w.enroll(t, w.gold, "-1 minute")
-	var add int64
-	if err := w.pool.QueryRow(ctx, `INSERT INTO crm_sync_queue (client_id, customer_id, enrollment_id, action_type, tier_id)
-		VALUES ($1, $2, $3, 'add_membership', $4) RETURNING id`, w.client, c, e, w.gold).Scan(&add); err != nil {
-		t.Fatal(err)
-	}
+	c, e := w.enroll(t, w.gold, -time.Minute)
+	testfactory.QueueRow(t, w.pool, testfactory.QueueRowOpts{CustomerID: c, EnrollmentID: e, TierID: w.gold})
 	if _, err := w.store.Expire(ctx, 10, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -193,6 +182,7 @@ func TestExpireCoalescesAnAddThatNeverRan(t *testing.T) {
 }
 
 func TestExpireRefusesABadBatchSize(t *testing.T) {
+	t.Parallel()
 	w := newExpireWorld(t)
 	var expired, queued int
 	err := w.pool.QueryRow(context.Background(), `SELECT * FROM process_expired_enrollments(0)`).Scan(&expired, &queued)

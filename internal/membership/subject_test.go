@@ -3,14 +3,18 @@ package membership_test
 import (
 	"context"
 	"testing"
+	"time"
+
+	"tiersync/internal/testfactory"
 )
 
 // TestSubject reads what a queue row is about through the membership layer, as the admin
 // page does: with and without an enrollment, and for a customer that is gone.
 func TestSubject(t *testing.T) {
+	t.Parallel()
 	w := newExpireWorld(t)
 	ctx := context.Background()
-	customer, enrollment := w.enroll(t, w.gold, "1 year")
+	customer, enrollment := w.enroll(t, w.gold, 365*24*time.Hour)
 	const missing = "00000000-0000-0000-0000-000000000000"
 	cases := []struct {
 		name           string
@@ -55,13 +59,11 @@ func TestSubject(t *testing.T) {
 
 // TestClientsByName lists every client by name, then id, whatever order they were made in.
 func TestClientsByName(t *testing.T) {
+	t.Parallel()
 	w := newExpireWorld(t) // makes client "N"
 	ctx := context.Background()
 	for _, name := range []string{"Zinfandel House", "Albariño Cellars"} {
-		if _, err := w.pool.Exec(ctx, `INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute)
-			VALUES ($1, 'commerce7', lower(replace($1, ' ', '-')), 100)`, name); err != nil {
-			t.Fatal(err)
-		}
+		testfactory.Client(t, w.pool, testfactory.ClientOpts{Name: name})
 	}
 	clients, err := w.store.ClientsByName(ctx)
 	if err != nil {
