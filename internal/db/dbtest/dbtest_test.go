@@ -7,16 +7,17 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"tiersync/internal/testfactory"
 )
 
 func TestMain(m *testing.M) { Main(m) }
 
 func TestFreshIsolatedMigratedDatabases(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	a, b := New(t), New(t)
-	if _, err := a.Exec(ctx, `INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('A', 'commerce7', 'a', 100)`); err != nil {
-		t.Fatal(err)
-	}
+	testfactory.Client(t, a, testfactory.ClientOpts{})
 	var inA, inB int
 	if err := a.QueryRow(ctx, `SELECT count(*) FROM clients`).Scan(&inA); err != nil {
 		t.Fatal(err)
@@ -33,6 +34,8 @@ func TestFreshIsolatedMigratedDatabases(t *testing.T) {
 	}
 }
 
+// TestDatabaseDroppedAfterTest is not parallel: it waits for the background drops
+// (server.drops), which a test running beside it would be adding to.
 func TestDatabaseDroppedAfterTest(t *testing.T) {
 	var name string
 	t.Run("user", func(t *testing.T) {
