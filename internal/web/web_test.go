@@ -21,6 +21,7 @@ import (
 	"tiersync/internal/membership"
 	"tiersync/internal/queue"
 	"tiersync/internal/schedule"
+	"tiersync/internal/testfactory"
 	"tiersync/internal/web"
 )
 
@@ -77,6 +78,8 @@ func artifacts(t *testing.T) string {
 	return dir
 }
 
+// TestAdminPageInABrowser is not parallel: it writes the shared artifacts directory, and
+// a browser beside other tests on a small machine makes its waits the flaky part.
 func TestAdminPageInABrowser(t *testing.T) {
 	exe := chromium(t)
 	pool := dbtest.New(t)
@@ -97,25 +100,20 @@ func TestAdminPageInABrowser(t *testing.T) {
 	srv := httptest.NewServer(admin)
 	defer srv.Close()
 
-	var failedID int64
-	err = pool.QueryRow(ctx, `
-		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('Napa Cellars', 'commerce7', 'napa', 100) RETURNING id),
-		     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
-		           SELECT id, 'commerce7', 'Gold', 1, 12, 'club-gold', 'Ship' FROM c RETURNING id, client_id),
-		     cu AS (INSERT INTO customers (client_id, email, first_name, last_name)
-		            SELECT client_id, 'm' || g || '@example.com', 'M', 'N' FROM t, generate_series(1, 4) g RETURNING id, client_id, email),
-		     q AS (INSERT INTO crm_sync_queue (client_id, customer_id, action_type, tier_id, status, attempts, error_message, completed_at)
-		           SELECT cu.client_id, cu.id, 'add_membership', t.id, s.status, s.attempts, s.error, s.completed
-		           FROM cu JOIN t ON true JOIN (VALUES
-		               ('m1@example.com', 'pending', 0, NULL, NULL::timestamptz),
-		               ('m2@example.com', 'pending', 1, 'commerce7: HTTP 503', NULL),
-		               ('m3@example.com', 'failed', 5, 'commerce7: create club membership: HTTP 422: Club not found', NULL),
-		               ('m4@example.com', 'completed', 1, NULL, now())) AS s(email, status, attempts, error, completed) ON s.email = cu.email
-		           RETURNING id, status)
-		SELECT id FROM q WHERE status = 'failed'`).Scan(&failedID)
-	if err != nil {
-		t.Fatal(err)
+	client := testfactory.Client(t, pool, testfactory.ClientOpts{Name: "Napa Cellars", Tenant: "napa", RateLimitPerMinute: 100})
+	tier := testfactory.Tier(t, pool, client, testfactory.TierOpts{Name: "Gold", C7ClubID: "club-gold"})
+	members := make([]testfactory.CustomerOpts, 4)
+	for i := range members {
+		members[i] = testfactory.CustomerOpts{Email: fmt.Sprintf("m%d@example.com", i+1), FirstName: "M", LastName: "N"}
 	}
+	m := testfactory.CustomersWith(t, pool, client, members)
+	queued := testfactory.QueueRows(t, pool, []testfactory.QueueRowOpts{
+		{CustomerID: m[0], TierID: tier},
+		{CustomerID: m[1], TierID: tier, Attempts: 1, ErrorMessage: "commerce7: HTTP 503"},
+		{CustomerID: m[2], TierID: tier, Status: "failed", Attempts: 5, ErrorMessage: "commerce7: create club membership: HTTP 422: Club not found"},
+		{CustomerID: m[3], TierID: tier, Status: "completed", Attempts: 1},
+	})
+	failedID := queued[2]
 
 	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
@@ -303,6 +301,7 @@ func TestAdminPageInABrowser(t *testing.T) {
 // TestAdminPageWithoutABrowser checks what a browser hides: a POST without the session's
 // CSRF token is refused, GET changes nothing, and redirects stay on the admin page.
 func TestAdminPageWithoutABrowser(t *testing.T) {
+	t.Parallel()
 	pool := dbtest.New(t)
 	store := membership.NewStore(pool, nil)
 	engine := queue.New(pool, nil, queue.Config{Workers: 1})
