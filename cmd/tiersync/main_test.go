@@ -18,6 +18,7 @@ import (
 	"tiersync/internal/db"
 	"tiersync/internal/db/dbtest"
 	"tiersync/internal/queue"
+	"tiersync/internal/testfactory"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -31,6 +32,7 @@ func runCmd(t *testing.T, envVars map[string]string, args ...string) (code int, 
 }
 
 func TestHelpAndUsage(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		args     []string
 		code     int
@@ -64,6 +66,7 @@ func TestHelpAndUsage(t *testing.T) {
 }
 
 func TestMigrateCommands(t *testing.T) {
+	t.Parallel()
 	envVars := map[string]string{"DATABASE_URL": dbtest.NewURL(t)}
 	// The test database comes migrated: up has nothing to do, down to 0 empties it, up again fills it.
 	steps := []struct {
@@ -91,6 +94,7 @@ func TestMigrateCommands(t *testing.T) {
 }
 
 func TestServeRefusesMissingSecrets(t *testing.T) {
+	t.Parallel()
 	code, _, errOut := runCmd(t, map[string]string{"DATABASE_URL": "postgres://x@127.0.0.1:1/x"}, "serve")
 	if code != 1 || !strings.Contains(errOut, "TIERSYNC_API_TOKEN") || !strings.Contains(errOut, "TIERSYNC_SECRET_KEY") {
 		t.Fatalf("exit %d: %s", code, errOut)
@@ -101,6 +105,7 @@ func TestServeRefusesMissingSecrets(t *testing.T) {
 // it the way SIGTERM does (the context ends): serve returns cleanly, and the row a worker
 // was still running when the grace period ended is released, its attempt given back.
 func TestServeAndShutdown(t *testing.T) {
+	t.Parallel()
 	url := dbtest.NewURL(t)
 	rowID := seedOneRow(t, url)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -205,18 +210,10 @@ func openPool(t *testing.T, url string) *pgxpool.Pool {
 func seedOneRow(t *testing.T, url string) int64 {
 	t.Helper()
 	pool := openPool(t, url)
-	var id int64
-	err := pool.QueryRow(context.Background(), `
-		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('W', 'commerce7', 'w', 100) RETURNING id),
-		     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
-		           SELECT id, 'commerce7', 'Gold', 1, 12, 'club', 'Ship' FROM c RETURNING id, client_id),
-		     cu AS (INSERT INTO customers (client_id, email) SELECT id, 'a@example.com' FROM c RETURNING id, client_id)
-		INSERT INTO crm_sync_queue (client_id, customer_id, action_type, tier_id)
-		SELECT cu.client_id, cu.id, 'add_membership', t.id FROM cu, t RETURNING id`).Scan(&id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
+	client := testfactory.Client(t, pool, testfactory.ClientOpts{RateLimitPerMinute: 100})
+	tier := testfactory.Tier(t, pool, client, testfactory.TierOpts{})
+	customer := testfactory.Customer(t, pool, client, testfactory.CustomerOpts{})
+	return testfactory.QueueRow(t, pool, testfactory.QueueRowOpts{CustomerID: customer, TierID: tier})
 }
 
 func loadServerConfig(t *testing.T, envVars map[string]string) *config.Config {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -9,32 +8,28 @@ import (
 
 	"tiersync/internal/crm/commerce7/c7test"
 	"tiersync/internal/db/dbtest"
+	"tiersync/internal/testfactory"
 )
 
 // TestOperatorCommands runs queue, sync and cron from the command line against a real
 // database and the fake Commerce7.
 func TestOperatorCommands(t *testing.T) {
+	t.Parallel()
 	fake, fakeURL := c7test.Start(t, c7test.Options{AppID: "app", AppSecret: "key", RateLimit: -1})
 	url := dbtest.NewURL(t)
 	pool := openPool(t, url)
-	ctx := context.Background()
-	var ids [3]int64
-	err := pool.QueryRow(ctx, `
-		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('Napa', 'commerce7', 'napa', 6000) RETURNING id),
-		     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
-		           SELECT id, 'commerce7', 'Gold', 1, 12, 'club-gold', 'Pickup' FROM c RETURNING id, client_id),
-		     cu AS (INSERT INTO customers (client_id, email, first_name, last_name)
-		            SELECT client_id, 'm' || g || '@example.com', 'M', 'N' || g FROM t, generate_series(1, 3) g RETURNING id, client_id),
-		     q AS (INSERT INTO crm_sync_queue (client_id, customer_id, action_type, tier_id, status, attempts, error_message)
-		           SELECT cu.client_id, cu.id, 'add_membership', t.id,
-		                  CASE WHEN cu.id = (SELECT min(id::text)::uuid FROM cu) THEN 'failed' ELSE 'pending' END,
-		                  CASE WHEN cu.id = (SELECT min(id::text)::uuid FROM cu) THEN 5 ELSE 0 END,
-		                  CASE WHEN cu.id = (SELECT min(id::text)::uuid FROM cu) THEN 'commerce7: HTTP 503' END
-		           FROM cu, t RETURNING id, status)
-		SELECT array_agg(id ORDER BY status, id) FROM q`).Scan(&ids)
-	if err != nil {
-		t.Fatal(err)
+	client := testfactory.Client(t, pool, testfactory.ClientOpts{Name: "Napa", Tenant: "napa", RateLimitPerMinute: 6000})
+	tier := testfactory.Tier(t, pool, client, testfactory.TierOpts{Name: "Gold", C7ClubID: "club-gold", C7DeliveryMethod: "Pickup"})
+	members := make([]testfactory.CustomerOpts, 3)
+	for i := range members {
+		members[i] = testfactory.CustomerOpts{Email: fmt.Sprintf("m%d@example.com", i+1), FirstName: "M", LastName: fmt.Sprintf("N%d", i+1)}
 	}
+	m := testfactory.CustomersWith(t, pool, client, members)
+	ids := testfactory.QueueRows(t, pool, []testfactory.QueueRowOpts{
+		{CustomerID: m[0], TierID: tier, Status: "failed", Attempts: 5, ErrorMessage: "commerce7: HTTP 503"},
+		{CustomerID: m[1], TierID: tier},
+		{CustomerID: m[2], TierID: tier},
+	})
 	failed, pending1, pending2 := ids[0], ids[1], ids[2]
 	env := map[string]string{"DATABASE_URL": url, "COMMERCE7_API_URL": fakeURL, "COMMERCE7_APP_ID": "app", "COMMERCE7_KEY": "key", "LOG_LEVEL": "error"}
 	run := func(want int, args ...string) string {

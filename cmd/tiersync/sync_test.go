@@ -19,12 +19,14 @@ import (
 	"tiersync/internal/crm/commerce7/c7test"
 	"tiersync/internal/crm/shopify/shopifytest"
 	"tiersync/internal/db/dbtest"
+	"tiersync/internal/testfactory"
 )
 
 // TestServeSyncsToCommerce7 runs serve with the real syncer against the fake Commerce7 over
 // HTTP: a queued add becomes a membership and the row completes; a 503 sends the row back
 // to pending with the CRM's answer recorded.
 func TestServeSyncsToCommerce7(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		fault *c7test.Fault
@@ -56,6 +58,7 @@ func TestServeSyncsToCommerce7(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			fake, fakeURL := c7test.Start(t, c7test.Options{AppID: "app", AppSecret: "key", Tenants: []string{"napa"}, RateLimit: -1})
 			fake.AddClub("napa", "club-gold")
 			if c.fault != nil {
@@ -63,22 +66,11 @@ func TestServeSyncsToCommerce7(t *testing.T) {
 			}
 			url := dbtest.NewURL(t)
 			pool := openPool(t, url)
-			ctx := context.Background()
-			var rowID int64
-			var enrollment string
-			err := pool.QueryRow(ctx, `
-				WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('Napa', 'commerce7', 'napa', 600) RETURNING id),
-				     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
-				           SELECT id, 'commerce7', 'Gold', 1, 12, 'club-gold', 'Pickup' FROM c RETURNING id, client_id),
-				     cu AS (INSERT INTO customers (client_id, email, first_name, last_name)
-				            SELECT id, 'ada@example.com', 'Ada', 'Lovelace' FROM c RETURNING id, client_id),
-				     e AS (INSERT INTO enrollments (client_id, customer_id, tier_id, expires_at, source)
-				           SELECT cu.client_id, cu.id, t.id, now() + interval '1 year', 'api' FROM cu, t RETURNING id, client_id, customer_id, tier_id)
-				INSERT INTO crm_sync_queue (client_id, customer_id, enrollment_id, action_type, tier_id)
-				SELECT client_id, customer_id, id, 'add_membership', tier_id FROM e RETURNING id, enrollment_id`).Scan(&rowID, &enrollment)
-			if err != nil {
-				t.Fatal(err)
-			}
+			client := testfactory.Client(t, pool, testfactory.ClientOpts{Name: "Napa", Tenant: "napa", RateLimitPerMinute: 600})
+			tier := testfactory.Tier(t, pool, client, testfactory.TierOpts{Name: "Gold", C7ClubID: "club-gold", C7DeliveryMethod: "Pickup"})
+			customer := testfactory.Customer(t, pool, client, testfactory.CustomerOpts{Email: "ada@example.com", FirstName: "Ada", LastName: "Lovelace"})
+			enrollment := testfactory.Enrollment(t, pool, testfactory.EnrollmentOpts{CustomerID: customer, TierID: tier})
+			rowID := testfactory.QueueRow(t, pool, testfactory.QueueRowOpts{CustomerID: customer, EnrollmentID: enrollment, TierID: tier})
 			cfg := loadServerConfig(t, map[string]string{
 				"DATABASE_URL":        url,
 				"TIERSYNC_API_TOKEN":  "serve-test-token-123456",
@@ -142,6 +134,7 @@ func eventually(t *testing.T, cond func() bool) {
 // TestServeSyncsToShopify: a Shopify client made through the API (its token sealed in the
 // database), a queued add, and the customer ends with the tag and metafields at the fake.
 func TestServeSyncsToShopify(t *testing.T) {
+	t.Parallel()
 	const shop, token = "napa.myshopify.com", "shpat_secret_napa"
 	fake, fakeURL := shopifytest.Start(t, shopifytest.Options{Shops: map[string]string{shop: token}})
 	fake.AddCustomer(shop, shopifytest.Customer{Email: "ada@example.com", FirstName: "Ada", Tags: []string{"vip"}})
@@ -174,17 +167,10 @@ func TestServeSyncsToShopify(t *testing.T) {
 	}
 	client := post("/api/clients", `{"name":"Napa","crm_type":"shopify","tenant":"`+shop+`","shopify_access_token":"`+token+`"}`)["id"].(string)
 	tier := post("/api/clients/"+client+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"shopify_tag":"club-gold"}`)["id"].(string)
-	var rowID int64
-	var enrollment string
-	err := pool.QueryRow(context.Background(), `
-		WITH cu AS (INSERT INTO customers (client_id, email, first_name, last_name) VALUES ($1, 'ada@example.com', 'Ada', 'L') RETURNING id),
-		     e AS (INSERT INTO enrollments (client_id, customer_id, tier_id, enrolled_at, expires_at, source)
-		           SELECT $1, cu.id, $2, '2026-11-25', '2027-11-25', 'api' FROM cu RETURNING id, customer_id)
-		INSERT INTO crm_sync_queue (client_id, customer_id, enrollment_id, action_type, tier_id)
-		SELECT $1, customer_id, id, 'add_membership', $2 FROM e RETURNING id, enrollment_id`, client, tier).Scan(&rowID, &enrollment)
-	if err != nil {
-		t.Fatal(err)
-	}
+	customer := testfactory.Customer(t, pool, client, testfactory.CustomerOpts{Email: "ada@example.com", FirstName: "Ada", LastName: "L"})
+	enrollment := testfactory.Enrollment(t, pool, testfactory.EnrollmentOpts{CustomerID: customer, TierID: tier,
+		EnrolledAt: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), ExpiresAt: time.Date(2027, 11, 25, 0, 0, 0, 0, time.UTC)})
+	rowID := testfactory.QueueRow(t, pool, testfactory.QueueRowOpts{CustomerID: customer, EnrollmentID: enrollment, TierID: tier})
 	var r syncedRow
 	eventually(t, func() bool {
 		r = readSyncedRow(t, pool, rowID, enrollment)
@@ -209,6 +195,7 @@ func TestServeSyncsToShopify(t *testing.T) {
 // CRM's membership id (the inline wait); while it answers 500 the enrollment still gets a
 // 201 with the row pending, and once it recovers the row completes on its own.
 func TestEnrollWhileCommerce7IsDown(t *testing.T) {
+	t.Parallel()
 	fake, fakeURL := c7test.Start(t, c7test.Options{AppID: "app", AppSecret: "key", RateLimit: -1})
 	url := dbtest.NewURL(t)
 	pool := openPool(t, url)
@@ -276,18 +263,16 @@ func TestEnrollWhileCommerce7IsDown(t *testing.T) {
 }
 
 func TestExpireCommand(t *testing.T) {
+	t.Parallel()
 	url := dbtest.NewURL(t)
 	pool := openPool(t, url)
-	_, err := pool.Exec(context.Background(), `
-		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('N', 'commerce7', 'n', 100) RETURNING id),
-		     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
-		           SELECT id, 'commerce7', 'Gold', 1, 12, 'g', 'Ship' FROM c RETURNING id, client_id),
-		     cu AS (INSERT INTO customers (client_id, email, is_club_member, current_tier_id)
-		            SELECT client_id, 'm' || g || '@example.com', true, id FROM t, generate_series(1, 3) g RETURNING id, client_id, current_tier_id)
-		INSERT INTO enrollments (client_id, customer_id, tier_id, enrolled_at, expires_at, source)
-		SELECT client_id, id, current_tier_id, now() - interval '2 years', now() - interval '1 day', 'api' FROM cu`)
-	if err != nil {
-		t.Fatal(err)
+	client := testfactory.Client(t, pool, testfactory.ClientOpts{RateLimitPerMinute: 100})
+	tier := testfactory.Tier(t, pool, client, testfactory.TierOpts{})
+	for range 3 {
+		customer := testfactory.Customer(t, pool, client, testfactory.CustomerOpts{CurrentTierID: tier})
+		now := time.Now()
+		testfactory.Enrollment(t, pool, testfactory.EnrollmentOpts{CustomerID: customer, TierID: tier,
+			EnrolledAt: now.AddDate(-2, 0, 0), ExpiresAt: now.AddDate(0, 0, -1)})
 	}
 	env := map[string]string{"DATABASE_URL": url}
 	cases := []struct {
@@ -312,6 +297,7 @@ func TestExpireCommand(t *testing.T) {
 // worth Platinum: at the fake, the Gold membership ends "Switching to another club" and a
 // Platinum one is active.
 func TestUpgradeFromOrderWebhooks(t *testing.T) {
+	t.Parallel()
 	fake, fakeURL := c7test.Start(t, c7test.Options{AppID: "app", AppSecret: "key", RateLimit: -1})
 	url := dbtest.NewURL(t)
 	pool := openPool(t, url)
