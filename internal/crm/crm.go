@@ -54,6 +54,7 @@ type Tier struct {
 	// Commerce7: each tier is its own club.
 	C7ClubID         string
 	C7DeliveryMethod string // "Ship" | "Pickup"
+	PickupLocationID string // Pickup tiers: where the member picks up (Commerce7 pickupInventoryLocationId)
 	// Shopify: a customer tag.
 	ShopifyTag string
 }
