@@ -24,6 +24,7 @@ import (
 
 	"tiersync/internal/db"
 	"tiersync/internal/db/dbtest"
+	"tiersync/internal/testfactory"
 )
 
 // binary is the production tiersync; devBinary is tiersync-dev, which serves the fakes.
@@ -178,21 +179,23 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatalf("seed fake customers: %v (%d ids)", err, len(seeded.IDs))
 	}
 	resp.Body.Close()
-	_, err = pool.Exec(ctx, `
-		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('Napa', 'commerce7', 'napa', 1000000) RETURNING id),
-		     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
-		           SELECT id, 'commerce7', 'Gold', 1, 12, 'club-gold', 'Pickup' FROM c RETURNING id, client_id),
-		     cu AS (INSERT INTO customers (client_id, email, first_name, last_name, crm_id, is_club_member, current_tier_id)
-		            SELECT t.client_id, e, 'Member', 'M', crm, true, t.id FROM t, unnest($1::text[], $2::text[]) AS u(e, crm)
-		            RETURNING id, client_id, current_tier_id, crm_id),
-		     en AS (INSERT INTO enrollments (client_id, customer_id, tier_id, expires_at, source)
-		            SELECT client_id, id, current_tier_id, now() + interval '1 year', 'api' FROM cu RETURNING id, client_id, customer_id, tier_id)
-		INSERT INTO crm_sync_queue (client_id, customer_id, enrollment_id, action_type, tier_id, customer_crm_id)
-		SELECT en.client_id, en.customer_id, en.id, 'add_membership', en.tier_id, cu.crm_id FROM en JOIN cu ON cu.id = en.customer_id`,
-		emails, seeded.IDs)
-	if err != nil {
-		t.Fatal(err)
+	client := testfactory.Client(t, pool, testfactory.ClientOpts{Name: "Napa", Tenant: "napa", RateLimitPerMinute: 1000000})
+	tier := testfactory.Tier(t, pool, client, testfactory.TierOpts{Name: "Gold", C7ClubID: "club-gold", C7DeliveryMethod: "Pickup"})
+	members := make([]testfactory.CustomerOpts, n)
+	for i := range members {
+		members[i] = testfactory.CustomerOpts{Email: emails[i], FirstName: "Member", LastName: "M", CRMID: seeded.IDs[i], CurrentTierID: tier}
 	}
+	customerIDs := testfactory.CustomersWith(t, pool, client, members)
+	enrollments := make([]testfactory.EnrollmentOpts, n)
+	for i, c := range customerIDs {
+		enrollments[i] = testfactory.EnrollmentOpts{CustomerID: c, TierID: tier}
+	}
+	enrollmentIDs := testfactory.Enrollments(t, pool, enrollments)
+	queued := make([]testfactory.QueueRowOpts, n)
+	for i, c := range customerIDs {
+		queued[i] = testfactory.QueueRowOpts{CustomerID: c, EnrollmentID: enrollmentIDs[i], TierID: tier, CustomerCRMID: seeded.IDs[i]}
+	}
+	testfactory.QueueRows(t, pool, queued)
 
 	const lease = 3 * time.Second
 	env := []string{

@@ -14,6 +14,7 @@ import (
 
 	"tiersync/internal/db"
 	"tiersync/internal/db/dbtest"
+	"tiersync/internal/testfactory"
 )
 
 // TestDatabaseAway: mid-drain the database refuses tiersync (connections dropped and
@@ -40,18 +41,18 @@ func TestDatabaseAway(t *testing.T) {
 	}
 	seed := func(n int) {
 		t.Helper()
-		_, err := pool.Exec(ctx, `
-			WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('N', 'commerce7', 'napa-'||gen_random_uuid(), 100000)
-			           ON CONFLICT DO NOTHING RETURNING id),
-			     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
-			           SELECT id, 'commerce7', 'Gold', 1, 12, 'club-gold', 'Pickup' FROM c RETURNING id, client_id),
-			     cu AS (INSERT INTO customers (client_id, email, first_name, last_name)
-			            SELECT t.client_id, 'm' || g || '-' || gen_random_uuid() || '@example.com', 'M', 'N' FROM t, generate_series(1, $1) g RETURNING id, client_id)
-			INSERT INTO crm_sync_queue (client_id, customer_id, action_type, tier_id)
-			SELECT cu.client_id, cu.id, 'add_membership', t.id FROM cu, t`, n)
-		if err != nil {
-			t.Fatal(err)
+		client := testfactory.Client(t, pool, testfactory.ClientOpts{Name: "N"})
+		tier := testfactory.Tier(t, pool, client, testfactory.TierOpts{Name: "Gold", C7ClubID: "club-gold", C7DeliveryMethod: "Pickup"})
+		members := make([]testfactory.CustomerOpts, n)
+		for i := range members {
+			members[i] = testfactory.CustomerOpts{FirstName: "M", LastName: "N"}
 		}
+		customers := testfactory.CustomersWith(t, pool, client, members)
+		queued := make([]testfactory.QueueRowOpts, n)
+		for i, c := range customers {
+			queued[i] = testfactory.QueueRowOpts{CustomerID: c, TierID: tier}
+		}
+		testfactory.QueueRows(t, pool, queued)
 	}
 	seed(rows)
 	fake := fakeCRM(t)

@@ -12,6 +12,7 @@ import (
 
 	"tiersync/internal/db"
 	"tiersync/internal/db/dbtest"
+	"tiersync/internal/testfactory"
 )
 
 // TestRateLimitsAndFairness: one big Commerce7 tenant limited to R requests a minute and
@@ -59,17 +60,18 @@ func TestRateLimitsAndFairness(t *testing.T) {
 		var seeded struct{ IDs []string }
 		_ = json.NewDecoder(resp.Body).Decode(&seeded)
 		resp.Body.Close()
-		_, err = pool.Exec(ctx, `
-			WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ($3, 'commerce7', $3, $4) RETURNING id),
-			     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
-			           SELECT id, 'commerce7', 'Gold', 1, 12, 'club-gold', 'Pickup' FROM c RETURNING id, client_id),
-			     cu AS (INSERT INTO customers (client_id, email, crm_id)
-			            SELECT t.client_id, e, crm FROM t, unnest($1::text[], $2::text[]) AS u(e, crm) RETURNING id, client_id, crm_id)
-			INSERT INTO crm_sync_queue (client_id, customer_id, action_type, tier_id, customer_crm_id, priority)
-			SELECT cu.client_id, cu.id, 'add_membership', t.id, cu.crm_id, 0 FROM cu, t`, emails, seeded.IDs, tenant, rate)
-		if err != nil {
-			t.Fatal(err)
+		client := testfactory.Client(t, pool, testfactory.ClientOpts{Name: tenant, Tenant: tenant, RateLimitPerMinute: rate})
+		tier := testfactory.Tier(t, pool, client, testfactory.TierOpts{Name: "Gold", C7ClubID: "club-gold", C7DeliveryMethod: "Pickup"})
+		members := make([]testfactory.CustomerOpts, rows)
+		for i := range members {
+			members[i] = testfactory.CustomerOpts{Email: emails[i], CRMID: seeded.IDs[i]}
 		}
+		customers := testfactory.CustomersWith(t, pool, client, members)
+		queued := make([]testfactory.QueueRowOpts, rows)
+		for i, c := range customers {
+			queued[i] = testfactory.QueueRowOpts{CustomerID: c, TierID: tier, CustomerCRMID: seeded.IDs[i]}
+		}
+		testfactory.QueueRows(t, pool, queued)
 	}
 	// The big backlog is queued first: a plain FIFO claim would make the small tenants wait
 	// behind all of it.
