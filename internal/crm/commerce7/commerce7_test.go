@@ -61,11 +61,14 @@ func setup(t *testing.T, fakeOpts func(*c7test.Options), cfgOpts func(*commerce7
 	return fake, c.Provider("client-1", tenant)
 }
 
-// backend is the contract's view of the fake.
-type backend struct{ fake *c7test.Fake }
+// backend is the contract's view of the fake; opts sets the fake's switches.
+type backend struct {
+	fake *c7test.Fake
+	opts func(*c7test.Options)
+}
 
 func (b *backend) New(t *testing.T) crm.Provider {
-	fake, p := setup(t, nil, nil)
+	fake, p := setup(t, b.opts, nil)
 	b.fake = fake
 	return p
 }
@@ -98,6 +101,11 @@ func (b *backend) AddCustomer(_ *testing.T, email string) string {
 	return b.fake.AddCustomer(tenant, c7test.Customer{FirstName: "Merchant", LastName: "Made", Emails: []string{email}}).ID
 }
 
+// Ready gives the customer a card on file, as a winery that requires one has.
+func (b *backend) Ready(_ *testing.T, customerCRMID string) {
+	b.fake.AddCreditCard(tenant, c7test.CreditCard{CustomerID: customerCRMID})
+}
+
 func fault(op crmtest.Op) c7test.Fault {
 	switch op {
 	case crmtest.OpCreateCustomer:
@@ -123,7 +131,21 @@ func (b *backend) FailNext(_ *testing.T, op crmtest.Op, status int) {
 	b.fake.Inject(f)
 }
 
-func TestContract(t *testing.T) { crmtest.Run(t, &backend{}) }
+// TestContract runs the provider contract against the fake with each switch position of
+// the behaviours no public source confirms (docs/crm-assumptions.md).
+func TestContract(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts func(*c7test.Options)
+	}{
+		{"as documented", nil},
+		{"customer filter ignored", func(o *c7test.Options) { o.IgnoreCustomerFilter = true }},
+		{"card required", func(o *c7test.Options) { o.RequireCard = true }},
+		{"filter ignored and card required", func(o *c7test.Options) { o.IgnoreCustomerFilter, o.RequireCard = true, true }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { crmtest.Run(t, &backend{opts: tc.opts}) })
+	}
+}
 
 func member(t *testing.T, fake *c7test.Fake, p *commerce7.Provider, email string) crm.Customer {
 	t.Helper()

@@ -33,6 +33,13 @@ type Backend interface {
 	FailNext(t *testing.T, op Op, status int)
 }
 
+// Readier is a Backend that must prepare a customer before a membership can be made (a
+// CRM that requires a card on file): the contract calls Ready for every customer it makes
+// known to the CRM. Backends without such a need leave it out.
+type Readier interface {
+	Ready(t *testing.T, customerCRMID string)
+}
+
 // Op names a kind of CRM request the contract injects faults into.
 type Op int
 
@@ -76,6 +83,9 @@ func (w *world) customer() crm.Customer {
 		w.t.Fatalf("EnsureCustomer: %v", err)
 	}
 	c.CRMID = id
+	if r, ok := w.b.(Readier); ok {
+		r.Ready(w.t, id)
+	}
 	return c
 }
 
@@ -258,6 +268,30 @@ var cases = []struct {
 		}
 		w.members(c, w.lower, 0)
 		w.members(c, w.higher, 1)
+	}},
+	{"two customers in one tier: each add, cancel and upgrade is the customer's own", func(w *world) {
+		// A CRM listing that mixes customers (Commerce7's customerId filter not honoured)
+		// must never make one customer's operation answer or change another's membership.
+		a, b := w.customer(), w.customer()
+		idA := w.add(a, w.lower)
+		idB := w.add(b, w.lower)
+		gotB := w.members(b, w.lower, 1)
+		if idB != "" && (idB != gotB[0] || idB == idA) {
+			w.t.Fatalf("add for B answered %q; B's membership is %q, A's %q", idB, gotB[0], idA)
+		}
+		if err := w.p.CancelMembership(w.ctx, w.change(a, w.lower), crm.ReasonExpired); err != nil {
+			w.t.Fatal(err)
+		}
+		w.members(a, w.lower, 0)
+		if got := w.members(b, w.lower, 1); got[0] != gotB[0] {
+			w.t.Fatalf("B's membership changed from %q to %q", gotB[0], got[0])
+		}
+		if _, err := w.upgrade(b); err != nil {
+			w.t.Fatal(err)
+		}
+		w.members(b, w.lower, 0)
+		w.members(b, w.higher, 1)
+		w.members(a, w.higher, 0)
 	}},
 	{"status classes", func(w *world) {
 		c := w.customer()

@@ -26,7 +26,50 @@ type Options struct {
 	// RateLimit is the requests per minute per tenant: 0 means 100 (Commerce7's documented
 	// limit), negative means unlimited.
 	RateLimit int
-	Now       func() time.Time // the clock of the rate-limit window; nil: time.Now
+	// Now is the fake's clock: the rate-limit window, and when a scheduled cancellation
+	// takes effect. nil: time.Now.
+	Now func() time.Time
+
+	// Behaviours of Commerce7 that no public source confirms get a switch each, so that a
+	// client is tested against every one (docs/crm-assumptions.md).
+
+	// IgnoreCustomerFilter makes GET /club-membership?customerId= list every membership
+	// of the tenant, as an API that does not honour the filter would: a client must check
+	// each membership's customerId itself.
+	IgnoreCustomerFilter bool
+	// RequireCard refuses (422, field customerCreditCardId) a POST /club-membership
+	// without a credit card of the customer's own, as Commerce7's help says club
+	// memberships require a card on file. Off: a membership without a card is made.
+	RequireCard bool
+	// CancelDateClear is what a PUT /club-membership/{id} with "cancelDate": null does to
+	// a cancellation scheduled for a later date.
+	CancelDateClear ClearMode
+}
+
+// ClearMode is how the fake answers a request to remove a scheduled cancellation.
+type ClearMode int
+
+const (
+	// ClearRemoves removes the cancel date: the membership stays Active (Commerce7's admin
+	// has "Remove Cancellation"; whether the API does it with a null is not confirmed).
+	ClearRemoves ClearMode = iota
+	// ClearIgnored answers 200 and keeps the cancel date, as an API that ignores a null.
+	ClearIgnored
+	// ClearRefused answers 422 and keeps the cancel date.
+	ClearRefused
+)
+
+// ParseClearMode reads a ClearMode by name: "removes", "ignored" or "refused".
+func ParseClearMode(s string) (ClearMode, error) {
+	switch s {
+	case "removes", "":
+		return ClearRemoves, nil
+	case "ignored":
+		return ClearIgnored, nil
+	case "refused":
+		return ClearRefused, nil
+	}
+	return 0, fmt.Errorf("c7test: cancel date clear mode %q: want removes, ignored or refused", s)
 }
 
 // Customer is a Commerce7 customer.
@@ -137,9 +180,13 @@ type tenantState struct {
 	membershipByID map[string]*Membership
 	membershipsOf  map[string][]*Membership // by customer id
 	addressesOf    map[string][]*Address    // by customer id
-	clubs          map[string]bool          // empty: any club exists
-	windowStart    time.Time
-	windowCount    int
+	cardsOf        map[string][]*CreditCard // by customer id
+	// scheduled are the Active memberships with a cancel date still to come; settle ends
+	// them once it has passed.
+	scheduled   map[string]*Membership
+	clubs       map[string]bool // empty: any club exists
+	windowStart time.Time
+	windowCount int
 }
 
 // Fake is a fake Commerce7. Its methods are safe for concurrent use.
@@ -170,7 +217,8 @@ func New(opts Options) *Fake {
 
 func newTenant() *tenantState {
 	return &tenantState{clubs: map[string]bool{}, customerByID: map[string]*Customer{},
-		membershipByID: map[string]*Membership{}, membershipsOf: map[string][]*Membership{}, addressesOf: map[string][]*Address{}}
+		membershipByID: map[string]*Membership{}, membershipsOf: map[string][]*Membership{}, addressesOf: map[string][]*Address{},
+		cardsOf: map[string][]*CreditCard{}, scheduled: map[string]*Membership{}}
 }
 
 // Close releases every hanging call.
@@ -243,6 +291,7 @@ func (t *tenantState) addMembership(m *Membership) {
 	t.memberships = append(t.memberships, m)
 	t.membershipByID[m.ID] = m
 	t.membershipsOf[m.CustomerID] = append(t.membershipsOf[m.CustomerID], m)
+	t.schedule(m)
 }
 
 // AddAddress seeds an address.
@@ -267,31 +316,6 @@ func (t *tenantState) addAddress(a Address) *Address {
 	t.addresses = append(t.addresses, &a)
 	t.addressesOf[a.CustomerID] = append(t.addressesOf[a.CustomerID], &a)
 	return &a
-}
-
-// AddMembership seeds a membership.
-func (f *Fake) AddMembership(tenant string, m Membership) Membership {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	t := f.seedTenant("AddMembership", tenant)
-	now := f.opts.Now().UTC()
-	if m.ID == "" {
-		m.ID = newID()
-	}
-	if m.Status == "" {
-		m.Status = "Active"
-	}
-	if m.SignupDate.IsZero() {
-		m.SignupDate = now
-	}
-	if m.CreatedAt.IsZero() {
-		m.CreatedAt = now
-	}
-	if m.UpdatedAt.IsZero() {
-		m.UpdatedAt = m.CreatedAt
-	}
-	t.addMembership(&m)
-	return m
 }
 
 // Customers returns the tenant's customers, oldest first.
@@ -331,27 +355,6 @@ func (f *Fake) Addresses(tenant, customerID string) []Address {
 		for _, a := range t.addressesOf[customerID] {
 			out = append(out, *a)
 		}
-	}
-	return out
-}
-
-// Memberships returns the customer's memberships (all of the tenant's when customerID is
-// ""), oldest first.
-func (f *Fake) Memberships(tenant, customerID string) []Membership {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var all []*Membership
-	if t := f.tenants[tenant]; t != nil {
-		for _, m := range t.memberships {
-			if customerID == "" || m.CustomerID == customerID {
-				all = append(all, m)
-			}
-		}
-	}
-	sortByCreation(all)
-	var out []Membership
-	for _, m := range all {
-		out = append(out, *m)
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package c7test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -8,11 +9,92 @@ import (
 
 // Club memberships, as Commerce7's API serves them.
 
-func listMemberships(t *tenantState, customerID, p string) answer {
+// AddMembership seeds a membership. An Active one with a CancelDate is scheduled to end:
+// it turns Cancelled once that day is over (by Options.Now).
+func (f *Fake) AddMembership(tenant string, m Membership) Membership {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t := f.seedTenant("AddMembership", tenant)
+	now := f.opts.Now().UTC()
+	if m.ID == "" {
+		m.ID = newID()
+	}
+	if m.Status == "" {
+		m.Status = "Active"
+	}
+	if m.SignupDate.IsZero() {
+		m.SignupDate = now
+	}
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = now
+	}
+	if m.UpdatedAt.IsZero() {
+		m.UpdatedAt = m.CreatedAt
+	}
+	t.addMembership(&m)
+	t.settle(now)
+	return m
+}
+
+// Memberships returns the customer's memberships (all of the tenant's when customerID is
+// ""), oldest first, as they stand at Options.Now.
+func (f *Fake) Memberships(tenant, customerID string) []Membership {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var all []*Membership
+	if t := f.tenants[tenant]; t != nil {
+		t.settle(f.opts.Now())
+		for _, m := range t.memberships {
+			if customerID == "" || m.CustomerID == customerID {
+				all = append(all, m)
+			}
+		}
+	}
+	sortByCreation(all)
+	var out []Membership
+	for _, m := range all {
+		out = append(out, *m)
+	}
+	return out
+}
+
+// endOfDay is when a cancellation dated d takes effect. Commerce7's help: a membership
+// with a future cancel date "will remain as active until 11:59 pm on the set Cancel
+// Date" (documentation.commerce7.com/how-to-add-remove-a-cancellation-on-a-club-membership).
+// The tenant's time zone is not known to the fake: it uses UTC.
+func endOfDay(d time.Time) time.Time {
+	y, m, day := d.UTC().Date()
+	return time.Date(y, m, day, 0, 0, 0, 0, time.UTC).AddDate(0, 0, 1)
+}
+
+// schedule records m as ending later if it is Active with a cancel date; t's lock held.
+func (t *tenantState) schedule(m *Membership) {
+	if m.Status == "Active" && m.CancelDate != nil {
+		t.scheduled[m.ID] = m
+		return
+	}
+	delete(t.scheduled, m.ID)
+}
+
+// settle ends the scheduled memberships whose cancel date is over; t's lock held. It runs
+// before every request and every read of the state, so the clock alone moves them.
+func (t *tenantState) settle(now time.Time) {
+	for id, m := range t.scheduled {
+		if end := endOfDay(*m.CancelDate); !now.Before(end) {
+			m.Status, m.UpdatedAt = "Cancelled", end
+			delete(t.scheduled, id)
+		}
+	}
+}
+
+func (f *Fake) listMemberships(t *tenantState, customerID, p string) answer {
 	if customerID == "" {
 		return invalid(fieldError{"customerId", "customerId is required"})
 	}
 	all := append([]*Membership(nil), t.membershipsOf[customerID]...)
+	if f.opts.IgnoreCustomerFilter {
+		all = append(all[:0], t.memberships...)
+	}
 	sortByCreation(all)
 	out := []map[string]any{}
 	for _, m := range paged(all, page(p)) {
@@ -66,6 +148,7 @@ func (f *Fake) createMembership(t *tenantState, in membershipIn) answer {
 			errs = append(errs, fieldError{a.field, "Address not found for this customer"})
 		}
 	}
+	errs = append(errs, f.checkCard(t, in)...)
 	if in.OrderDeliveryMethod == "Ship" && in.ShipToCustomerAddressID == "" {
 		errs = append(errs, fieldError{"shipToCustomerAddressId", "shipToCustomerAddressId is required when orderDeliveryMethod is Ship"})
 	}
@@ -97,11 +180,33 @@ type membershipUpdate struct {
 	CancelDate          *string `json:"cancelDate"`
 	CancellationReason  string  `json:"cancellationReason"`
 	OrderDeliveryMethod string  `json:"orderDeliveryMethod"`
+	// clearCancel: the body's cancelDate is an explicit null (a request to remove a
+	// scheduled cancellation), which the pointer alone cannot tell from no cancelDate.
+	clearCancel bool
+}
+
+// decodeUpdate reads a membership update, telling "cancelDate": null from no cancelDate.
+func decodeUpdate(body []byte, then func(membershipUpdate) answer) answer {
+	return decodeThen(body, func(in membershipUpdate) answer {
+		var fields map[string]json.RawMessage
+		if json.Unmarshal(body, &fields) == nil {
+			if v, ok := fields["cancelDate"]; ok && string(v) == "null" {
+				in.clearCancel = true
+			}
+		}
+		return then(in)
+	})
 }
 
 // updateMembership validates the whole update before changing anything, so a refused
-// update (422) leaves the membership as it was, as a real API's would.
-func (f *Fake) updateMembership(m *Membership, in membershipUpdate) answer {
+// update (422) leaves the membership as it was, as a real API's would. A cancel date
+// after today schedules the end (the membership stays Active until that day is over); one
+// of today or earlier cancels at once, as Commerce7's admin cancels.
+func (f *Fake) updateMembership(t *tenantState, m *Membership, in membershipUpdate) answer {
+	now := f.opts.Now().UTC()
+	if in.clearCancel {
+		return f.clearCancellation(t, m, now)
+	}
 	var cancel time.Time
 	if in.CancelDate != nil {
 		d, err := parseDate(*in.CancelDate)
@@ -123,11 +228,31 @@ func (f *Fake) updateMembership(m *Membership, in membershipUpdate) answer {
 	}
 	if !cancel.IsZero() {
 		m.CancelDate, m.CancellationReason, m.Status = &cancel, in.CancellationReason, "Cancelled"
+		if endOfDay(cancel).After(endOfDay(now)) {
+			m.Status = "Active"
+		}
+		t.schedule(m)
 	}
 	if in.OrderDeliveryMethod != "" {
 		m.OrderDeliveryMethod = in.OrderDeliveryMethod
 	}
-	m.UpdatedAt = f.opts.Now().UTC()
+	m.UpdatedAt = now
+	return answer{status: 200, body: membershipOut(*m)}
+}
+
+// clearCancellation answers "cancelDate": null as Options.CancelDateClear says.
+func (f *Fake) clearCancellation(t *tenantState, m *Membership, now time.Time) answer {
+	if m.Status == "Cancelled" {
+		return invalid(fieldError{Message: "Club membership is already cancelled"})
+	}
+	switch f.opts.CancelDateClear {
+	case ClearRefused:
+		return invalid(fieldError{"cancelDate", "cancelDate cannot be removed"})
+	case ClearIgnored:
+		return answer{status: 200, body: membershipOut(*m)}
+	}
+	m.CancelDate, m.CancellationReason, m.UpdatedAt = nil, "", now
+	t.schedule(m)
 	return answer{status: 200, body: membershipOut(*m)}
 }
 

@@ -50,6 +50,24 @@ func (f *Fake) Handler() http.Handler {
 		}
 		writeJSON(w, 200, map[string]any{"ids": ids})
 	})
+	// Giving a customer a card: {"tenant", "customerId", "isDefault"?, "cardBrand"?,
+	// "maskedCardNumber"?} → the card.
+	mux.HandleFunc("POST /_fake/commerce7/credit-cards", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Tenant string `json:"tenant"`
+			CreditCard
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Tenant == "" || in.CustomerID == "" {
+			writeJSON(w, 400, map[string]string{"error": `want {"tenant", "customerId", ...}`})
+			return
+		}
+		card, err := f.addCreditCard(in.Tenant, in.CreditCard)
+		if err != nil {
+			writeJSON(w, 400, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, 200, card)
+	})
 	mux.HandleFunc("POST /_fake/commerce7/clubs", func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ Tenant, ClubID string }
 		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Tenant == "" || in.ClubID == "" {
@@ -109,6 +127,9 @@ func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request) {
 	// can read the answer (a test that inspects the log right after its call sees it).
 	f.mu.Lock()
 	latency := f.core.Latency()
+	if t := f.tenant(rec.Tenant); t != nil {
+		t.settle(f.opts.Now()) // scheduled cancellations end by the fake's clock alone
+	}
 	a, fault := f.admitAndFault(r, rec)
 	if a.status == 0 && (fault == nil || fault.Kind == FaultLoseAnswer) {
 		a = f.route(r.Method, path, r.URL.Query(), raw, f.tenant(rec.Tenant))
@@ -200,8 +221,13 @@ func (f *Fake) route(method, path string, q map[string][]string, body []byte, t 
 			return notFound("Customer")
 		}
 		return decodeThen(body, func(in Address) answer { return createAddress(t, parts[1], in) })
+	case method == "GET" && len(parts) == 3 && parts[0] == "customer" && parts[2] == "credit-card":
+		if t.customer(parts[1]) == nil {
+			return notFound("Customer")
+		}
+		return listCards(t, parts[1])
 	case method == "GET" && len(parts) == 1 && parts[0] == "club-membership":
-		return listMemberships(t, get("customerId"), get("page"))
+		return f.listMemberships(t, get("customerId"), get("page"))
 	case method == "POST" && len(parts) == 1 && parts[0] == "club-membership":
 		return decodeThen(body, func(in membershipIn) answer { return f.createMembership(t, in) })
 	case method == "GET" && len(parts) == 2 && parts[0] == "club-membership":
@@ -214,7 +240,7 @@ func (f *Fake) route(method, path string, q map[string][]string, body []byte, t 
 		if m == nil {
 			return notFound("Club membership")
 		}
-		return decodeThen(body, func(in membershipUpdate) answer { return f.updateMembership(m, in) })
+		return decodeUpdate(body, func(in membershipUpdate) answer { return f.updateMembership(t, m, in) })
 	}
 	return fail(404, "notFound", fmt.Sprintf("No route for %s %s", method, path))
 }
