@@ -138,7 +138,10 @@ type TierOpts struct {
 	MinLTVCents      int64
 	C7ClubID         string
 	C7DeliveryMethod string // "Ship" or "Pickup"
-	ShopifyTag       string
+	// C7PickupLocationID is a Pickup tier's Commerce7 inventory location: default
+	// "location-<random>" for a Pickup tier (the API requires one), none for others.
+	C7PickupLocationID string
+	ShopifyTag         string
 }
 
 // Tier inserts a tier of the client, of the client's CRM type, and returns its id.
@@ -147,11 +150,15 @@ func Tier(t testing.TB, q db.Querier, clientID string, o TierOpts) string {
 	if o.DurationMonths == 0 {
 		o.DurationMonths = 12
 	}
+	if o.C7DeliveryMethod == "Pickup" && o.C7PickupLocationID == "" {
+		o.C7PickupLocationID = "location-" + random(t)
+	}
 	var id string
 	err := q.QueryRow(context.Background(), sqlTierInsert, pgx.StrictNamedArgs{
 		"client_id": clientID, "name": orNil(o.Name), "rank": intOrNil(o.Rank), "duration_months": o.DurationMonths,
 		"min_purchase_cents": o.MinPurchaseCents, "min_ltv_cents": o.MinLTVCents,
-		"c7_club_id": orNil(o.C7ClubID), "c7_delivery_method": orNil(o.C7DeliveryMethod), "shopify_tag": orNil(o.ShopifyTag),
+		"c7_club_id": orNil(o.C7ClubID), "c7_delivery_method": orNil(o.C7DeliveryMethod),
+		"c7_pickup_location_id": orNil(o.C7PickupLocationID), "shopify_tag": orNil(o.ShopifyTag),
 		"default_mapping": "club-" + random(t),
 	}).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -99,21 +99,24 @@ func TestTier(t *testing.T) {
 		name   string
 		client string
 		opts   testfactory.TierOpts
-		want   string // name rank months crm_type club delivery tag, "*" for a random suffix
+		want   string // name rank months crm_type club delivery location tag, "*" for any text
 	}{
-		{"commerce7 defaults", c7, testfactory.TierOpts{}, "Tier 1 1 12 commerce7 club-* Ship -"},
-		{"the next rank", c7, testfactory.TierOpts{Name: "Platinum"}, "Platinum 2 12 commerce7 club-* Ship -"},
+		{"commerce7 defaults", c7, testfactory.TierOpts{}, "Tier 1 1 12 commerce7 club-* Ship - -"},
+		{"the next rank", c7, testfactory.TierOpts{Name: "Platinum"}, "Platinum 2 12 commerce7 club-* Ship - -"},
 		{"commerce7 given", c7, testfactory.TierOpts{Name: "Gold", Rank: 5, DurationMonths: 6, C7ClubID: "club-gold", C7DeliveryMethod: "Pickup"},
-			"Gold 5 6 commerce7 club-gold Pickup -"},
-		{"shopify defaults", shop, testfactory.TierOpts{}, "Tier 1 1 12 shopify - - club-*"},
-		{"shopify given", shop, testfactory.TierOpts{Name: "Gold", ShopifyTag: "gold"}, "Gold 2 12 shopify - - gold"},
+			"Gold 5 6 commerce7 club-gold Pickup location-* -"},
+		{"pickup at a given location", c7, testfactory.TierOpts{C7DeliveryMethod: "Pickup", C7PickupLocationID: "loc-napa"},
+			"Tier 6 6 12 commerce7 club-* Pickup loc-napa -"},
+		{"shopify defaults", shop, testfactory.TierOpts{}, "Tier 1 1 12 shopify - - - club-*"},
+		{"shopify given", shop, testfactory.TierOpts{Name: "Gold", ShopifyTag: "gold"}, "Gold 2 12 shopify - - - gold"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			id := testfactory.Tier(t, pool, c.client, c.opts)
 			var got string
 			if err := pool.QueryRow(ctx, `SELECT concat_ws(' ', name, rank, duration_months, crm_type,
-				coalesce(c7_club_id, '-'), coalesce(c7_delivery_method, '-'), coalesce(shopify_tag, '-'))
+				coalesce(c7_club_id, '-'), coalesce(c7_delivery_method, '-'), coalesce(c7_pickup_location_id, '-'),
+				coalesce(shopify_tag, '-'))
 				FROM tiers WHERE id = $1 AND client_id = $2`, id, c.client).Scan(&got); err != nil {
 				t.Fatal(err)
 			}

@@ -2,11 +2,12 @@
 -- mapping that crm_type needs is filled in unless given: a Commerce7 club shipped to the
 -- member, or a Shopify tag. The rank defaults to one above the client's best tier.
 INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, min_purchase_cents, min_ltv_cents,
-                   c7_club_id, c7_delivery_method, shopify_tag)
+                   c7_club_id, c7_delivery_method, c7_pickup_location_id, shopify_tag)
 SELECT c.id, c.crm_type, coalesce(@name, 'Tier ' || r.rank), r.rank, @duration_months,
        @min_purchase_cents, @min_ltv_cents,
        coalesce(@c7_club_id, CASE WHEN c.crm_type = 'commerce7' THEN @default_mapping END),
        coalesce(@c7_delivery_method, CASE WHEN c.crm_type = 'commerce7' THEN 'Ship' END),
+       @c7_pickup_location_id,
        coalesce(@shopify_tag, CASE WHEN c.crm_type = 'shopify' THEN @default_mapping END)
 FROM clients c
 CROSS JOIN LATERAL (
