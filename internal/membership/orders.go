@@ -29,6 +29,14 @@ type OrderEvent struct {
 	Topic        string
 	Payload      []byte // the raw body, kept in webhook_events
 	Order        Order
+	// Refund: the order pays Order.TotalCents back (a refund is an order of its own);
+	// RefundOf names the original order when the CRM says which. A refund lowers
+	// lifetime value and nothing else: a tier already granted stays until it expires.
+	Refund   bool
+	RefundOf string
+	// Void: the order was cancelled or deleted in the CRM; it leaves lifetime value
+	// (see ApplyOrder).
+	Void bool
 }
 
 // Caps of the webhook bookkeeping fields (dedupe keys live in unique indexes).
@@ -54,6 +62,9 @@ func (ev *OrderEvent) validate() error {
 		if err := CheckCRMID("order customer id", o.CustomerCRMID); err != nil {
 			return err
 		}
+	}
+	if ev.RefundOf != "" && CheckCRMID("refunded order id", ev.RefundOf) != nil {
+		ev.RefundOf = "" // only ever compared with order ids: never a reason to refuse a refund
 	}
 	if o.TotalCents < 0 {
 		return apperr.BadRequestf("order total must not be negative")
@@ -129,6 +140,14 @@ var ErrNeedCustomer = errors.New("order's customer unknown and no email in the p
 // customer (found by CRM id or email, or created), the order (upserted by CRM order id),
 // the lifetime value (the sum of the customer's paid orders, so Create + Update never
 // count twice), and the membership change the order qualifies for.
+//
+// What is not a payment changes no membership, and only the event row is written for
+// what names nobody: an unpaid order, and a paid order with neither a customer id nor an
+// email (a walk-in sale at the tasting-room POS) are ignored. A refund lowers the
+// lifetime value of a customer we know, and a void (an order cancelled or deleted in the
+// CRM) takes the order out of it (applyRefund, applyVoid); a tier already granted stays
+// until it expires, so a refund or a void never ends or downgrades an enrollment, and the
+// lower lifetime value only counts towards the next order.
 func (s *Store) ApplyOrder(ctx context.Context, ev OrderEvent) (OrderResult, error) {
 	if err := ev.validate(); err != nil {
 		return OrderResult{}, err
@@ -142,7 +161,8 @@ func (s *Store) ApplyOrder(ctx context.Context, ev OrderEvent) (OrderResult, err
 		}
 		var eventID int64
 		outcome := WebhookAccepted
-		if o.PaidAt == nil {
+		nobody := o.CustomerCRMID == "" && o.Email == ""
+		if !ev.Void && (nobody || o.PaidAt == nil && !ev.Refund) {
 			outcome = WebhookIgnored // recorded, so a redelivery is a duplicate; nothing to qualify
 		}
 		err := tx.QueryRow(ctx, sqlWebhookEventInsert, pgx.StrictNamedArgs{
@@ -157,24 +177,26 @@ func (s *Store) ApplyOrder(ctx context.Context, ev OrderEvent) (OrderResult, err
 			return fmt.Errorf("order: record webhook: %w", err)
 		}
 		res.Status, res.Action = outcome, OrderNothing
-		if o.PaidAt == nil {
+		switch {
+		case outcome == WebhookIgnored:
 			return nil
+		case ev.Void:
+			return s.applyVoid(ctx, tx, ev, eventID, &res)
+		case ev.Refund:
+			return s.applyRefund(ctx, tx, ev, eventID, &res)
 		}
 
 		customerID, err := s.orderCustomer(ctx, tx, ev.ClientID, o)
 		if err != nil {
 			return err
 		}
-		var orderID string
-		if err := tx.QueryRow(ctx, sqlOrderUpsert, pgx.StrictNamedArgs{
-			"client_id": ev.ClientID, "crm_order_id": o.CRMOrderID, "customer_id": customerID,
-			"total_cents": o.TotalCents, "currency": nullable(o.Currency), "paid_at": o.PaidAt,
-		}).Scan(&orderID); err != nil {
-			return fmt.Errorf("order: upsert: %w", err)
+		orderID, voided, err := upsertOrder(ctx, tx, ev, customerID)
+		if err != nil || voided {
+			return err // a voided order stays out of lifetime value and qualifies for nothing
 		}
-		var ltv int64
-		if err := tx.QueryRow(ctx, sqlCustomerUpdateLTV, pgx.StrictNamedArgs{"id": customerID}).Scan(&ltv); err != nil {
-			return fmt.Errorf("order: lifetime value: %w", err)
+		ltv, err := updateLTV(ctx, tx, customerID)
+		if err != nil {
+			return err
 		}
 		return s.qualify(ctx, tx, ev.ClientID, customerID, orderID, o, ltv, &res)
 	})
@@ -233,10 +255,7 @@ func (s *Store) orderCustomer(ctx context.Context, tx pgx.Tx, clientID string, o
 		}
 	}
 	if o.Email == "" {
-		if o.CustomerCRMID == "" {
-			return "", apperr.BadRequestf("the order has neither a customer id nor an email")
-		}
-		return "", ErrNeedCustomer
+		return "", ErrNeedCustomer // a customer id we don't know (ApplyOrder ignored orders naming nobody)
 	}
 	var crmID *string
 	if o.CustomerCRMID != "" {

@@ -40,6 +40,8 @@ var (
 	//go:embed sql/enrollment_set_membership_id.sql
 	sqlEnrollmentSetMembershipID string
 
+	//go:embed sql/tier_by_c7_club.sql
+	sqlTierByC7Club string
 	//go:embed sql/tier_for_enrollment.sql
 	sqlTierForEnrollment string
 	//go:embed sql/tier_insert.sql
@@ -51,6 +53,10 @@ var (
 
 	//go:embed sql/customer_by_crm_id.sql
 	sqlCustomerByCRMID string
+	//go:embed sql/customer_by_email.sql
+	sqlCustomerByEmail string
+	//go:embed sql/customer_clear_member.sql
+	sqlCustomerClearMember string
 	//go:embed sql/customer_crm_id.sql
 	sqlCustomerCRMID string
 	//go:embed sql/customer_ids_by_email.sql
@@ -68,6 +74,8 @@ var (
 	sqlEnrollmentActiveForUpdate string
 	//go:embed sql/enrollment_active_id.sql
 	sqlEnrollmentActiveID string
+	//go:embed sql/enrollment_by_crm_membership.sql
+	sqlEnrollmentByCRMMembership string
 	//go:embed sql/enrollment_end.sql
 	sqlEnrollmentEnd string
 	//go:embed sql/enrollment_event_insert.sql
@@ -76,6 +84,8 @@ var (
 	sqlEnrollmentGet string
 	//go:embed sql/enrollment_insert.sql
 	sqlEnrollmentInsert string
+	//go:embed sql/enrollment_insert_from_crm.sql
+	sqlEnrollmentInsertFromCRM string
 	//go:embed sql/enrollment_insert_from_order.sql
 	sqlEnrollmentInsertFromOrder string
 	//go:embed sql/enrollment_renew.sql
@@ -92,9 +102,13 @@ var (
 
 	//go:embed sql/order_upsert.sql
 	sqlOrderUpsert string
+	//go:embed sql/order_void.sql
+	sqlOrderVoid string
 
 	//go:embed sql/webhook_event_insert.sql
 	sqlWebhookEventInsert string
+	//go:embed sql/webhook_event_set_outcome.sql
+	sqlWebhookEventSetOutcome string
 	//go:embed sql/webhook_order_claim.sql
 	sqlWebhookOrderClaim string
 	//go:embed sql/webhook_order_owner.sql
