@@ -197,12 +197,13 @@ func TestAddUsesTheCustomersDefaultAddressAndPickup(t *testing.T) {
 	fake.AddAddress(tenant, c7test.Address{CustomerID: c.CRMID, Address: "9 Old Rd", City: "Sonoma", StateCode: "CA", ZipCode: "95476", CountryCode: "US"})
 	home := fake.AddAddress(tenant, c7test.Address{CustomerID: c.CRMID, Address: "2 Main St", City: "Napa", StateCode: "CA", ZipCode: "94558", CountryCode: "US", IsDefault: true})
 	pickup := gold
-	pickup.C7DeliveryMethod = "Pickup"
+	pickup.C7DeliveryMethod, pickup.PickupLocationID = "Pickup", "loc-napa"
 	if _, err := p.AddMembership(context.Background(), crm.MembershipChange{Customer: c, Tier: pickup}); err != nil {
 		t.Fatal(err)
 	}
 	ms := fake.Memberships(tenant, c.CRMID)
-	if len(ms) != 1 || ms[0].OrderDeliveryMethod != "Pickup" || ms[0].BillToCustomerAddressID != home.ID || ms[0].ShipToCustomerAddressID != "" {
+	if len(ms) != 1 || ms[0].OrderDeliveryMethod != "Pickup" || ms[0].PickupInventoryLocationID != "loc-napa" ||
+		ms[0].BillToCustomerAddressID != home.ID || ms[0].ShipToCustomerAddressID != "" {
 		t.Fatalf("memberships %+v, default address %s", ms, home.ID)
 	}
 	if n := len(fake.Addresses(tenant, c.CRMID)); n != 2 {

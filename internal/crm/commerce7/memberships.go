@@ -102,8 +102,14 @@ func (p *Provider) create(ctx context.Context, m crm.MembershipChange, with ids)
 	if with.card != "" {
 		body["customerCreditCardId"] = with.card
 	}
-	if with.pickup != "" && delivery == "Pickup" {
-		body["pickupInventoryLocationId"] = with.pickup
+	// The tier names its pickup location; an old membership's is the fallback (a tier made
+	// before tiers carried one).
+	pickup := m.Tier.PickupLocationID
+	if pickup == "" {
+		pickup = with.pickup
+	}
+	if pickup != "" && delivery == "Pickup" {
+		body["pickupInventoryLocationId"] = pickup
 	}
 	var created membership
 	if err := p.do(ctx, "create club membership", http.MethodPost, "/club-membership", nil, body, &created); err != nil {

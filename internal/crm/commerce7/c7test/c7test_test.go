@@ -121,20 +121,20 @@ func TestAPI(t *testing.T) {
 		{"address without a city", call{method: "POST", path: "/customer/" + ada.ID + "/address", body: `{"address":"3 Elm","zipCode":"1","countryCode":"US","stateCode":"CA"}`}, 422, "city is required"},
 		{"US address without a state", call{method: "POST", path: "/customer/" + ada.ID + "/address", body: `{"address":"3 Elm","city":"Napa","zipCode":"1","countryCode":"US"}`}, 422, "stateCode is required"},
 		{"memberships need a customer", call{method: "GET", path: "/club-membership"}, 422, "customerId is required"},
-		{"membership without a customer", call{method: "POST", path: "/club-membership", body: `{"clubId":"club-gold","orderDeliveryMethod":"Pickup"}`}, 422, "customerId is required"},
+		{"membership without a customer", call{method: "POST", path: "/club-membership", body: `{"clubId":"club-gold","orderDeliveryMethod":"Pickup","pickupInventoryLocationId":"loc-1"}`}, 422, "customerId is required"},
 		{"membership without a club", call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"orderDeliveryMethod":"Ship"}`, ada.ID)}, 422, "clubId is required"},
 		{"membership without a delivery", call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold"}`, ada.ID)}, 422, "orderDeliveryMethod is required"},
-		{"membership with a bad signup date", call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Pickup","signupDate":"soon"}`, ada.ID)}, 422, "signupDate"},
+		{"membership with a bad signup date", call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Pickup","pickupInventoryLocationId":"loc-1","signupDate":"soon"}`, ada.ID)}, 422, "signupDate"},
 		{"membership with malformed JSON", call{method: "POST", path: "/club-membership", body: `{"customerId":`}, 400, "Malformed JSON"},
 		{"membership with a bad delivery", call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Drone"}`, ada.ID)}, 422, "must be Ship or Pickup"},
-		{"membership of an unknown customer", call{method: "POST", path: "/club-membership", body: `{"customerId":"nobody","clubId":"club-gold","orderDeliveryMethod":"Pickup"}`}, 422, "Customer not found"},
-		{"membership in an unknown club", call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-tin","orderDeliveryMethod":"Pickup"}`, ada.ID)}, 422, "Club not found"},
+		{"membership of an unknown customer", call{method: "POST", path: "/club-membership", body: `{"customerId":"nobody","clubId":"club-gold","orderDeliveryMethod":"Pickup","pickupInventoryLocationId":"loc-1"}`}, 422, "Customer not found"},
+		{"membership in an unknown club", call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-tin","orderDeliveryMethod":"Pickup","pickupInventoryLocationId":"loc-1"}`, ada.ID)}, 422, "Club not found"},
 		{"Ship without an address", call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Ship"}`, ada.ID)}, 422, "shipToCustomerAddressId is required"},
 		{"another customer's ship-to address", call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Ship","shipToCustomerAddressId":%q}`, ada.ID, boAddr.ID)}, 422, "Address not found"},
 		{"another customer's bill-to address", call{method: "POST", path: "/club-membership", body: member(fmt.Sprintf(`,"billToCustomerAddressId":%q`, boAddr.ID))}, 422, "billToCustomerAddressId"},
 		{"membership", call{method: "POST", path: "/club-membership", body: member(`,"signupDate":"2026-11-25"`)}, 201, ""},
 		{"a second live membership in the club", call{method: "POST", path: "/club-membership", body: member("")}, 422, "Customer already has an active membership in this club"},
-		{"a membership beside an On Hold one", call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Pickup"}`, bo.ID)}, 422, "Customer already has an active membership in this club"},
+		{"a membership beside an On Hold one", call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Pickup","pickupInventoryLocationId":"loc-1"}`, bo.ID)}, 422, "Customer already has an active membership in this club"},
 		{"unknown membership", call{method: "GET", path: "/club-membership/nothing"}, 404, "Club membership not found"},
 		{"update of an unknown membership", call{method: "PUT", path: "/club-membership/nothing", body: `{}`}, 404, "Club membership not found"},
 	}
@@ -179,7 +179,7 @@ func TestAPI(t *testing.T) {
 func TestMembershipShape(t *testing.T) {
 	f, base := start(t, nil, -1)
 	c := f.AddCustomer("napa", Customer{FirstName: "A", LastName: "B", Emails: []string{"a@example.com"}})
-	r := do(t, base, call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Pickup","customerCreditCardId":"card-1"}`, c.ID)})
+	r := do(t, base, call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Pickup","pickupInventoryLocationId":"loc-1","customerCreditCardId":"card-1"}`, c.ID)})
 	if r.status != 201 {
 		t.Fatalf("create: %d %v", r.status, r.body)
 	}
@@ -261,7 +261,7 @@ func TestCancel(t *testing.T) {
 		t.Fatalf("second cancel: %d %v", r.status, r.body)
 	}
 	// Cancelled, the customer may join the club again.
-	r = do(t, base, call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Pickup"}`, c.ID)})
+	r = do(t, base, call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Pickup","pickupInventoryLocationId":"loc-1"}`, c.ID)})
 	if r.status != 201 {
 		t.Fatalf("re-join: %d %v", r.status, r.body)
 	}
@@ -354,7 +354,7 @@ func TestDefaultRateLimitIs100(t *testing.T) {
 func TestFaults(t *testing.T) {
 	f, base := start(t, nil, -1)
 	c := f.AddCustomer("napa", Customer{FirstName: "A", LastName: "B", Emails: []string{"a@example.com"}})
-	body := fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Pickup"}`, c.ID)
+	body := fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Pickup","pickupInventoryLocationId":"loc-1"}`, c.ID)
 
 	// Faults match by method and path prefix, in order, and are used up.
 	f.Inject(Fault{Method: "POST", Path: "/club-membership", Count: 2, Kind: FaultStatus, Status: 503})
@@ -507,7 +507,7 @@ func TestControlAPI(t *testing.T) {
 		t.Fatalf("injected over HTTP: %d", r.status)
 	}
 	c := f.AddCustomer("napa", Customer{FirstName: "A", LastName: "B", Emails: []string{"a@example.com"}})
-	if r := do(t, base, call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-silver","orderDeliveryMethod":"Pickup"}`, c.ID)}); r.status != 201 {
+	if r := do(t, base, call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-silver","orderDeliveryMethod":"Pickup","pickupInventoryLocationId":"loc-1"}`, c.ID)}); r.status != 201 {
 		t.Fatalf("club added over HTTP: %d %v", r.status, r.body)
 	}
 	if got := getJSON("/_fake/commerce7/memberships?tenant=napa&customerId=" + c.ID)["memberships"].([]any); len(got) != 1 {

@@ -152,6 +152,10 @@ func (f *Fake) createMembership(t *tenantState, in membershipIn) answer {
 	if in.OrderDeliveryMethod == "Ship" && in.ShipToCustomerAddressID == "" {
 		errs = append(errs, fieldError{"shipToCustomerAddressId", "shipToCustomerAddressId is required when orderDeliveryMethod is Ship"})
 	}
+	// Reported of the real API (docs/crm-assumptions.md): a Pickup membership names where.
+	if in.OrderDeliveryMethod == "Pickup" && in.PickupInventoryLocationID == "" {
+		errs = append(errs, fieldError{"pickupInventoryLocationId", "pickupInventoryLocationId is required when orderDeliveryMethod is Pickup"})
+	}
 	signup, err := parseDate(in.SignupDate)
 	if err != nil {
 		errs = append(errs, fieldError{"signupDate", err.Error()})

@@ -58,7 +58,7 @@ func TestRequireCard(t *testing.T) {
 			b := f.AddCustomer("napa", Customer{FirstName: "B", LastName: "B", Emails: []string{"b@example.com"}})
 			cards := map[string]string{"own": f.AddCreditCard("napa", CreditCard{CustomerID: a.ID}).ID,
 				"other's": f.AddCreditCard("napa", CreditCard{CustomerID: b.ID}).ID}
-			body := fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Pickup","customerCreditCardId":%q}`, a.ID, cards[tc.card])
+			body := fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold","orderDeliveryMethod":"Pickup","pickupInventoryLocationId":"loc-1","customerCreditCardId":%q}`, a.ID, cards[tc.card])
 			r := do(t, base, call{method: "POST", path: "/club-membership", body: body})
 			if r.status != tc.status || !strings.Contains(fmt.Sprint(r.body["errors"]), tc.message) {
 				t.Fatalf("%d %v, want %d %q", r.status, r.body, tc.status, tc.message)
