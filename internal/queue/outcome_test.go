@@ -124,7 +124,7 @@ func TestHostileCRMAnswerCostsOnlyItsRow(t *testing.T) {
 				id, err := p.EnsureCustomer(ctx, crm.Customer{Email: tenant + "@example.com", FirstName: "A", LastName: "B"})
 				if err == nil {
 					_, err = p.AddMembership(ctx, crm.MembershipChange{Customer: crm.Customer{CRMID: id},
-						Tier: crm.Tier{ID: "tier-gold", Name: "Gold", C7ClubID: "club-gold", C7DeliveryMethod: "Pickup"}})
+						Tier: crm.Tier{ID: "tier-gold", Name: "Gold", C7ClubID: "club-gold", C7DeliveryMethod: "Pickup", PickupLocationID: "loc-1"}})
 				}
 				if crm.ClassOf(err) == crm.Permanent {
 					return Permanent(err) // as the syncer does
