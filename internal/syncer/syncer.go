@@ -84,7 +84,7 @@ func (s *Syncer) Handle(ctx context.Context, j queue.Job) error {
 	}
 	p, err := newProvider(ctx, r.client)
 	if err != nil {
-		return outcome(fmt.Errorf("row #%d: %s provider: %w", j.ID, r.client.CRMType, err))
+		return outcome(j.ID, fmt.Errorf("%s provider: %w", r.client.CRMType, err))
 	}
 	sub := r.subject
 	change := crm.MembershipChange{Customer: sub.Customer, Tier: sub.Tier, OldTier: sub.OldTier,
@@ -95,12 +95,12 @@ func (s *Syncer) Handle(ctx context.Context, j queue.Job) error {
 
 	if j.ActionType == queue.ActionCancel {
 		// A cancel never creates the customer: one the CRM never knew has nothing to cancel.
-		return outcome(p.CancelMembership(ctx, change, crm.ReasonExpired))
+		return outcome(j.ID, p.CancelMembership(ctx, change, crm.ReasonExpired))
 	}
 
 	crmID, err := p.EnsureCustomer(ctx, sub.Customer)
 	if err != nil {
-		return outcome(err)
+		return outcome(j.ID, err)
 	}
 	if crmID != sub.StoredCRMID {
 		err := s.store.SetCustomerCRMID(ctx, r.item.CustomerID, crmID)
@@ -124,7 +124,7 @@ func (s *Syncer) Handle(ctx context.Context, j queue.Job) error {
 		return queue.Permanent(fmt.Errorf("row #%d: unknown action %q", j.ID, j.ActionType))
 	}
 	if err != nil {
-		return outcome(err)
+		return outcome(j.ID, err)
 	}
 	if membershipID != "" && r.item.EnrollmentID != nil {
 		if err := s.store.SetMembershipID(ctx, *r.item.EnrollmentID, membershipID); err != nil {
@@ -134,14 +134,16 @@ func (s *Syncer) Handle(ctx context.Context, j queue.Job) error {
 	return nil
 }
 
-// outcome maps a CRM error class to what the queue does with the row.
-func outcome(err error) error {
+// outcome maps a CRM error class to what the queue does with the row. A permanent
+// failure names its row, so that a message such as "add a card …, then retry the queue
+// row" tells the operator which one.
+func outcome(id int64, err error) error {
 	if err == nil {
 		return nil
 	}
 	switch crm.ClassOf(err) {
 	case crm.Permanent:
-		return queue.Permanent(err)
+		return queue.Permanent(fmt.Errorf("row #%d: %w", id, err))
 	case crm.Throttled:
 		var e *crm.Error
 		errors.As(err, &e)

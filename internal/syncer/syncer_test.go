@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -166,10 +167,10 @@ func TestOutcomes(t *testing.T) {
 		fault c7test.Fault
 		check func(t *testing.T, err error)
 	}{
-		{"422 fails the row at once with the CRM's message", c7test.Fault{Method: http.MethodPost, Path: "/club-membership", Kind: c7test.FaultStatus, Status: 422},
+		{"422 fails the row at once with the CRM's message and the row's id", c7test.Fault{Method: http.MethodPost, Path: "/club-membership", Kind: c7test.FaultStatus, Status: 422},
 			func(t *testing.T, err error) {
-				if !queue.IsPermanent(err) {
-					t.Fatalf("%v: not permanent", err)
+				if !queue.IsPermanent(err) || !regexp.MustCompile(`^row #\d+: commerce7: `).MatchString(err.Error()) {
+					t.Fatalf("%v: want permanent, naming its row", err)
 				}
 			}},
 		{"429 is a throttle with the CRM's wait", c7test.Fault{Kind: c7test.FaultStatus, Status: 429, RetryAfter: 42},
