@@ -111,7 +111,7 @@ func benchE2E(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	tier, err := post("/api/clients/"+client["id"].(string)+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"c7_club_id":"club-gold","c7_delivery_method":"Pickup"}`)
+	tier, err := post("/api/clients/"+client["id"].(string)+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"c7_club_id":"club-gold","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-1"}`)
 	if err != nil {
 		return err
 	}

@@ -75,6 +75,9 @@ type story struct {
 
 	clients map[string]string            // crm type → client id
 	tiers   map[string]map[string]string // crm type → tier name → id
+	// c7Hooks is the Basic auth of the Commerce7 client's own webhook credentials, from
+	// its creation answer.
+	c7Hooks string
 }
 
 func (s *story) say(format string, args ...any) { fmt.Fprintf(s.out, format+"\n", args...) }
@@ -141,11 +144,16 @@ func (s *story) setup(ctx context.Context) error {
 		}
 		id := out["id"].(string)
 		s.clients[c.crm] = id
+		if c.crm == "commerce7" {
+			user, _ := out["webhook_user"].(string)
+			pass, _ := out["webhook_password"].(string)
+			s.c7Hooks = "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+		}
 		s.tiers[c.crm] = map[string]string{}
 		for rank, t := range []struct{ name, rule string }{
 			{"Silver", `"min_purchase_cents":5000`}, {"Gold", `"min_purchase_cents":15000`}, {"Platinum", `"min_ltv_cents":50000`},
 		} {
-			mapping := `"c7_club_id":"club-` + strings.ToLower(t.name) + `","c7_delivery_method":"Pickup"`
+			mapping := `"c7_club_id":"club-` + strings.ToLower(t.name) + `","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-tasting-room"`
 			if c.crm == "shopify" {
 				mapping = `"shopify_tag":"club-` + strings.ToLower(t.name) + `"`
 			}
@@ -233,7 +241,7 @@ func (s *story) outage(ctx context.Context) error {
 			body := fmt.Sprintf(`{"object":"Order","action":"Create","tenantId":%q,"user":"Tasting Room","payload":{"id":"order-%d","total":%d,"orderPaidDate":%q,"updatedAt":%q,"customer":{"email":"member%d@cwinery.example","firstName":"Member","lastName":"No. %d"}}}`,
 				demoC7Tenant, i+1, total, time.Now().UTC().Format(time.RFC3339), time.Now().UTC().Format(time.RFC3339Nano), member, member)
 			status, out, err = s.call(ctx, "POST", "/webhooks/commerce7", body, map[string]string{
-				"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(demoHookUser+":"+demoHookPassword))})
+				"Authorization": s.c7Hooks})
 		} else {
 			body := fmt.Sprintf(`{"id":%d,"email":"member%d@swinery.example","total_price":"%d.%02d","currency":"USD","financial_status":"paid","processed_at":%q,"customer":{"id":%d,"email":"member%d@swinery.example","first_name":"Member","last_name":"No. %d"}}`,
 				900000+i, member, total/100, total%100, time.Now().UTC().Format(time.RFC3339), 700000+member, member, member)

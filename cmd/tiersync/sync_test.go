@@ -225,7 +225,7 @@ func TestEnrollWhileCommerce7IsDown(t *testing.T) {
 		return resp.StatusCode, out
 	}
 	_, c := post("/api/clients", `{"name":"Napa","crm_type":"commerce7","tenant":"napa","rate_limit_per_minute":6000}`)
-	_, tier := post("/api/clients/"+c["id"].(string)+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"c7_club_id":"club-gold","c7_delivery_method":"Pickup"}`)
+	_, tier := post("/api/clients/"+c["id"].(string)+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"c7_club_id":"club-gold","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-1"}`)
 	enroll := func(email string) (int, map[string]any) {
 		return post("/api/enrollments", `{"client_id":"`+c["id"].(string)+`","tier_id":"`+tier["id"].(string)+
 			`","customer":{"email":"`+email+`","first_name":"Ada","last_name":"Lovelace"}}`)
@@ -330,10 +330,12 @@ func TestUpgradeFromOrderWebhooks(t *testing.T) {
 		return out
 	}
 	token := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+apiToken) }
-	hooks := func(r *http.Request) { r.SetBasicAuth("hooks", "hook-secret") }
-	client := post("/api/clients", `{"name":"Napa","crm_type":"commerce7","tenant":"napa","rate_limit_per_minute":6000}`, token)["id"].(string)
-	post("/api/clients/"+client+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"min_purchase_cents":5000,"c7_club_id":"club-gold","c7_delivery_method":"Pickup"}`, token)
-	post("/api/clients/"+client+"/tiers", `{"name":"Platinum","rank":2,"duration_months":12,"min_purchase_cents":20000,"c7_club_id":"club-plat","c7_delivery_method":"Pickup"}`, token)
+	napa := post("/api/clients", `{"name":"Napa","crm_type":"commerce7","tenant":"napa","rate_limit_per_minute":6000}`, token)
+	client := napa["id"].(string)
+	// Commerce7 posts with the client's own webhook credentials, shown once at its creation.
+	hooks := func(r *http.Request) { r.SetBasicAuth(napa["webhook_user"].(string), napa["webhook_password"].(string)) }
+	post("/api/clients/"+client+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"min_purchase_cents":5000,"c7_club_id":"club-gold","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-1"}`, token)
+	post("/api/clients/"+client+"/tiers", `{"name":"Platinum","rank":2,"duration_months":12,"min_purchase_cents":20000,"c7_club_id":"club-plat","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-1"}`, token)
 	order := func(id, total string) {
 		body := `{"object":"Order","action":"Create","tenantId":"napa","user":"Staff","payload":{"id":"` + id + `","total":` + total +
 			`,"orderPaidDate":"` + time.Now().UTC().Format(time.RFC3339) + `","updatedAt":"u","customer":{"email":"ada@example.com","firstName":"Ada","lastName":"Lovelace"}}}`

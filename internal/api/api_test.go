@@ -338,6 +338,10 @@ func TestTiers(t *testing.T) {
 		{"negative ltv", c7Tiers, `{"name":"S","rank":1,"duration_months":12,"min_ltv_cents":-1,"c7_club_id":"c2"}`, 422, "min_ltv_cents"},
 		{"negative rank", c7Tiers, `{"name":"S","rank":-1,"duration_months":12,"c7_club_id":"c2"}`, 422, "rank"},
 		{"bad delivery", c7Tiers, `{"name":"S","rank":1,"duration_months":12,"c7_club_id":"c2","c7_delivery_method":"Drone"}`, 422, "c7_delivery_method"},
+		{"Pickup without location", c7Tiers, `{"name":"S","rank":1,"duration_months":12,"c7_club_id":"c2","c7_delivery_method":"Pickup"}`, 422, "needs c7_pickup_location_id"},
+		{"Pickup with a blank location", c7Tiers, `{"name":"S","rank":1,"duration_months":12,"c7_club_id":"c2","c7_delivery_method":"Pickup","c7_pickup_location_id":" "}`, 422, "needs c7_pickup_location_id"},
+		{"location on a Ship tier", c7Tiers, `{"name":"S","rank":1,"duration_months":12,"c7_club_id":"c2","c7_pickup_location_id":"loc-1"}`, 422, "only for Pickup tiers"},
+		{"location on shopify", shTiers, `{"name":"S","rank":2,"duration_months":12,"shopify_tag":"t2","c7_pickup_location_id":"loc-1"}`, 422, "c7_pickup_location_id"},
 		{"c7 without club", c7Tiers, `{"name":"S","rank":1,"duration_months":12}`, 422, "c7_club_id"},
 		{"tag on c7", c7Tiers, `{"name":"S","rank":1,"duration_months":12,"c7_club_id":"c2","shopify_tag":"x"}`, 422, "shopify_tag"},
 		{"club on shopify", shTiers, `{"name":"S","rank":2,"duration_months":12,"c7_club_id":"c2"}`, 422, "c7_club_id"},
@@ -362,13 +366,17 @@ func TestTiers(t *testing.T) {
 		t.Fatalf("rejected requests wrote %d tier(s)", after-before)
 	}
 
-	if status, body := h.do("POST", c7Tiers, `{"name":"Silver","rank":1,"duration_months":12,"c7_club_id":"club-silver","c7_delivery_method":"Pickup"}`); status != 201 {
+	if status, body := h.do("POST", c7Tiers, `{"name":"Silver","rank":1,"duration_months":12,"c7_club_id":"club-silver","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-napa"}`); status != 201 {
 		t.Fatalf("second tier: %d %v", status, body)
 	}
 	status, list := h.do("GET", c7Tiers, "")
 	items, _ := list["items"].([]any)
 	if status != 200 || len(items) != 2 || items[0].(map[string]any)["name"] != "Silver" || items[1].(map[string]any)["name"] != "Gold" {
 		t.Fatalf("tiers by rank: %d %v", status, list)
+	}
+	if silver, gold := items[0].(map[string]any), items[1].(map[string]any); silver["c7_pickup_location_id"] != "loc-napa" ||
+		gold["c7_pickup_location_id"] != nil {
+		t.Fatalf("c7_pickup_location_id: Pickup %v, Ship %v", silver["c7_pickup_location_id"], gold["c7_pickup_location_id"])
 	}
 	if status, _ := h.do("GET", "/api/clients/00000000-0000-4000-8000-000000000000/tiers", ""); status != 404 {
 		t.Fatalf("tiers of unknown client: %d, want 404", status)

@@ -35,7 +35,22 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
+	// A Commerce7 client's answer carries its webhook credentials: the only time they are
+	// shown (GET never does).
 	writeJSON(w, http.StatusCreated, c)
+}
+
+// rotateWebhookCredentials is POST /api/clients/{client_id}/webhook-credentials: a new
+// Commerce7 webhook pair, shown once in the answer; the old one stops working at once.
+func (s *Server) rotateWebhookCredentials(w http.ResponseWriter, r *http.Request) {
+	c, err := s.opts.Store.RotateWebhookCredentials(r.Context(), r.PathValue("client_id"))
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	// The operator's audit trail: who rotated is the API token's holder, when is the log's time.
+	s.log.Info("commerce7 webhook credentials rotated", "client_id", c.ID, "tenant", c.Tenant, "webhook_user", c.User)
+	writeJSON(w, http.StatusOK, c)
 }
 
 func (s *Server) listClients(w http.ResponseWriter, r *http.Request) {
@@ -60,6 +75,7 @@ type createTierBody struct {
 	MinLTVCents      *int64  `json:"min_ltv_cents"`
 	C7ClubID         *string `json:"c7_club_id"`
 	C7DeliveryMethod *string `json:"c7_delivery_method"`
+	C7PickupLocation *string `json:"c7_pickup_location_id"`
 	ShopifyTag       *string `json:"shopify_tag"`
 }
 
@@ -76,7 +92,7 @@ func (s *Server) createTier(w http.ResponseWriter, r *http.Request) {
 	t, err := s.opts.Store.CreateTier(r.Context(), r.PathValue("client_id"), membership.NewTier{
 		Name: *b.Name, Rank: *b.Rank, DurationMonths: *b.DurationMonths,
 		MinPurchaseCents: b.MinPurchaseCents, MinLTVCents: b.MinLTVCents,
-		C7ClubID: b.C7ClubID, C7DeliveryMethod: b.C7DeliveryMethod, ShopifyTag: b.ShopifyTag,
+		C7ClubID: b.C7ClubID, C7DeliveryMethod: b.C7DeliveryMethod, C7PickupLocationID: b.C7PickupLocation, ShopifyTag: b.ShopifyTag,
 	})
 	if err != nil {
 		fail(w, r, err)

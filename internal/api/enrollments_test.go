@@ -35,7 +35,9 @@ func newEnrollWorld(t *testing.T) *enrollWorld {
 
 func (w *enrollWorld) body(client, tier, extra, customer string) string {
 	if customer == "" {
-		customer = `{"email":"ada@example.com","first_name":"Ada","last_name":"Lovelace"}`
+		// An address: the Commerce7 tiers are Ship tiers, which need one for a new customer.
+		customer = `{"email":"ada@example.com","first_name":"Ada","last_name":"Lovelace",` +
+			`"address":{"address":"1 Vine St","city":"Napa","state_code":"CA","zip_code":"94558","country_code":"US"}}`
 	}
 	return fmt.Sprintf(`{"client_id":%q,"tier_id":%q%s,"customer":%s}`, client, tier, extra, customer)
 }

@@ -157,9 +157,11 @@ func TestCommerce7WebhookAuth(t *testing.T) {
 			h := newHarness(t, func(o *api.Options, _ *pgxpool.Pool) {
 				o.Webhooks = api.Webhooks{Commerce7User: c.wantUser, Commerce7Password: c.want}
 			})
-			if status, body := h.do("POST", "/api/clients", `{"name":"Napa","crm_type":"commerce7","tenant":"napa"}`); status != 201 {
-				t.Fatalf("setup: %d %v", status, body)
+			status, client := h.do("POST", "/api/clients", `{"name":"Napa","crm_type":"commerce7","tenant":"napa"}`)
+			if status != 201 {
+				t.Fatalf("setup: %d %v", status, client)
 			}
+			h.makeLegacy(client["id"].(string)) // the global pair serves only legacy clients
 			auth := map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(c.user+":"+c.pass))}
 			status, body := h.doWith("POST", "/webhooks/commerce7", c7Order("o1", "Create", "6000", "2026-11-20T10:00:00Z", "u1", ada), auth)
 			if status != c.status {

@@ -96,6 +96,7 @@ func TestScrapesCostTheDatabaseNothing(t *testing.T) {
 		t.Fatalf("client: %d %v", status, body)
 	}
 	client := body["id"].(string)
+	h.makeLegacy(client) // its webhook below authenticates with the global pair
 	if status, body := h.do("POST", "/api/clients/"+client+"/tiers",
 		`{"name":"Gold","rank":1,"duration_months":12,"min_purchase_cents":5000,"c7_club_id":"club-gold"}`); status != 201 {
 		t.Fatalf("tier: %d %v", status, body)

@@ -100,6 +100,7 @@ func (s *Server) routes() {
 	}
 	api("POST /api/clients", s.createClient)
 	api("GET /api/clients", s.listClients)
+	api("POST /api/clients/{client_id}/webhook-credentials", s.rotateWebhookCredentials)
 	api("POST /api/clients/{client_id}/tiers", s.createTier)
 	api("GET /api/clients/{client_id}/tiers", s.listTiers)
 	api("POST /api/enrollments", s.enroll)

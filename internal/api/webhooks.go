@@ -18,8 +18,9 @@ import (
 
 // Webhooks configures the CRM webhook endpoints.
 type Webhooks struct {
-	// Commerce7 sends one Basic auth pair; without it configured (both halves, neither
-	// empty) its webhooks are refused.
+	// Commerce7User and Commerce7Password are the global Basic auth pair (deprecated): it
+	// authenticates only the webhooks of clients made before per-client credentials, until
+	// theirs are rotated; unset (either half empty), those clients' webhooks are refused.
 	Commerce7User, Commerce7Password string
 	// Commerce7EchoUser is the webhook "user" of our own API writes, which are ignored.
 	Commerce7EchoUser string
@@ -50,14 +51,14 @@ func webhookAnswer(w http.ResponseWriter, status string) {
 }
 
 // commerce7Webhook is POST /webhooks/commerce7. Commerce7 signs nothing: the Basic auth
-// pair it was configured with is the proof. Orders are deduplicated on id + action +
-// updatedAt (Commerce7 has no event id).
+// pair it was configured with is the proof, and it must be the pair of the client whose
+// tenant the body names (commerce7Authorized), so one winery's pair cannot post for
+// another. Orders are deduplicated on id + action + updatedAt (Commerce7 has no event id).
 func (s *Server) commerce7Webhook(w http.ResponseWriter, r *http.Request) {
 	cfg := s.opts.Webhooks
 	user, pass, ok := r.BasicAuth()
-	if !ok || !credentialsMatch(user, pass, cfg.Commerce7User, cfg.Commerce7Password) {
-		w.Header().Set("WWW-Authenticate", `Basic realm="tiersync webhooks"`)
-		writeError(w, http.StatusUnauthorized, "missing or wrong Basic auth for Commerce7 webhooks")
+	if !ok {
+		refuseCommerce7(w, r, nil)
 		return
 	}
 	raw, err := readJSONBody(r)
@@ -73,6 +74,10 @@ func (s *Server) commerce7Webhook(w http.ResponseWriter, r *http.Request) {
 	client, err := s.opts.Store.ClientByTenant(r.Context(), membership.CRMCommerce7, hook.TenantID)
 	if err != nil {
 		fail(w, r, err)
+		return
+	}
+	if ok, err := s.commerce7Authorized(r.Context(), client, user, pass); err != nil || !ok {
+		refuseCommerce7(w, r, err)
 		return
 	}
 	order, ok, err := hook.Order(cfg.Commerce7EchoUser)

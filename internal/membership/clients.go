@@ -32,7 +32,7 @@ const (
 )
 
 // Client is a winery. Its stored CRM token never leaves the package in clear except
-// through ShopifyToken.
+// through ShopifyToken; its webhook password never leaves it at all after it is made.
 type Client struct {
 	ID                 string    `json:"id"`
 	Name               string    `json:"name"`
@@ -40,6 +40,10 @@ type Client struct {
 	Tenant             string    `json:"tenant"`
 	RateLimitPerMinute int       `json:"rate_limit_per_minute"`
 	CreatedAt          time.Time `json:"created_at"`
+	// WebhookAuth is how a Commerce7 client's webhooks authenticate: WebhookAuthOwn or
+	// WebhookAuthGlobal (made before per-client credentials; rotate to leave it). Null for
+	// Shopify.
+	WebhookAuth *string `json:"webhook_auth"`
 }
 
 // NewClient is the input of CreateClient. Pointers tell "absent" from "zero"; the HTTP
@@ -101,16 +105,27 @@ func (in *NewClient) validate() error {
 	return nil
 }
 
-// CreateClient stores a new client, its Shopify token encrypted.
-func (s *Store) CreateClient(ctx context.Context, in NewClient) (Client, error) {
+// CreateClient stores a new client, its Shopify token encrypted. A Commerce7 client gets
+// its own webhook credentials, returned here in clear and never again.
+func (s *Store) CreateClient(ctx context.Context, in NewClient) (ClientWithCredentials, error) {
 	if err := in.validate(); err != nil {
-		return Client{}, err
+		return ClientWithCredentials{}, err
+	}
+	var creds *WebhookCredentials
+	var hookUser *string
+	var hookHash []byte
+	if in.CRMType == CRMCommerce7 {
+		c, hash, err := newWebhookCredentials()
+		if err != nil {
+			return ClientWithCredentials{}, fmt.Errorf("create client: %w", err)
+		}
+		creds, hookUser, hookHash = &c, &c.User, hash
 	}
 	rate := DefaultCommerce7RatePerMinute
 	if in.CRMType == CRMShopify {
 		rate = DefaultShopifyRatePerMinute
 		if s.box == nil {
-			return Client{}, errors.New("create shopify client: no TIERSYNC_SECRET_KEY to encrypt its token")
+			return ClientWithCredentials{}, errors.New("create shopify client: no TIERSYNC_SECRET_KEY to encrypt its token")
 		}
 	}
 	if in.RateLimitPerMinute != nil {
@@ -131,24 +146,25 @@ func (s *Store) CreateClient(ctx context.Context, in NewClient) (Client, error) 
 				return err
 			}
 		}
-		err := tx.QueryRow(ctx, sqlClientInsert, pgx.StrictNamedArgs{
+		row := tx.QueryRow(ctx, sqlClientInsert, pgx.StrictNamedArgs{
 			"id": id, "name": in.Name, "crm_type": in.CRMType, "tenant": in.Tenant,
 			"rate_limit_per_minute": rate, "shopify_access_token_enc": sealed,
-		}).Scan(&c.ID, &c.Name, &c.CRMType, &c.Tenant, &c.RateLimitPerMinute, &c.CreatedAt)
-		if err != nil {
+			"webhook_user": hookUser, "webhook_password_hash": hookHash,
+		})
+		var err error
+		if c, err = scanClientRow(row); err != nil {
 			return err
 		}
 		// The client's CRM requests draw from their own bucket in the queue, at its rate.
 		return queue.SetRate(ctx, tx, rateKey(c.ID), c.RateLimitPerMinute)
 	})
 	if name, ok := db.UniqueViolation(err); ok && name == "clients_tenant_key" {
-		return Client{}, apperr.Conflictf("a client with tenant %q already exists", in.Tenant)
+		return ClientWithCredentials{}, apperr.Conflictf("a client with tenant %q already exists", in.Tenant)
 	}
 	if err != nil {
-		return Client{}, fmt.Errorf("create client: %w", err)
+		return ClientWithCredentials{}, fmt.Errorf("create client: %w", err)
 	}
-	c.CreatedAt = c.CreatedAt.UTC()
-	return c, nil
+	return ClientWithCredentials{Client: c, WebhookCredentials: creds}, nil
 }
 
 type clientCursor struct {
@@ -208,10 +224,22 @@ func (s *Store) GetClient(ctx context.Context, id string) (Client, error) {
 	return c, nil
 }
 
-func scanClient(row pgx.CollectableRow) (Client, error) {
+func scanClient(row pgx.CollectableRow) (Client, error) { return scanClientRow(row) }
+
+// scanClientRow reads the client columns every client statement returns, in their order
+// (webhook_legacy last: whether a Commerce7 client still has no credentials of its own).
+func scanClientRow(row pgx.Row) (Client, error) {
 	var c Client
-	err := row.Scan(&c.ID, &c.Name, &c.CRMType, &c.Tenant, &c.RateLimitPerMinute, &c.CreatedAt)
+	var legacy bool
+	err := row.Scan(&c.ID, &c.Name, &c.CRMType, &c.Tenant, &c.RateLimitPerMinute, &c.CreatedAt, &legacy)
 	c.CreatedAt = c.CreatedAt.UTC()
+	if c.CRMType == CRMCommerce7 {
+		auth := WebhookAuthOwn
+		if legacy {
+			auth = WebhookAuthGlobal
+		}
+		c.WebhookAuth = &auth
+	}
 	return c, err
 }
 

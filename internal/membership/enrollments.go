@@ -216,8 +216,8 @@ func (s *Store) Enroll(ctx context.Context, in NewEnrollment) (EnrollResult, err
 			return fmt.Errorf("enroll: read client: %w", err)
 		}
 		var duration int
-		var tierClient string
-		if err := tx.QueryRow(ctx, sqlTierForEnrollment, pgx.StrictNamedArgs{"id": in.TierID}).Scan(&tierClient, &duration); errors.Is(err, pgx.ErrNoRows) {
+		var tierClient, delivery string
+		if err := tx.QueryRow(ctx, sqlTierForEnrollment, pgx.StrictNamedArgs{"id": in.TierID}).Scan(&tierClient, &duration, &delivery); errors.Is(err, pgx.ErrNoRows) {
 			return apperr.NotFoundf("tier %s not found", in.TierID)
 		} else if err != nil {
 			return fmt.Errorf("enroll: read tier: %w", err)
@@ -229,10 +229,11 @@ func (s *Store) Enroll(ctx context.Context, in NewEnrollment) (EnrollResult, err
 		c := in.Customer
 		var customerID string
 		var crmID *string
+		var hasAddress bool
 		err := tx.QueryRow(ctx, sqlCustomerUpsert, pgx.StrictNamedArgs{
 			"client_id": in.ClientID, "email": c.Email, "first_name": c.FirstName, "last_name": c.LastName,
 			"phone": c.Phone, "address": c.Address, "crm_id": c.CRMID,
-		}).Scan(&customerID, &crmID)
+		}).Scan(&customerID, &crmID, &hasAddress)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// The customer exists with another crm_id: the upsert's WHERE refused it.
 			return apperr.Conflictf("customer %s is linked to another CRM customer than %s", c.Email, *c.CRMID)
@@ -242,6 +243,9 @@ func (s *Store) Enroll(ctx context.Context, in NewEnrollment) (EnrollResult, err
 		}
 		if err != nil {
 			return fmt.Errorf("enroll: customer: %w", err)
+		}
+		if err := checkShipAddress(res.CRMType, delivery, crmID, hasAddress); err != nil {
+			return err // the transaction rolls back: nothing is written
 		}
 
 		e := &res.Enrollment
@@ -285,6 +289,19 @@ func (s *Store) Enroll(ctx context.Context, in NewEnrollment) (EnrollResult, err
 	res.Enrollment.EnrolledAt = res.Enrollment.EnrolledAt.UTC()
 	res.Enrollment.ExpiresAt = res.Enrollment.ExpiresAt.UTC()
 	return res, nil
+}
+
+// checkShipAddress refuses a Commerce7 Ship membership that could only fail at the CRM:
+// Commerce7 ships to an address of the customer's, and a customer we create there has
+// none unless the enrollment (or an earlier one) brought it. A customer with a crm_id is
+// already in Commerce7 and may have an address there, which the syncer uses.
+func checkShipAddress(crmType, delivery string, crmID *string, hasAddress bool) error {
+	if crmType != CRMCommerce7 || delivery != DeliveryShip || crmID != nil || hasAddress {
+		return nil
+	}
+	return apperr.Invalidf("a Ship tier needs the customer's address: send customer.address " +
+		"{address, address2?, city, state_code (required in the US), zip_code, country_code}, " +
+		"or customer.crm_id of a Commerce7 customer who has an address there")
 }
 
 // GetEnrollment returns an enrollment and its latest queue row (nil when it has none).

@@ -45,8 +45,8 @@ func (s *Store) SyncSubject(ctx context.Context, ref SyncRef) (SyncSubject, erro
 		"old_tier_id": ref.OldTierID, "enrollment_id": ref.EnrollmentID,
 	}).Scan(&sub.CRMType, &sub.Tenant,
 		&sub.Customer.Email, &sub.Customer.FirstName, &sub.Customer.LastName, &sub.Customer.Phone, &addr, &sub.Customer.CRMID,
-		&sub.Tier.ID, &sub.Tier.Name, &sub.Tier.C7ClubID, &sub.Tier.C7DeliveryMethod, &sub.Tier.ShopifyTag,
-		&oldID, &old.Name, &old.C7ClubID, &old.C7DeliveryMethod, &old.ShopifyTag,
+		&sub.Tier.ID, &sub.Tier.Name, &sub.Tier.C7ClubID, &sub.Tier.C7DeliveryMethod, &sub.Tier.PickupLocationID, &sub.Tier.ShopifyTag,
+		&oldID, &old.Name, &old.C7ClubID, &old.C7DeliveryMethod, &old.PickupLocationID, &old.ShopifyTag,
 		&sub.EnrolledAt, &sub.ExpiresAt, &sub.MembershipID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return SyncSubject{}, apperr.NotFoundf("the client, customer or tier of this row no longer exists")

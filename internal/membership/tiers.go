@@ -20,29 +20,33 @@ const (
 
 // Tier is one level of a client's club.
 type Tier struct {
-	ID               string    `json:"id"`
-	ClientID         string    `json:"client_id"`
-	Name             string    `json:"name"`
-	Rank             int       `json:"rank"`
-	DurationMonths   int       `json:"duration_months"`
-	MinPurchaseCents int64     `json:"min_purchase_cents"`
-	MinLTVCents      int64     `json:"min_ltv_cents"`
-	C7ClubID         *string   `json:"c7_club_id"`
-	C7DeliveryMethod *string   `json:"c7_delivery_method"`
-	ShopifyTag       *string   `json:"shopify_tag"`
-	CreatedAt        time.Time `json:"created_at"`
+	ID               string  `json:"id"`
+	ClientID         string  `json:"client_id"`
+	Name             string  `json:"name"`
+	Rank             int     `json:"rank"`
+	DurationMonths   int     `json:"duration_months"`
+	MinPurchaseCents int64   `json:"min_purchase_cents"`
+	MinLTVCents      int64   `json:"min_ltv_cents"`
+	C7ClubID         *string `json:"c7_club_id"`
+	C7DeliveryMethod *string `json:"c7_delivery_method"`
+	// C7PickupLocationID is where a Pickup tier's members pick up (null for Ship and
+	// Shopify tiers).
+	C7PickupLocationID *string   `json:"c7_pickup_location_id"`
+	ShopifyTag         *string   `json:"shopify_tag"`
+	CreatedAt          time.Time `json:"created_at"`
 }
 
 // NewTier is the input of CreateTier; nil means absent.
 type NewTier struct {
-	Name             string
-	Rank             int
-	DurationMonths   int
-	MinPurchaseCents *int64
-	MinLTVCents      *int64
-	C7ClubID         *string
-	C7DeliveryMethod *string
-	ShopifyTag       *string
+	Name               string
+	Rank               int
+	DurationMonths     int
+	MinPurchaseCents   *int64
+	MinLTVCents        *int64
+	C7ClubID           *string
+	C7DeliveryMethod   *string
+	C7PickupLocationID *string
+	ShopifyTag         *string
 }
 
 const (
@@ -82,6 +86,7 @@ func (in *NewTier) validate(crmType string) error {
 		return &v
 	}
 	in.C7ClubID, in.C7DeliveryMethod, in.ShopifyTag = trim(in.C7ClubID), trim(in.C7DeliveryMethod), trim(in.ShopifyTag)
+	in.C7PickupLocationID = trim(in.C7PickupLocationID)
 	switch crmType {
 	case CRMCommerce7:
 		if in.ShopifyTag != nil {
@@ -100,9 +105,23 @@ func (in *NewTier) validate(crmType string) error {
 		if m := *in.C7DeliveryMethod; m != DeliveryShip && m != DeliveryPickup {
 			return apperr.Invalidf("c7_delivery_method %q is not one of Ship, Pickup", m)
 		}
+		// Commerce7 needs to know where a Pickup member picks up (pickupInventoryLocationId);
+		// without it the membership would fail at the CRM on every enrollment.
+		loc := in.C7PickupLocationID
+		switch {
+		case *in.C7DeliveryMethod == DeliveryPickup && (loc == nil || *loc == ""):
+			return apperr.Invalidf("a Pickup tier needs c7_pickup_location_id (the Commerce7 inventory location where members pick up)")
+		case *in.C7DeliveryMethod == DeliveryShip && loc != nil:
+			return apperr.Invalidf("c7_pickup_location_id is only for Pickup tiers; a Ship tier ships to the customer's address")
+		}
+		if loc != nil {
+			if err := CheckCRMID("c7_pickup_location_id", *loc); err != nil {
+				return err
+			}
+		}
 	case CRMShopify:
-		if in.C7ClubID != nil || in.C7DeliveryMethod != nil {
-			return apperr.Invalidf("c7_club_id and c7_delivery_method do not fit a shopify client: use shopify_tag")
+		if in.C7ClubID != nil || in.C7DeliveryMethod != nil || in.C7PickupLocationID != nil {
+			return apperr.Invalidf("c7_club_id, c7_delivery_method and c7_pickup_location_id do not fit a shopify client: use shopify_tag")
 		}
 		if in.ShopifyTag == nil || *in.ShopifyTag == "" {
 			return apperr.Invalidf("a shopify tier needs shopify_tag (the customer tag that marks its members)")
@@ -137,7 +156,8 @@ func (s *Store) CreateTier(ctx context.Context, clientID string, in NewTier) (Ti
 	rows, err := s.pool.Query(ctx, sqlTierInsert, pgx.StrictNamedArgs{
 		"client_id": c.ID, "crm_type": c.CRMType, "name": in.Name, "rank": in.Rank, "duration_months": in.DurationMonths,
 		"min_purchase_cents": *in.MinPurchaseCents, "min_ltv_cents": *in.MinLTVCents,
-		"c7_club_id": in.C7ClubID, "c7_delivery_method": in.C7DeliveryMethod, "shopify_tag": in.ShopifyTag,
+		"c7_club_id": in.C7ClubID, "c7_delivery_method": in.C7DeliveryMethod, "c7_pickup_location_id": in.C7PickupLocationID,
+		"shopify_tag": in.ShopifyTag,
 	})
 	if err == nil {
 		var t Tier
@@ -198,7 +218,7 @@ func (s *Store) ListTiers(ctx context.Context, clientID string, p Page) ([]Tier,
 func scanTier(row pgx.CollectableRow) (Tier, error) {
 	var t Tier
 	err := row.Scan(&t.ID, &t.ClientID, &t.Name, &t.Rank, &t.DurationMonths, &t.MinPurchaseCents, &t.MinLTVCents,
-		&t.C7ClubID, &t.C7DeliveryMethod, &t.ShopifyTag, &t.CreatedAt)
+		&t.C7ClubID, &t.C7DeliveryMethod, &t.C7PickupLocationID, &t.ShopifyTag, &t.CreatedAt)
 	t.CreatedAt = t.CreatedAt.UTC()
 	return t, err
 }

@@ -50,7 +50,12 @@ func TestNewTierValidate(t *testing.T) {
 		delivery string
 	}{
 		{"c7 default Ship", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr("club")}, apperr.Internal, DeliveryShip},
-		{"c7 Pickup", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr("club"), C7DeliveryMethod: ptr("Pickup")}, apperr.Internal, DeliveryPickup},
+		{"c7 Pickup", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr("club"), C7DeliveryMethod: ptr("Pickup"), C7PickupLocationID: ptr("loc-1")}, apperr.Internal, DeliveryPickup},
+		{"c7 Pickup without location", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr("club"), C7DeliveryMethod: ptr("Pickup")}, apperr.Invalid, ""},
+		{"c7 Pickup blank location", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr("club"), C7DeliveryMethod: ptr("Pickup"), C7PickupLocationID: ptr(" ")}, apperr.Invalid, ""},
+		{"c7 Pickup location not an id", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr("club"), C7DeliveryMethod: ptr("Pickup"), C7PickupLocationID: ptr("../x")}, apperr.BadRequest, ""},
+		{"c7 Ship with location", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr("club"), C7PickupLocationID: ptr("loc-1")}, apperr.Invalid, ""},
+		{"location on shopify", CRMShopify, NewTier{Name: "G", Rank: 1, DurationMonths: 12, ShopifyTag: ptr("t"), C7PickupLocationID: ptr("loc-1")}, apperr.Invalid, ""},
 		{"shopify", CRMShopify, NewTier{Name: "G", Rank: 0, DurationMonths: 1, ShopifyTag: ptr("vip")}, apperr.Internal, ""},
 		{"blank name", CRMCommerce7, NewTier{Name: " ", Rank: 1, DurationMonths: 12, C7ClubID: ptr("c")}, apperr.BadRequest, ""},
 		{"duration 0", CRMCommerce7, NewTier{Name: "G", Rank: 1, C7ClubID: ptr("c")}, apperr.Invalid, ""},

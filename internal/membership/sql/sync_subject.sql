@@ -4,9 +4,10 @@
 -- (… AND x.client_id = c.id) keep every part within the row's client.
 SELECT c.crm_type, c.tenant,
        cu.email, cu.first_name, cu.last_name, coalesce(cu.phone, ''), cu.address, coalesce(cu.crm_id, ''),
-       t.id, t.name, coalesce(t.c7_club_id, ''), coalesce(t.c7_delivery_method, ''), coalesce(t.shopify_tag, ''),
+       t.id, t.name, coalesce(t.c7_club_id, ''), coalesce(t.c7_delivery_method, ''),
+       coalesce(t.c7_pickup_location_id, ''), coalesce(t.shopify_tag, ''),
        ot.id, coalesce(ot.name, ''), coalesce(ot.c7_club_id, ''), coalesce(ot.c7_delivery_method, ''),
-       coalesce(ot.shopify_tag, ''),
+       coalesce(ot.c7_pickup_location_id, ''), coalesce(ot.shopify_tag, ''),
        e.enrolled_at, e.expires_at, coalesce(e.crm_membership_id, '')
 FROM clients c
 JOIN customers cu ON cu.id = @customer_id AND cu.client_id = c.id

@@ -1,3 +1,3 @@
-SELECT client_id, duration_months
+SELECT client_id, duration_months, coalesce(c7_delivery_method, '')
 FROM tiers
 WHERE id = @id
