@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"tiersync/internal/apperr"
 	"tiersync/internal/crm/commerce7"
@@ -80,6 +81,10 @@ func (s *Server) commerce7Webhook(w http.ResponseWriter, r *http.Request) {
 		refuseCommerce7(w, r, err)
 		return
 	}
+	if hook.Object == commerce7.ObjectClubMembership {
+		s.commerce7Membership(w, r, hook, raw, client)
+		return
+	}
 	order, ok, err := hook.Order(cfg.Commerce7EchoUser)
 	if err != nil {
 		fail(w, r, err)
@@ -89,22 +94,57 @@ func (s *Server) commerce7Webhook(w http.ResponseWriter, r *http.Request) {
 		webhookAnswer(w, membership.WebhookIgnored) // not an order, or our own write echoed back
 		return
 	}
+	// Refunds, cancellations and deletions lower lifetime value and change no tier
+	// (membership.ApplyOrder); a walk-in sale naming nobody is ignored.
 	ev := membership.OrderEvent{ClientID: client.ID, Provider: membership.CRMCommerce7, Topic: order.Topic(),
-		ExternalID: order.EventID(), Payload: raw, Order: order.Order}
+		ExternalID: order.EventID(), Payload: raw, Order: order.Order,
+		Refund: order.Refund, RefundOf: order.RefundOf, Void: order.Void}
 	// An order naming a customer we don't know, without its email, is applied once the
 	// customer is read from Commerce7 (membership asks the source).
 	res, err := s.opts.Store.ApplyOrderWithLookup(r.Context(), ev, client.Tenant, cfg.Commerce7Customers)
-	switch {
-	case errors.Is(err, membership.ErrNeedCustomer): // no source to ask
-		writeError(w, http.StatusBadGateway, "the order's customer is unknown and its email cannot be read from Commerce7")
-	case errors.Is(err, membership.ErrCustomerLookup): // Commerce7 retries the webhook
-		s.log.Warn("commerce7 customer lookup", "customer_id", order.CustomerCRMID, "error", err.Error())
-		writeError(w, http.StatusBadGateway, "reading the order's customer from Commerce7 failed; retry later")
-	case err != nil:
-		fail(w, r, err)
-	default:
+	if !s.commerce7LookupFailed(w, r, err, order.CustomerCRMID) {
 		webhookAnswer(w, res.Status)
 	}
+}
+
+// commerce7Membership applies a Club Membership webhook: a membership created or
+// cancelled in Commerce7 makes or ends our enrollment (membership.ApplyCRMMembership).
+func (s *Server) commerce7Membership(w http.ResponseWriter, r *http.Request, hook commerce7.Webhook, raw []byte, client membership.Client) {
+	cfg := s.opts.Webhooks
+	m, ok, err := hook.Membership(cfg.Commerce7EchoUser)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if !ok {
+		webhookAnswer(w, membership.WebhookIgnored) // our own write echoed back
+		return
+	}
+	ev := membership.MembershipEvent{ClientID: client.ID, ExternalID: m.EventID(), Topic: m.Topic(), Payload: raw,
+		Membership: membership.CRMMembership{ID: m.ID, CustomerCRMID: m.CustomerCRMID, ClubID: m.ClubID,
+			Cancelled: m.Cancelled(time.Now()), SignupDate: m.SignupDate, Email: m.Email, FirstName: m.FirstName, LastName: m.LastName}}
+	res, err := s.opts.Store.ApplyCRMMembershipWithLookup(r.Context(), ev, client.Tenant, cfg.Commerce7Customers)
+	if !s.commerce7LookupFailed(w, r, err, m.CustomerCRMID) {
+		webhookAnswer(w, res.Status)
+	}
+}
+
+// commerce7LookupFailed answers err, if any, and reports whether it did. An unknown
+// customer whose email Commerce7 cannot give us now is a 502: Commerce7 delivers the
+// webhook again later, and nothing was written.
+func (s *Server) commerce7LookupFailed(w http.ResponseWriter, r *http.Request, err error, customerID string) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, membership.ErrNeedCustomer): // no source to ask
+		writeError(w, http.StatusBadGateway, "the customer is unknown and its email cannot be read from Commerce7")
+	case errors.Is(err, membership.ErrCustomerLookup):
+		s.log.Warn("commerce7 customer lookup", "customer_id", customerID, "error", err.Error())
+		writeError(w, http.StatusBadGateway, "reading the customer from Commerce7 failed; retry later")
+	default:
+		fail(w, r, err)
+	}
+	return true
 }
 
 // shopifySecret returns the secret that signs the shop's webhooks. Today one app, and so
