@@ -333,7 +333,9 @@ func TestUpgradeFromOrderWebhooks(t *testing.T) {
 	napa := post("/api/clients", `{"name":"Napa","crm_type":"commerce7","tenant":"napa","rate_limit_per_minute":6000}`, token)
 	client := napa["id"].(string)
 	// Commerce7 posts with the client's own webhook credentials, shown once at its creation.
-	hooks := func(r *http.Request) { r.SetBasicAuth(napa["webhook_user"].(string), napa["webhook_password"].(string)) }
+	hooks := func(r *http.Request) {
+		r.SetBasicAuth(napa["webhook_user"].(string), napa["webhook_password"].(string))
+	}
 	post("/api/clients/"+client+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"min_purchase_cents":5000,"c7_club_id":"club-gold","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-1"}`, token)
 	post("/api/clients/"+client+"/tiers", `{"name":"Platinum","rank":2,"duration_months":12,"min_purchase_cents":20000,"c7_club_id":"club-plat","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-1"}`, token)
 	order := func(id, total string) {
