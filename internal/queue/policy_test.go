@@ -111,13 +111,9 @@ func TestFairness(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, 1000)
 	ctx := context.Background()
-	backlog := make([]testfactory.QueueRowOpts, 0, 100*len(w.customers))
-	for range 100 {
-		for _, c := range w.customers {
-			backlog = append(backlog, testfactory.QueueRowOpts{CustomerID: c, TierID: w.tier, ActionType: ActionCancel, Priority: PriorityLow})
-		}
+	if n := testfactory.QueueBacklog(t, w.pool, w.customers, w.tier, ActionCancel, PriorityLow, 100); n != 100_000 {
+		t.Fatalf("backlog of %d rows, want 100 000", n)
 	}
-	testfactory.QueueRows(t, w.pool, backlog)
 	clientB, tierB, customerB := w.otherClient(t)
 	if _, err := w.pool.Exec(ctx, `ANALYZE crm_sync_queue`); err != nil {
 		t.Fatal(err)

@@ -49,6 +49,8 @@ var (
 	sqlEnrollmentInsert string
 	//go:embed sql/queue_insert.sql
 	sqlQueueInsert string
+	//go:embed sql/queue_backlog.sql
+	sqlQueueBacklog string
 )
 
 // SecretKey is the TIERSYNC_SECRET_KEY (32 bytes) a Shopify client's access token is
@@ -333,6 +335,20 @@ type QueueRowOpts struct {
 	CompletedAt   time.Time // default now for a completed row, else NULL
 	RateKey       string    // default the client's id (a trigger)
 	OrderKey      string    // default the customer's id (a trigger)
+}
+
+// QueueBacklog inserts per pending rows of action on tier for each customer, round-robin
+// (every customer's first row, then every second, …), at priority: the big backlogs of
+// fairness tests, in one compact statement. It returns how many rows it inserted.
+func QueueBacklog(t testing.TB, q db.Querier, customerIDs []string, tierID, action string, priority, per int) int64 {
+	t.Helper()
+	tag, err := q.Exec(context.Background(), sqlQueueBacklog, pgx.StrictNamedArgs{
+		"customer_ids": customerIDs, "tier_id": tierID, "action_type": action, "priority": priority, "per": per,
+	})
+	if err != nil {
+		t.Fatalf("testfactory.QueueBacklog: %v", err)
+	}
+	return tag.RowsAffected()
 }
 
 // QueueRow inserts a crm_sync_queue row and returns its id. It sends no notification: a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -366,4 +367,35 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+func TestQueueBacklog(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.New(t)
+	client := testfactory.Client(t, pool, testfactory.ClientOpts{})
+	tier := testfactory.Tier(t, pool, client, testfactory.TierOpts{})
+	customers := testfactory.Customers(t, pool, client, 3)
+	if n := testfactory.QueueBacklog(t, pool, customers, tier, "cancel_membership", -10, 2); n != 6 {
+		t.Fatalf("inserted %d rows, want 6", n)
+	}
+	rows, err := pool.Query(context.Background(), `SELECT customer_id::text, action_type, priority, status, rate_key = client_id::text AND order_key = customer_id::text
+		FROM crm_sync_queue ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var customer, action, status string
+		var priority int
+		var keyed bool
+		if err := rows.Scan(&customer, &action, &priority, &status, &keyed); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d %s %d %s %v", slices.Index(customers, customer), action, priority, status, keyed))
+	}
+	want := "[0 cancel_membership -10 pending true 1 cancel_membership -10 pending true 2 cancel_membership -10 pending true " +
+		"0 cancel_membership -10 pending true 1 cancel_membership -10 pending true 2 cancel_membership -10 pending true]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("rows %v\nwant %s", got, want)
+	}
 }
