@@ -110,6 +110,7 @@ func (h *harness) count(table string) int {
 }
 
 func TestAuth(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	cases := []struct {
 		name   string
@@ -144,6 +145,7 @@ func TestAuth(t *testing.T) {
 }
 
 func TestProbesAndRouting(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	cases := []struct {
 		name, method, path string
@@ -178,6 +180,7 @@ func TestProbesAndRouting(t *testing.T) {
 }
 
 func TestRequestID(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	req, _ := http.NewRequest("GET", h.url+"/healthz", nil)
 	req.Header.Set("X-Request-Id", "lb-1234")
@@ -201,6 +204,7 @@ func TestRequestID(t *testing.T) {
 }
 
 func TestCreateClientValidation(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	if status, body := h.do("POST", "/api/clients", `{"name":"Existing","crm_type":"commerce7","tenant":"existing"}`); status != 201 {
 		t.Fatalf("setup: %d %v", status, body)
@@ -250,6 +254,7 @@ func TestCreateClientValidation(t *testing.T) {
 }
 
 func TestClientsCreateAndList(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	status, c7 := h.do("POST", "/api/clients", `{"name":"Spectrum Winery","crm_type":"commerce7","tenant":"spectrum"}`)
 	if status != 201 {
@@ -309,6 +314,7 @@ func TestClientsCreateAndList(t *testing.T) {
 }
 
 func TestTiers(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	_, c7 := h.do("POST", "/api/clients", `{"name":"C7","crm_type":"commerce7","tenant":"c7"}`)
 	_, sh := h.do("POST", "/api/clients", `{"name":"Sh","crm_type":"shopify","tenant":"sh.myshopify.com","shopify_access_token":"t"}`)

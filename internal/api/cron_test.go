@@ -8,6 +8,7 @@ import (
 )
 
 func TestCronAPI(t *testing.T) {
+	t.Parallel()
 	w := newQueueWorld(t, "ada@example.com", "fail@example.com")
 	ctx := context.Background()
 	// An enrollment that ended yesterday, for the expiration job.

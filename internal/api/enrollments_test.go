@@ -49,6 +49,7 @@ func (w *enrollWorld) rows() string {
 }
 
 func TestEnrollmentRejections(t *testing.T) {
+	t.Parallel()
 	w := newEnrollWorld(t)
 	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	cases := []struct {
@@ -92,6 +93,7 @@ func TestEnrollmentRejections(t *testing.T) {
 }
 
 func TestEnroll(t *testing.T) {
+	t.Parallel()
 	w := newEnrollWorld(t)
 	status, body := w.do("POST", "/api/enrollments", w.body(w.c7, w.short, `,"enrolled_at":"`+time.Now().UTC().AddDate(0, 0, -1).Format(time.RFC3339)+`"`,
 		`{"email":"Ada@Example.com","first_name":"Ada","last_name":"Lovelace","phone":"+1 707 555 0100",
@@ -141,6 +143,7 @@ func TestEnroll(t *testing.T) {
 // TestExpiresAtIsCalendarMonths: 31 January + 13 months is the end of February (Go's
 // AddDate would say 3 March).
 func TestExpiresAtIsCalendarMonths(t *testing.T) {
+	t.Parallel()
 	w := newEnrollWorld(t)
 	status, body := w.do("POST", "/api/clients/"+w.c7+"/tiers", `{"name":"Long","rank":5,"duration_months":13,"c7_club_id":"club-long"}`)
 	if status != 201 {
@@ -162,6 +165,7 @@ func TestExpiresAtIsCalendarMonths(t *testing.T) {
 }
 
 func TestEnrollExistingCustomerAndCRMIDs(t *testing.T) {
+	t.Parallel()
 	w := newEnrollWorld(t)
 	ctx := context.Background()
 	if _, err := w.pool.Exec(ctx, `INSERT INTO customers (client_id, email, first_name, phone, crm_id) VALUES ($1, 'bo@example.com', 'Bo', '+1 555', 'c7-bo')`, w.c7); err != nil {
@@ -202,6 +206,7 @@ func TestEnrollExistingCustomerAndCRMIDs(t *testing.T) {
 // TestEnrollIsOneTransaction: a failure after the enrollment insert (here the queue
 // refuses the row) leaves no enrollment, no customer and no queue row.
 func TestEnrollIsOneTransaction(t *testing.T) {
+	t.Parallel()
 	w := newEnrollWorld(t)
 	ctx := context.Background()
 	_, err := w.pool.Exec(ctx, `
@@ -220,6 +225,7 @@ func TestEnrollIsOneTransaction(t *testing.T) {
 }
 
 func TestShopifyEnrollmentDoesNotWait(t *testing.T) {
+	t.Parallel()
 	w := newEnrollWorld(t)
 	status, body := w.do("POST", "/api/enrollments", w.body(w.shop, w.shopTag, "", ""))
 	if status != 201 || body["sync"].(map[string]any)["status"] != "pending" {

@@ -25,6 +25,7 @@ import (
 // TestWrongTokensAreLimited: an address that sends 10 wrong bearer tokens in a minute is
 // answered 429 with Retry-After, even with the right token, until its window ends.
 func TestWrongTokensAreLimited(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
@@ -58,6 +59,7 @@ func TestWrongTokensAreLimited(t *testing.T) {
 // TestQueueFiltersAreCappedAndLiteral: a filter longer than it can be is refused without
 // being echoed, and % and _ in the email filter match themselves, not any text.
 func TestQueueFiltersAreCappedAndLiteral(t *testing.T) {
+	t.Parallel()
 	w := newQueueWorld(t, "a1b@example.com", "a_b@example.com", "other@example.com")
 	long := strings.Repeat("x", 255)
 	for _, q := range []string{"email=" + long, "status=" + long, "client_id=" + long, "action_type=" + long,
@@ -100,6 +102,7 @@ func TestQueueFiltersAreCappedAndLiteral(t *testing.T) {
 // TestRequestDeadline: a request past REQUEST_TIMEOUT has its queries cancelled and is
 // answered 503 with a JSON error, not 500.
 func TestRequestDeadline(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(o *api.Options, _ *pgxpool.Pool) { o.RequestTimeout = time.Nanosecond })
 	status, body := h.do("GET", "/api/clients", "")
 	if status != 503 || !strings.Contains(fmt.Sprint(body["error"]), "REQUEST_TIMEOUT") {
@@ -110,6 +113,7 @@ func TestRequestDeadline(t *testing.T) {
 // TestManualRunsOutliveTheRequestDeadline: a job run or a sync started by a request is not
 // stopped halfway by the request's deadline: it finishes and answers with its result.
 func TestManualRunsOutliveTheRequestDeadline(t *testing.T) {
+	t.Parallel()
 	var opts api.Options
 	w := newQueueWorldWith(t, func(o *api.Options) { opts = *o }, "ada@example.com")
 	// A second server on the same engine and scheduler whose every request is past its
@@ -136,6 +140,7 @@ func TestManualRunsOutliveTheRequestDeadline(t *testing.T) {
 // TestStatementTimeout: a query that waits longer than DB_STATEMENT_TIMEOUT (here: on a
 // lock another session holds) is cancelled by PostgreSQL and answered 503.
 func TestStatementTimeout(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	url := dbtest.NewURL(t)
 	pool, err := db.OpenWith(ctx, url, db.Options{MaxConns: 2, StatementTimeout: 200 * time.Millisecond})
@@ -169,6 +174,7 @@ func TestStatementTimeout(t *testing.T) {
 
 // TestHeadersAndLoggedPaths: every answer carries nosniff, and a long path is logged cut.
 func TestHeadersAndLoggedPaths(t *testing.T) {
+	t.Parallel()
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	h := newHarness(t, func(o *api.Options, _ *pgxpool.Pool) {

@@ -28,6 +28,7 @@ func shopifyBody(id int, status, total, updated string) string {
 // TestShopifyHeadersAreNotTrusted: the signature covers the body only, so neither the
 // topic, nor the event id, nor the shop domain header may decide anything on its own.
 func TestShopifyHeadersAreNotTrusted(t *testing.T) {
+	t.Parallel()
 	w := newHookWorld(t)
 	// A second winery on the same app, so with the same (global) webhook secret.
 	status, body := w.do("POST", "/api/clients", `{"name":"Other","crm_type":"shopify","tenant":"other.myshopify.com","shopify_access_token":"shpat_y"}`)
@@ -122,6 +123,7 @@ func TestShopifyHeadersAreNotTrusted(t *testing.T) {
 // TestShopifyPaidStatuses: only financial_status "paid" is paid; every other status is
 // recorded (a redelivery is a duplicate) and changes nothing, whatever the topic says.
 func TestShopifyPaidStatuses(t *testing.T) {
+	t.Parallel()
 	w := newHookWorld(t)
 	for i, status := range []string{"pending", "authorized", "partially_paid", "partially_refunded", "refunded", "voided", "", "PAID"} {
 		body := shopifyBody(8000+i, status, "60.00", "2026-11-20T10:00:00Z")
@@ -138,6 +140,7 @@ func TestShopifyPaidStatuses(t *testing.T) {
 // TestCommerce7WebhookAuth: an empty password never opens the Commerce7 endpoint, even
 // when the configured one is empty; the right pair still does.
 func TestCommerce7WebhookAuth(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name           string
 		wantUser, want string // configured
@@ -181,6 +184,7 @@ func TestCommerce7WebhookAuth(t *testing.T) {
 // TestWebhookBadText: text PostgreSQL cannot hold, ids no CRM makes and totals over the
 // cap are 400s with a JSON error, never 500s, and write nothing.
 func TestWebhookBadText(t *testing.T) {
+	t.Parallel()
 	w := newHookWorld(t)
 	c7 := func(payload string) string {
 		return `{"object":"Order","action":"Create","tenantId":"napa","user":"Staff","payload":` + payload + `}`
@@ -245,6 +249,7 @@ func TestWebhookBadText(t *testing.T) {
 // a lifetime value whose orders sum beyond a bigint (rows written around the API) saturates
 // instead of failing every later order of the customer.
 func TestLifetimeValueNearTheCap(t *testing.T) {
+	t.Parallel()
 	w := newHookWorld(t)
 	const capCents = "10000000000"
 	if status, body := w.post("/webhooks/commerce7", c7Order("o1", "Create", capCents, "2026-11-20T10:00:00Z", "u1", ada), c7Auth()); status != 200 || body["status"] != "accepted" {
@@ -275,6 +280,7 @@ func TestLifetimeValueNearTheCap(t *testing.T) {
 // TestAPIInputCaps: every text field of the API has a cap and a character rule; a value
 // over it, or one the database cannot hold, is a 4xx naming the field and writes nothing.
 func TestAPIInputCaps(t *testing.T) {
+	t.Parallel()
 	w := newEnrollWorld(t)
 	long := func(n int) string { return strings.Repeat("a", n) }
 	customer := func(extra string) string {
@@ -394,6 +400,7 @@ func pair(path, body string) [2]string { return [2]string{path, body} }
 // TestForgedCursors: a cursor is the caller's text; one this API never made is a 400,
 // not a database error.
 func TestForgedCursors(t *testing.T) {
+	t.Parallel()
 	w := newEnrollWorld(t)
 	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 	for _, path := range []string{

@@ -57,6 +57,7 @@ func (g heldGatherer) Gather() ([]*dto.MetricFamily, error) {
 // away at once, and while 4 scrapes are held in flight a Commerce7 webhook and /readyz are
 // answered 200.
 func TestScrapesCostTheDatabaseNothing(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	url := dbtest.NewURL(t)
 	var counted queryCounter

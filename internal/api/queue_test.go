@@ -94,6 +94,7 @@ func keys(m map[string]any) string {
 }
 
 func TestQueueAPI(t *testing.T) {
+	t.Parallel()
 	w := newQueueWorld(t, "ada@example.com", "bo@example.com", "fail@example.com")
 	for _, path := range []string{"/api/queue", "/api/queue/stats", "/api/queue/1"} {
 		if status, _ := w.doWith("GET", path, "", nil); status != 401 {

@@ -8,6 +8,7 @@ import (
 )
 
 func TestCheckJSONText(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		raw  string
@@ -46,6 +47,7 @@ func TestCheckJSONText(t *testing.T) {
 }
 
 func TestCredentialsMatch(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		user, pass, wantUser, wantPass string
 		ok                             bool

@@ -117,6 +117,7 @@ func (w *hookWorld) membership(email string) string {
 }
 
 func TestWebhookRejections(t *testing.T) {
+	t.Parallel()
 	w := newHookWorld(t)
 	good := c7Order("o1", "Create", "6000", "2026-11-20T10:00:00Z", "u1", ada)
 	shopBody := `{"id":1001,"email":"bo@example.com","total_price":"60.00","currency":"USD","financial_status":"paid"}`
@@ -181,6 +182,7 @@ func TestWebhookRejections(t *testing.T) {
 }
 
 func TestCommerce7Orders(t *testing.T) {
+	t.Parallel()
 	w := newHookWorld(t)
 	steps := []struct {
 		name   string
@@ -246,6 +248,7 @@ func TestCommerce7Orders(t *testing.T) {
 // TestCommerce7OrderWithoutEmail: the payload names a customer tiersync does not know and
 // has no email: it is read from Commerce7.
 func TestCommerce7OrderWithoutEmail(t *testing.T) {
+	t.Parallel()
 	w := newHookWorld(t)
 	c := w.fake.AddCustomer("napa", c7test.Customer{FirstName: "Cy", LastName: "Young", Emails: []string{"cy@example.com"}})
 	status, body := w.post("/webhooks/commerce7", c7Order("o9", "Create", "6000", "2026-11-20T10:00:00Z", "u", `"customerId":"`+c.ID+`"`), c7Auth())
@@ -271,6 +274,7 @@ func TestCommerce7OrderWithoutEmail(t *testing.T) {
 // source the webhook fails (502) and writes nothing; the deprecated function form still
 // serves until the composition root sets the interface.
 func TestCommerce7CustomerSources(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		hooks  func(*api.Webhooks, *commerce7.Client)
@@ -303,6 +307,7 @@ func TestCommerce7CustomerSources(t *testing.T) {
 }
 
 func TestShopifyOrders(t *testing.T) {
+	t.Parallel()
 	w := newHookWorld(t)
 	created := `{"id":5001,"email":"bo@example.com","total_price":"60.00","currency":"USD","financial_status":"pending",
 		"customer":{"id":7001,"email":"bo@example.com","first_name":"Bo","last_name":"Smith"}}`
@@ -373,6 +378,7 @@ func TestShopifyOrders(t *testing.T) {
 // TestSameWebhookInParallel: five simultaneous deliveries of one webhook make one
 // enrollment and one queue row.
 func TestSameWebhookInParallel(t *testing.T) {
+	t.Parallel()
 	w := newHookWorld(t)
 	body := c7Order("o1", "Create", "6000", "2026-11-20T10:00:00Z", "u1", ada)
 	var wg sync.WaitGroup
@@ -415,6 +421,7 @@ func TestSameWebhookInParallel(t *testing.T) {
 // TestAnOrderForALowerTierChangesNothing: a Platinum member (enrolled through the API)
 // whose order only reaches Gold keeps Platinum, unrenewed.
 func TestAnOrderForALowerTierChangesNothing(t *testing.T) {
+	t.Parallel()
 	w := newHookWorld(t)
 	status, body := w.do("POST", "/api/enrollments", `{"client_id":"`+w.c7+`","tier_id":"`+w.plat+`",
 		"customer":{"email":"ada@example.com","first_name":"Ada","last_name":"Lovelace","crm_id":"c7-ada"}}`)
