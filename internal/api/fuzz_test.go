@@ -8,23 +8,13 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"tiersync/internal/apperr"
+	"tiersync/internal/apperr/apperrtest"
 	"tiersync/internal/membership"
 )
 
 // The fuzz targets feed the parsers what a caller could send. They must never panic, and
 // whatever they refuse must be a client error (a 4xx), never an internal one. `make test`
 // runs each seed corpus (and testdata/fuzz) as a test; `make fuzz` explores for a while.
-
-func clientError(t *testing.T, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	if k := apperr.KindOf(err); k == apperr.Internal {
-		t.Fatalf("an input error classified as internal (500): %v", err)
-	}
-}
 
 // FuzzJSONText: what checkJSONText lets through is text PostgreSQL can store: valid
 // UTF-8 without a NUL in any decoded string (jsonb and text refuse both), and it never
@@ -38,7 +28,7 @@ func FuzzJSONText(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		err := checkJSONText(raw)
-		clientError(t, err)
+		apperrtest.ClientError(t, err)
 		if err != nil || !json.Valid(raw) {
 			return
 		}
@@ -81,7 +71,7 @@ func FuzzCRMID(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, id string) {
 		err := membership.CheckCRMID("id", id)
-		clientError(t, err)
+		apperrtest.ClientError(t, err)
 		if err != nil {
 			return
 		}
@@ -105,7 +95,7 @@ func FuzzCronForm(f *testing.F) {
 		r := httptest.NewRequest("POST", "/api/cron", strings.NewReader(body))
 		r.Header.Set("Content-Type", ct)
 		_, _, err := cronForm(r)
-		clientError(t, err)
+		apperrtest.ClientError(t, err)
 	})
 }
 
@@ -124,12 +114,12 @@ func FuzzEnrollmentBody(f *testing.F) {
 		r.Header.Set("Content-Type", "application/json")
 		var b enrollBody
 		if err := decodeJSON(r, &b); err != nil {
-			clientError(t, err)
+			apperrtest.ClientError(t, err)
 			return
 		}
 		in := membership.NewEnrollment{ClientID: b.ClientID, TierID: b.TierID, Customer: b.Customer}
 		err := membership.ValidateEnrollment(&in)
-		clientError(t, err)
+		apperrtest.ClientError(t, err)
 		if err != nil {
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"tiersync/internal/apperr/apperrtest"
 	"time"
 )
 
@@ -44,7 +45,7 @@ func TestMembershipWebhook(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			m, ok, err := c.h.Membership("tiersync-app")
-			clientError(t, err)
+			apperrtest.ClientError(t, err)
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Fatalf("err %v, want %q", err, c.err)
@@ -98,7 +99,7 @@ func TestOrderRefundsAndVoids(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			o, ok, err := hook("Order", c.action, `"x"`, c.body).Order("")
-			clientError(t, err)
+			apperrtest.ClientError(t, err)
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Fatalf("err %v, want %q", err, c.err)
@@ -127,7 +128,7 @@ func FuzzCommerce7Membership(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, payload []byte, deleted bool) {
 		m, err := parseMembership(json.RawMessage(payload), deleted)
-		clientError(t, err)
+		apperrtest.ClientError(t, err)
 		if err == nil && (m.ID == "" || len(m.UpdatedAt) > maxVersionBytes || !deleted && (m.CustomerCRMID == "" || m.ClubID == "")) {
 			t.Fatalf("accepted %+v", m)
 		}

@@ -5,21 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"tiersync/internal/apperr"
+	"tiersync/internal/apperr/apperrtest"
 	"tiersync/internal/crm"
 )
-
-// clientError fails when the parser refused an input with anything but a client error:
-// whatever a caller can send is answered 4xx, never 500.
-func clientError(t *testing.T, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	if k := apperr.KindOf(err); k == apperr.Internal {
-		t.Fatalf("an input error classified as internal (500): %v", err)
-	}
-}
 
 // FuzzCommerce7Order feeds the Order payload parser what a caller could send. It must
 // never panic; what it refuses is a client error; what it accepts has an id, a total in
@@ -35,7 +23,7 @@ func FuzzCommerce7Order(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		o, err := parseOrder(json.RawMessage(payload))
-		clientError(t, err)
+		apperrtest.ClientError(t, err)
 		if err == nil && (o.CRMOrderID == "" || o.TotalCents < 0 || o.TotalCents > crm.MaxOrderCents || len(o.UpdatedAt) > maxVersionBytes) {
 			t.Fatalf("accepted an order without an id, with a total out of range or an overlong version: %+v", o)
 		}

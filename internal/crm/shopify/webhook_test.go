@@ -5,21 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"tiersync/internal/apperr"
+	"tiersync/internal/apperr/apperrtest"
 	"tiersync/internal/crm"
 )
-
-// clientError fails when the parser refused an input with anything but a client error:
-// whatever a caller can send is answered 4xx, never 500.
-func clientError(t *testing.T, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	if k := apperr.KindOf(err); k == apperr.Internal {
-		t.Fatalf("an input error classified as internal (500): %v", err)
-	}
-}
 
 // FuzzShopifyOrder feeds the order parser what a caller could send (testdata/fuzz keeps
 // what it found). It must never panic; what it refuses is a client error; "paid" is
@@ -35,7 +23,7 @@ func FuzzShopifyOrder(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		o, err := ParseOrderWebhook(body)
-		clientError(t, err)
+		apperrtest.ClientError(t, err)
 		if err == nil && (o.CRMOrderID == "" || o.TotalCents < 0 || o.TotalCents > crm.MaxOrderCents || o.Version == "") {
 			t.Fatalf("accepted %+v", o)
 		}
