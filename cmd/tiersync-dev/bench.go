@@ -50,11 +50,7 @@ func benchQueue(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "bench queue", "bench queue [--jobs N] [--workers W]")
 	jobs := fs.Int("jobs", 50_000, "rows to drain")
 	workers := fs.Int("workers", 16, "workers")
-	load := config.Bind(fs, e.Getenv, config.Database)
-	if err := cli.Parse(e, fs, args); err != nil {
-		return err
-	}
-	cfg, err := load()
+	cfg, err := cli.Settings(e, fs, args, config.Database)
 	if err != nil {
 		return err
 	}
@@ -70,11 +66,7 @@ func benchExpire(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "bench expire", "bench expire [--enrollments N] [--batch-size B]")
 	n := fs.Int("enrollments", 1_000_000, "enrollments to expire")
 	batch := fs.Int("batch-size", membership.DefaultExpireBatch, "enrollments per transaction")
-	load := config.Bind(fs, e.Getenv, config.Database)
-	if err := cli.Parse(e, fs, args); err != nil {
-		return err
-	}
-	cfg, err := load()
+	cfg, err := cli.Settings(e, fs, args, config.Database)
 	if err != nil {
 		return err
 	}

@@ -38,11 +38,7 @@ func benchE2E(ctx context.Context, e env, args []string) error {
 	n := fs.Int("enrollments", 500, "enrollments to make")
 	conc := fs.Int("concurrency", 4, "clients enrolling at once")
 	latency := fs.Duration("latency", 20*time.Millisecond, "the fake Commerce7's answer time")
-	load := config.Bind(fs, e.Getenv, config.Database)
-	if err := cli.Parse(e, fs, args); err != nil {
-		return err
-	}
-	cfg, err := load()
+	cfg, err := cli.Settings(e, fs, args, config.Database)
 	if err != nil {
 		return err
 	}

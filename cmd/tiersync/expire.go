@@ -20,11 +20,7 @@ func runExpire(ctx context.Context, e env, args []string) error {
 		`{"expired": N, "queued": N, "batches": N}; with --dry-run {"would_expire": N, "enrollments": [first 100]}.`)
 	dry := fs.Bool("dry-run", false, "change nothing; list what would expire")
 	batch := fs.Int("batch-size", membership.DefaultExpireBatch, "enrollments per transaction")
-	load := config.Bind(fs, e.Getenv, config.Database)
-	if err := cli.Parse(e, fs, args); err != nil {
-		return err
-	}
-	cfg, err := load()
+	cfg, err := cli.Settings(e, fs, args, config.Database)
 	if err != nil {
 		return err
 	}

@@ -7,9 +7,6 @@ package main
 import (
 	"context"
 	"flag"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"tiersync/internal/cli"
 )
@@ -27,11 +24,7 @@ func commands() map[string]cli.Command {
 	}
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}, os.Args[1:]))
-}
+func main() { cli.Main("tiersync", commands()) }
 
 func run(ctx context.Context, e env, args []string) int {
 	return cli.Run(ctx, "tiersync", commands(), e, args)

@@ -12,11 +12,7 @@ import (
 
 func runServe(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "serve", "serve [flags]")
-	load := config.Bind(fs, e.Getenv, config.Database, config.Server)
-	if err := cli.Parse(e, fs, args); err != nil {
-		return err
-	}
-	cfg, err := load()
+	cfg, err := cli.Settings(e, fs, args, config.Database, config.Server)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"sort"
+	"syscall"
+	"tiersync/internal/config"
 )
 
 // Env is the process's view of the outside world, so tests can run subcommands in-process.
@@ -100,4 +104,24 @@ func NewLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// Settings binds the settings of groups on fs (each defaulting to its environment
+// variable), parses args and returns the checked configuration: the first lines of every
+// command that takes settings.
+func Settings(e Env, fs *flag.FlagSet, args []string, groups ...config.Group) (*config.Config, error) {
+	load := config.Bind(fs, e.Getenv, groups...)
+	if err := Parse(e, fs, args); err != nil {
+		return nil, err
+	}
+	return load()
+}
+
+// Main runs program prog's subcommand from os.Args with the process's streams and
+// environment, cancelling its context on SIGINT or SIGTERM, and exits with its code.
+func Main(prog string, cmds map[string]Command) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Run(ctx, prog, cmds, Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}, os.Args[1:])
+	stop()
+	os.Exit(code)
 }
