@@ -41,7 +41,9 @@ func TestRun(t *testing.T) {
 }
 
 func TestSettings(t *testing.T) {
-	env := func(k string) string { return map[string]string{"DATABASE_URL": "postgres://env/db", "LOG_LEVEL": "warn"}[k] }
+	env := func(k string) string {
+		return map[string]string{"DATABASE_URL": "postgres://env/db", "LOG_LEVEL": "warn"}[k]
+	}
 	var out bytes.Buffer
 	e := Env{Stdout: &out, Stderr: &out, Getenv: env}
 	cfg, err := Settings(e, NewFlagSet(e, "prog", "x", "x"), []string{"-LOG_LEVEL", "error"}, config.Database)
