@@ -166,21 +166,26 @@ func ExampleSetRate() {
 	pool, _, done := exampleDB()
 	defer done()
 	ctx := context.Background()
-	if err := queue.SetRate(ctx, pool, "tenant-a", 120); err != nil { // 2 a second
+	// 120 a minute: a burst of 10 (so an idle tenant's few calls go at once), then the rest
+	// of the minute's budget, (120 − 10) / 60 a second.
+	if err := queue.SetRate(ctx, pool, "tenant-a", 120); err != nil {
 		panic(err)
 	}
 	// A clock that stands still, so that no token refills between the takes below.
 	still := time.Now()
 	limiter := queue.NewLimiter(pool, func() time.Time { return still })
-	for range 3 {
+	granted := 0
+	for range 12 {
 		ok, _, err := limiter.TryTake(ctx, "tenant-a")
 		if err != nil {
 			panic(err)
 		}
-		fmt.Println(ok)
+		if ok {
+			granted++
+		}
 	}
+	_, wait, _ := limiter.TryTake(ctx, "tenant-a")
+	fmt.Println(granted, "of 12 granted; the next token in", wait.Round(10*time.Millisecond))
 	// Output:
-	// true
-	// true
-	// false
+	// 10 of 12 granted; the next token in 550ms
 }

@@ -31,7 +31,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("%+v %v", res, err)
 	}
 	// A waiting limiter user counts a wait.
-	testfactory.SetRateLimit(t, w.pool, w.client, 60)
+	testfactory.SetRateLimit(t, w.pool, w.client, 6) // a burst of one token
 	if err := q.Limiter().Take(ctx, w.client); err != nil {
 		t.Fatal(err)
 	}

@@ -103,7 +103,7 @@ func TestRateAndOrderKeys(t *testing.T) {
 		}
 		return nil
 	}, Config{Now: clk.Now})
-	if err := SetRate(ctx, w.pool, "shared", 60); err != nil { // 1 a second, burst 1
+	if err := SetRate(ctx, w.pool, "shared", 6); err != nil { // burst 1 (migration 00011)
 		t.Fatal(err)
 	}
 	enqueue := func(rateKey, orderKey string, customer int) int64 {
@@ -182,7 +182,7 @@ func TestSetRate(t *testing.T) {
 	if err := l.Pause(ctx, "k", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := SetRate(ctx, w.pool, "k", 60); err != nil {
+	if err := SetRate(ctx, w.pool, "k", 6); err != nil {
 		t.Fatal(err)
 	}
 	clk.Add(30 * time.Second)
@@ -191,7 +191,7 @@ func TestSetRate(t *testing.T) {
 	}
 	clk.Add(time.Hour)
 	if n := grants(); n != 1 {
-		t.Fatalf("an hour later at 60/min: %d grants, want the new burst of 1", n)
+		t.Fatalf("an hour later at 6/min: %d grants, want the new burst of 1", n)
 	}
 	for _, bad := range []struct {
 		key  string

@@ -13,12 +13,12 @@
 -- walking the index (measured: 13 000 → 1 100 jobs/s); the token cap is applied outside.
 -- @now is the injected clock (NULL: the database's now()); durations travel in ms.
 WITH budget AS (
-    -- Each bucket's tokens now (refilled at per_minute/60 a second, up to a burst of one
-    -- second's worth, at least 1) and whether it is paused.
+    -- Each bucket's tokens now (refilled at crm_rate_refill_per_sec, up to crm_rate_burst:
+    -- migration 00011 defines both) and whether it is paused.
     SELECT b.rate_key,
-           least(greatest(1.0, b.per_minute / 60.0),
+           least(crm_rate_burst(b.per_minute),
                  b.tokens + greatest(0, extract(epoch FROM coalesce(@now::timestamptz, now()) - b.refilled_at))
-                            * b.per_minute / 60.0) AS available,
+                            * crm_rate_refill_per_sec(b.per_minute)) AS available,
            coalesce(b.paused_until > coalesce(@now::timestamptz, now()), false) AS paused
     FROM crm_rate_buckets b
 ), candidates AS (

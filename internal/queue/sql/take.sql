@@ -3,10 +3,10 @@
 -- not, how long until one is (ms).
 WITH cur AS (
     SELECT b.rate_key,
-           b.per_minute / 60.0 AS per_sec,
-           least(greatest(1.0, b.per_minute / 60.0),
+           crm_rate_refill_per_sec(b.per_minute) AS per_sec,
+           least(crm_rate_burst(b.per_minute),
                  b.tokens + greatest(0, extract(epoch FROM coalesce(@now::timestamptz, now()) - b.refilled_at))
-                            * b.per_minute / 60.0) AS available,
+                            * crm_rate_refill_per_sec(b.per_minute)) AS available,
            coalesce(b.paused_until > coalesce(@now::timestamptz, now()), false) AS paused,
            b.paused_until
     FROM crm_rate_buckets b
