@@ -392,3 +392,21 @@ func TestC7ClubMembershipRejections(t *testing.T) {
 		}
 	}
 }
+
+// TestC7UnknownActionsAreIgnored: an action tiersync does not act on ("Bulk Update", whose
+// payload no source documents and may be an array) is answered 200 ignored and writes
+// nothing: a 400 would make Commerce7 retry it and, after 48 hours, disable the webhook.
+func TestC7UnknownActionsAreIgnored(t *testing.T) {
+	t.Parallel()
+	w := newHookWorld(t)
+	for _, object := range []string{"Order", "Club Membership"} {
+		body := `{"object":"` + object + `","action":"Bulk Update","tenantId":"napa","user":"someone","payload":[{"id":"o1"},{"id":"o2"}]}`
+		status, answer := w.post("/webhooks/commerce7", body, c7Auth())
+		if status != 200 || answer["status"] != "ignored" {
+			t.Fatalf("%s Bulk Update: %d %v, want 200 ignored", object, status, answer)
+		}
+	}
+	if got := w.rows(); got != "events=0 orders=0 customers=0 enrollments=0 queue=0" {
+		t.Fatalf("rows %s: an ignored action wrote something", got)
+	}
+}

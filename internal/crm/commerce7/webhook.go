@@ -79,6 +79,9 @@ func (h Webhook) Order(echoUser string) (o OrderWebhook, ok bool, err error) {
 	if len(h.Action) > maxActionBytes {
 		return OrderWebhook{}, false, apperr.BadRequestf("action is longer than %d bytes", maxActionBytes)
 	}
+	if !knownAction(h.Action) {
+		return OrderWebhook{}, false, nil
+	}
 	if h.Action == actionDelete {
 		o, err = parseDeletedOrder(h.Payload)
 	} else {
@@ -99,6 +102,14 @@ func (h Webhook) isEcho(echoUser string) bool {
 }
 
 const actionDelete = "Delete"
+
+// knownAction reports whether tiersync acts on a webhook action. Others (Commerce7 also
+// sends "Bulk Update", whose payload shape no source documents) are answered "ignored":
+// refusing them with a 400 would make Commerce7 retry them and, after 48 hours of
+// failures, disable the whole webhook.
+func knownAction(action string) bool {
+	return action == "Create" || action == "Update" || action == actionDelete
+}
 
 // parseDeletedOrder reads the payload of an Order Delete: only the id is required (what a
 // deleted object's payload carries beyond it is not documented), and a deleted order is
@@ -278,6 +289,9 @@ func (h Webhook) Membership(echoUser string) (m MembershipWebhook, ok bool, err 
 	}
 	if len(h.Action) > maxActionBytes {
 		return MembershipWebhook{}, false, apperr.BadRequestf("action is longer than %d bytes", maxActionBytes)
+	}
+	if !knownAction(h.Action) {
+		return MembershipWebhook{}, false, nil
 	}
 	m, err = parseMembership(h.Payload, h.Action == actionDelete)
 	if err != nil {
