@@ -12,7 +12,7 @@ GOFLAGS ?=
 FUZZTIME ?= 5s
 FUZZ_TARGETS := internal/crm/commerce7:FuzzCommerce7Order internal/crm/shopify:FuzzShopifyOrder \
 	internal/crm/shopify:FuzzDecimalCents internal/api:FuzzCronForm internal/api:FuzzEnrollmentBody \
-	internal/api:FuzzJSONText internal/api:FuzzCRMID
+	internal/api:FuzzJSONText internal/api:FuzzCRMID internal/crm/commerce7:FuzzCommerce7Membership
 
 # bin/tiersync is what runs in production; bin/tiersync-dev holds the demo, the benches and
 # the CRM fakes (and the private-cluster launcher), which production never links.
