@@ -146,6 +146,7 @@ func rows() int {
 // holds exactly one membership per enrollment, and the dead replicas' rows were rescued
 // within the lease.
 func TestCrashRecovery(t *testing.T) {
+	t.Parallel()
 	n := rows()
 	url := dbtest.NewURL(t)
 	fake := fakeCRM(t)
@@ -156,46 +157,16 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	defer pool.Close()
 
-	// The winery's customers exist in Commerce7 already (seeded in the fake in bulk) and are
-	// linked, so each row is three requests: memberships, addresses, create.
-	type cust struct {
-		FirstName string   `json:"firstName"`
-		LastName  string   `json:"lastName"`
-		Emails    []string `json:"emails"`
+	// Four wineries (a deployment serves many; one winery alone would measure its rate
+	// bucket's row lock more than the queue) share the rows. Their customers exist in
+	// Commerce7 already (seeded in the fake in bulk) and are linked, so each row is four
+	// requests: memberships, addresses, cards, create.
+	const wineries = 4
+	tenants := make([]string, wineries)
+	for w := range tenants {
+		tenants[w] = fmt.Sprintf("winery%d", w)
+		seedWinery(t, pool, fake, tenants[w], n/wineries+boolInt(w < n%wineries), w)
 	}
-	customers := make([]cust, n)
-	emails := make([]string, n)
-	for i := range customers {
-		emails[i] = fmt.Sprintf("member%d@example.com", i)
-		customers[i] = cust{"Member", strconv.Itoa(i), []string{emails[i]}}
-	}
-	body, _ := json.Marshal(map[string]any{"tenant": "napa", "customers": customers})
-	resp, err := http.Post(fake+"/_fake/commerce7/customers", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var seeded struct{ IDs []string }
-	if err := json.NewDecoder(resp.Body).Decode(&seeded); err != nil || len(seeded.IDs) != n {
-		t.Fatalf("seed fake customers: %v (%d ids)", err, len(seeded.IDs))
-	}
-	resp.Body.Close()
-	client := testfactory.Client(t, pool, testfactory.ClientOpts{Name: "Napa", Tenant: "napa", RateLimitPerMinute: 1000000})
-	tier := testfactory.Tier(t, pool, client, testfactory.TierOpts{Name: "Gold", C7ClubID: "club-gold", C7DeliveryMethod: "Pickup"})
-	members := make([]testfactory.CustomerOpts, n)
-	for i := range members {
-		members[i] = testfactory.CustomerOpts{Email: emails[i], FirstName: "Member", LastName: "M", CRMID: seeded.IDs[i], CurrentTierID: tier}
-	}
-	customerIDs := testfactory.CustomersWith(t, pool, client, members)
-	enrollments := make([]testfactory.EnrollmentOpts, n)
-	for i, c := range customerIDs {
-		enrollments[i] = testfactory.EnrollmentOpts{CustomerID: c, TierID: tier}
-	}
-	enrollmentIDs := testfactory.Enrollments(t, pool, enrollments)
-	queued := make([]testfactory.QueueRowOpts, n)
-	for i, c := range customerIDs {
-		queued[i] = testfactory.QueueRowOpts{CustomerID: c, EnrollmentID: enrollmentIDs[i], TierID: tier, CustomerCRMID: seeded.IDs[i]}
-	}
-	testfactory.QueueRows(t, pool, queued)
 
 	const lease = 3 * time.Second
 	env := []string{
@@ -225,29 +196,12 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatalf("%d rows not completed", open)
 	}
 	// Exactly one membership per enrollment at the fake.
-	resp, err = http.Get(fake + "/_fake/commerce7/memberships?tenant=napa")
-	if err != nil {
-		t.Fatal(err)
+	total := 0
+	for _, tenant := range tenants {
+		total += oneMembershipEach(t, fake, tenant)
 	}
-	var fakeState struct {
-		Memberships []struct{ CustomerID, ClubID, Status string }
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&fakeState); err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	per := map[string]int{}
-	for _, m := range fakeState.Memberships {
-		if m.Status == "Active" {
-			per[m.CustomerID]++
-		}
-	}
-	dups := 0
-	for _, k := range per {
-		dups += k - 1
-	}
-	if len(per) != n || dups != 0 || len(fakeState.Memberships) != n {
-		t.Fatalf("fake: %d memberships for %d customers, %d duplicates; want %d, 0", len(fakeState.Memberships), len(per), dups, n)
+	if total != n {
+		t.Fatalf("fake: %d memberships in all; want %d", total, n)
 	}
 	// The killed replicas' rows came back within the lease (plus the rescuer's period).
 	var rescued int
@@ -271,6 +225,89 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatal("no row was held by a killed replica: the kills proved nothing")
 	}
 	t.Logf("%d rows, %d replicas killed, %d rows rescued, 0 duplicates", n, len(kills), rescued)
+}
+
+// seedWinery makes one winery of n linked customers, each with an enrollment in its
+// Pickup tier and a pending add_membership row: the customers are created in the fake's
+// tenant first, so each row's customer has its Commerce7 id.
+func seedWinery(t *testing.T, pool *pgxpool.Pool, fake, tenant string, n, w int) {
+	t.Helper()
+	type cust struct {
+		FirstName string   `json:"firstName"`
+		LastName  string   `json:"lastName"`
+		Emails    []string `json:"emails"`
+	}
+	customers := make([]cust, n)
+	emails := make([]string, n)
+	for i := range customers {
+		emails[i] = fmt.Sprintf("member%d@%s.example.com", i, tenant)
+		customers[i] = cust{"Member", strconv.Itoa(i), []string{emails[i]}}
+	}
+	body, _ := json.Marshal(map[string]any{"tenant": tenant, "customers": customers})
+	resp, err := http.Post(fake+"/_fake/commerce7/customers", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seeded struct{ IDs []string }
+	if err := json.NewDecoder(resp.Body).Decode(&seeded); err != nil || len(seeded.IDs) != n {
+		t.Fatalf("seed fake customers of %s: %v (%d ids)", tenant, err, len(seeded.IDs))
+	}
+	resp.Body.Close()
+	client := testfactory.Client(t, pool, testfactory.ClientOpts{Name: fmt.Sprintf("Winery %d", w), Tenant: tenant, RateLimitPerMinute: 1000000})
+	tier := testfactory.Tier(t, pool, client, testfactory.TierOpts{Name: "Gold", C7ClubID: "club-gold", C7DeliveryMethod: "Pickup"})
+	members := make([]testfactory.CustomerOpts, n)
+	for i := range members {
+		members[i] = testfactory.CustomerOpts{Email: emails[i], FirstName: "Member", LastName: "M", CRMID: seeded.IDs[i], CurrentTierID: tier}
+	}
+	customerIDs := testfactory.CustomersWith(t, pool, client, members)
+	enrollments := make([]testfactory.EnrollmentOpts, n)
+	for i, c := range customerIDs {
+		enrollments[i] = testfactory.EnrollmentOpts{CustomerID: c, TierID: tier}
+	}
+	enrollmentIDs := testfactory.Enrollments(t, pool, enrollments)
+	queued := make([]testfactory.QueueRowOpts, n)
+	for i, c := range customerIDs {
+		queued[i] = testfactory.QueueRowOpts{CustomerID: c, EnrollmentID: enrollmentIDs[i], TierID: tier, CustomerCRMID: seeded.IDs[i]}
+	}
+	testfactory.QueueRows(t, pool, queued)
+}
+
+// oneMembershipEach checks that the fake's tenant holds exactly one Active membership per
+// customer that has one, and returns how many memberships it holds.
+func oneMembershipEach(t *testing.T, fake, tenant string) int {
+	t.Helper()
+	resp, err := http.Get(fake + "/_fake/commerce7/memberships?tenant=" + tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var state struct {
+		Memberships []struct{ CustomerID, ClubID, Status string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&state); err != nil {
+		t.Fatal(err)
+	}
+	per := map[string]int{}
+	for _, m := range state.Memberships {
+		if m.Status == "Active" {
+			per[m.CustomerID]++
+		}
+	}
+	dups := 0
+	for _, k := range per {
+		dups += k - 1
+	}
+	if dups != 0 || len(per) != len(state.Memberships) {
+		t.Fatalf("fake tenant %s: %d memberships for %d customers, %d duplicates", tenant, len(state.Memberships), len(per), dups)
+	}
+	return len(state.Memberships)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // freeAddr finds a free local port for a replica's HTTP server.

@@ -21,6 +21,7 @@ import (
 // refused, as during a restart or failover). /readyz answers 503 meanwhile; when it is back
 // the replica reconnects, its LISTEN session too, and finishes the drain.
 func TestDatabaseAway(t *testing.T) {
+	t.Parallel()
 	const rows = 2000
 	dbURL := dbtest.NewURL(t)
 	u, _ := url.Parse(dbURL)

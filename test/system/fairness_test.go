@@ -24,6 +24,7 @@ import (
 // speed lives in benchmarks (the limiter's refill is tested on an injected clock in
 // internal/queue). R is raised (3 600/min) so the drain takes ~30 s.
 func TestRateLimitsAndFairness(t *testing.T) {
+	t.Parallel()
 	const (
 		ratePerMin = 3600
 		bigRows    = 500 // three requests each: 1 500 requests, ~25 s at R

@@ -17,6 +17,7 @@ import (
 // rows retry with a short backoff (from configuration) without failing, and once the CRM
 // is back the backlog drains to one membership per enrollment.
 func TestCommerce7Outage(t *testing.T) {
+	t.Parallel()
 	const enrollments = 50
 	url := dbtest.NewURL(t)
 	fake := fakeCRM(t)
