@@ -15,8 +15,8 @@ import (
 // Provider changes one client's (winery's) CRM.
 type Provider interface {
 	// EnsureCustomer finds the customer in the CRM (by CRMID when known, else by exact
-	// email) or creates it, and returns its CRM id.
-	EnsureCustomer(ctx context.Context, c Customer) (crmID string, err error)
+	// email) or creates it, and returns its CRM id; created says this call made it.
+	EnsureCustomer(ctx context.Context, c Customer) (crmID string, created bool, err error)
 	// AddMembership gives the customer the tier and returns the CRM's membership id ("" when
 	// the CRM has no such thing, as Shopify). A membership already there is returned as is.
 	AddMembership(ctx context.Context, m MembershipChange) (membershipID string, err error)
@@ -35,6 +35,11 @@ type Customer struct {
 	LastName  string
 	Phone     string
 	Address   *Address // the one the enrollment brought, if any
+	// Created says the CRM customer was created by the EnsureCustomer call just before
+	// this change, in the same sync: it has no memberships, addresses nor cards yet, so a
+	// provider need not list them. Only the syncer sets it, from EnsureCustomer's answer;
+	// a retry finds the customer's id stored and the flag false, so it reads everything.
+	Created bool
 }
 
 // Address is a postal address as the enrollment API takes it.

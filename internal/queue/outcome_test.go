@@ -121,7 +121,7 @@ func TestHostileCRMAnswerCostsOnlyItsRow(t *testing.T) {
 			handler := func(ctx context.Context, j Job) error {
 				tenant := tenants[j.RateKey]
 				p := client.Provider(j.RateKey, tenant)
-				id, err := p.EnsureCustomer(ctx, crm.Customer{Email: tenant + "@example.com", FirstName: "A", LastName: "B"})
+				id, _, err := p.EnsureCustomer(ctx, crm.Customer{Email: tenant + "@example.com", FirstName: "A", LastName: "B"})
 				if err == nil {
 					_, err = p.AddMembership(ctx, crm.MembershipChange{Customer: crm.Customer{CRMID: id},
 						Tier: crm.Tier{ID: "tier-gold", Name: "Gold", C7ClubID: "club-gold", C7DeliveryMethod: "Pickup", PickupLocationID: "loc-1"}})

@@ -98,7 +98,7 @@ func (s *Syncer) Handle(ctx context.Context, j queue.Job) error {
 		return outcome(j.ID, p.CancelMembership(ctx, change, crm.ReasonExpired))
 	}
 
-	crmID, err := p.EnsureCustomer(ctx, sub.Customer)
+	crmID, created, err := p.EnsureCustomer(ctx, sub.Customer)
 	if err != nil {
 		return outcome(j.ID, err)
 	}
@@ -112,7 +112,7 @@ func (s *Syncer) Handle(ctx context.Context, j queue.Job) error {
 			return err
 		}
 	}
-	change.Customer.CRMID = crmID
+	change.Customer.CRMID, change.Customer.Created = crmID, created
 
 	var membershipID string
 	switch j.ActionType {

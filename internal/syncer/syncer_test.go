@@ -225,3 +225,43 @@ func TestACRMCustomerLinkedTwiceIsPermanent(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// A customer the sync creates skips the listings on its way to the membership; when the
+// membership's answer is lost, the retry finds the customer's id stored, reads everything,
+// and finds the membership made: one customer, one membership.
+func TestANewCustomersLostAnswerIsFoundOnRetry(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	w.fake.Inject(c7test.Fault{Method: http.MethodPost, Path: "/club-membership", Count: 1, Kind: c7test.FaultLoseAnswer})
+	if err := w.s.Handle(ctx, w.job(t, queue.ActionAdd, w.gold, nil, w.enrollment)); err == nil {
+		t.Fatal("the lost answer was not reported: the row would not be retried")
+	}
+	listed := func(rs []c7test.Request) bool {
+		for _, r := range rs {
+			if r.Method == http.MethodGet && r.Path == "/club-membership" {
+				return true
+			}
+		}
+		return false
+	}
+	first := len(w.fake.Requests())
+	if listed(w.fake.Requests()) {
+		t.Fatal("the first run listed the memberships of a customer it had just created")
+	}
+	if custID, _ := w.crmIDs(t, w.enrollment); custID == nil {
+		t.Fatal("the created customer's id was not stored before the membership was asked for")
+	}
+	if err := w.s.Handle(ctx, w.job(t, queue.ActionAdd, w.gold, nil, w.enrollment)); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := w.fake.CustomerByEmail(tenant, "ada@example.com")
+	ms := w.fake.Memberships(tenant, c.ID)
+	_, membershipID := w.crmIDs(t, w.enrollment)
+	if len(w.fake.Customers(tenant)) != 1 || len(ms) != 1 || membershipID == nil || *membershipID != ms[0].ID {
+		t.Fatalf("%d customers, memberships %+v, stored %v", len(w.fake.Customers(tenant)), ms, membershipID)
+	}
+	if !listed(w.fake.Requests()[first:]) {
+		t.Fatal("the retry did not list the customer's memberships")
+	}
+}

@@ -151,7 +151,7 @@ func member(t *testing.T, fake *c7test.Fake, p *commerce7.Provider, email string
 	t.Helper()
 	c := crm.Customer{Email: email, FirstName: "Ada", LastName: "Lovelace",
 		Address: &crm.Address{Address: "1 Vine St", City: "Napa", StateCode: "CA", ZipCode: "94558", CountryCode: "US"}}
-	id, err := p.EnsureCustomer(context.Background(), c)
+	id, _, err := p.EnsureCustomer(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,17 +273,17 @@ func TestThrottledCarriesTheServersWait(t *testing.T) {
 	_, p := setup(t, func(o *c7test.Options) { o.RateLimit = 2; o.Now = clk.now }, nil)
 	ctx := context.Background()
 	// A search and a create: the fake's two requests for this minute.
-	if _, err := p.EnsureCustomer(ctx, crm.Customer{Email: "fay@example.com", FirstName: "F", LastName: "Y"}); err != nil {
+	if _, _, err := p.EnsureCustomer(ctx, crm.Customer{Email: "fay@example.com", FirstName: "F", LastName: "Y"}); err != nil {
 		t.Fatal(err)
 	}
 	clk.add(15 * time.Second)
-	_, err := p.EnsureCustomer(ctx, crm.Customer{Email: "gil@example.com", FirstName: "G", LastName: "I"})
+	_, _, err := p.EnsureCustomer(ctx, crm.Customer{Email: "gil@example.com", FirstName: "G", LastName: "I"})
 	e := wantErr(t, err, crm.Throttled, 429, "")
 	if e.RetryAfter != 45*time.Second {
 		t.Fatalf("retry after %v, want 45s (the rest of the fake's minute)", e.RetryAfter)
 	}
 	clk.add(45 * time.Second)
-	if _, err := p.EnsureCustomer(ctx, crm.Customer{Email: "gil@example.com", FirstName: "G", LastName: "I"}); err != nil {
+	if _, _, err := p.EnsureCustomer(ctx, crm.Customer{Email: "gil@example.com", FirstName: "G", LastName: "I"}); err != nil {
 		t.Fatalf("after the window: %v", err)
 	}
 }
@@ -292,7 +292,7 @@ func TestAHangingCallEndsAtItsDeadline(t *testing.T) {
 	fake, p := setup(t, nil, func(c *commerce7.Config) { c.Timeout = 100 * time.Millisecond })
 	fake.Inject(c7test.Fault{Count: 1, Kind: c7test.FaultHang})
 	start := time.Now()
-	_, err := p.EnsureCustomer(context.Background(), crm.Customer{Email: "hal@example.com", FirstName: "H", LastName: "A"})
+	_, _, err := p.EnsureCustomer(context.Background(), crm.Customer{Email: "hal@example.com", FirstName: "H", LastName: "A"})
 	elapsed := time.Since(start)
 	e := wantErr(t, err, crm.Retryable, 0, "")
 	if e.Err == nil {
@@ -318,7 +318,7 @@ func TestErrorsInA200ArePermanent(t *testing.T) {
 
 func TestWrongCredentialsArePermanent(t *testing.T) {
 	_, p := setup(t, nil, func(c *commerce7.Config) { c.Key = "wrong" })
-	_, err := p.EnsureCustomer(context.Background(), crm.Customer{Email: "jo@example.com", FirstName: "J", LastName: "O"})
+	_, _, err := p.EnsureCustomer(context.Background(), crm.Customer{Email: "jo@example.com", FirstName: "J", LastName: "O"})
 	wantErr(t, err, crm.Permanent, 401, "Invalid credentials")
 }
 
@@ -354,5 +354,65 @@ func TestRequestsCarryAuthAndTenant(t *testing.T) {
 		if r.Tenant != tenant || r.Status == 401 || r.Status == 400 {
 			t.Fatalf("request %+v", r)
 		}
+	}
+}
+
+// A customer EnsureCustomer created a moment ago has nothing on file: the add skips the
+// listings (memberships, addresses, cards) and makes only what it needs. A customer that
+// was found, not created, is read in full as before.
+func TestAddForACustomerCreatedNowSkipsTheListings(t *testing.T) {
+	home := &crm.Address{Address: "1 Vine St", City: "Napa", StateCode: "CA", ZipCode: "94558", CountryCode: "US"}
+	pickup := gold
+	pickup.C7DeliveryMethod, pickup.PickupLocationID = "Pickup", "loc-napa"
+	for _, tc := range []struct {
+		name     string
+		tier     crm.Tier
+		address  *crm.Address
+		existing bool // the customer is in Commerce7 already: found by the search
+		want     []string
+	}{
+		{"new, Pickup, no address", pickup, nil, false,
+			[]string{"GET /customer", "POST /customer", "POST /club-membership"}},
+		{"new, Ship, with address", gold, home, false,
+			[]string{"GET /customer", "POST /customer", "POST /customer/{id}/address", "POST /club-membership"}},
+		{"found by email, Pickup", pickup, nil, true,
+			[]string{"GET /customer", "GET /club-membership", "GET /customer/{id}/address",
+				"GET /customer/{id}/credit-card", "POST /club-membership"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake, p := setup(t, nil, nil)
+			ctx := context.Background()
+			c := crm.Customer{Email: "new@example.com", FirstName: "N", LastName: "W", Address: tc.address}
+			if tc.existing {
+				fake.AddCustomer(tenant, c7test.Customer{FirstName: "N", LastName: "W", Emails: []string{c.Email}})
+			}
+			before := len(fake.Requests())
+			id, created, err := p.EnsureCustomer(ctx, c)
+			if err != nil || created == tc.existing {
+				t.Fatalf("EnsureCustomer: %s, created %v, %v", id, created, err)
+			}
+			c.CRMID, c.Created = id, created
+			mid, err := p.AddMembership(ctx, crm.MembershipChange{Customer: c, Tier: tc.tier})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range fake.Requests()[before:] {
+				got = append(got, r.Method+" "+strings.ReplaceAll(r.Path, id, "{id}"))
+			}
+			if strings.Join(got, ", ") != strings.Join(tc.want, ", ") {
+				t.Fatalf("requests:\n got %v\nwant %v", got, tc.want)
+			}
+			ms := fake.Memberships(tenant, id)
+			if len(ms) != 1 || ms[0].ID != mid || ms[0].OrderDeliveryMethod != tc.tier.C7DeliveryMethod {
+				t.Fatalf("memberships %+v", ms)
+			}
+			if tc.address != nil {
+				addrs := fake.Addresses(tenant, id)
+				if len(addrs) != 1 || ms[0].ShipToCustomerAddressID != addrs[0].ID || ms[0].BillToCustomerAddressID != addrs[0].ID {
+					t.Fatalf("addresses %+v, membership %+v", addrs, ms[0])
+				}
+			}
+		})
 	}
 }

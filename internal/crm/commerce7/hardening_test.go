@@ -57,7 +57,7 @@ func TestNeverFollowsRedirects(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = c.Provider("client-1", tenant).EnsureCustomer(context.Background(), crm.Customer{Email: "ann@example.com"})
+			_, _, err = c.Provider("client-1", tenant).EnsureCustomer(context.Background(), crm.Customer{Email: "ann@example.com"})
 			if err == nil || crm.ClassOf(err) != crm.Permanent || !strings.Contains(err.Error(), "redirect") ||
 				!strings.Contains(err.Error(), "HTTP 307") {
 				t.Fatalf("err = %v (%v), want a permanent error naming the redirect", err, crm.ClassOf(err))
@@ -97,7 +97,7 @@ func TestHostileErrorBodyIsCleaned(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = c.Provider("client-1", tenant).EnsureCustomer(context.Background(), crm.Customer{Email: "ann@example.com"})
+			_, _, err = c.Provider("client-1", tenant).EnsureCustomer(context.Background(), crm.Customer{Email: "ann@example.com"})
 			if err == nil {
 				t.Fatal("no error")
 			}

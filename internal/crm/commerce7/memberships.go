@@ -189,6 +189,16 @@ func (p *Provider) addMembership(ctx context.Context, m crm.MembershipChange) (s
 	if err := checkTier(m.Tier); err != nil {
 		return "", err
 	}
+	if m.Customer.Created {
+		// Created by this sync a moment ago: nothing on file to list (no membership, no
+		// address, no card), so a new customer's add is three requests (search, create,
+		// create membership), or four with an address, instead of seven.
+		addr, err := p.createAddress(ctx, m.Customer)
+		if err != nil {
+			return "", err
+		}
+		return p.create(ctx, m, ids{billTo: addr, shipTo: addr})
+	}
 	ms, err := p.memberships(ctx, m.Customer.CRMID)
 	if err != nil {
 		return "", err

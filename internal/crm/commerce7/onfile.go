@@ -30,9 +30,16 @@ func (p *Provider) defaultAddress(ctx context.Context, c crm.Customer) (string, 
 	if len(res.CustomerAddresses) > 0 {
 		return res.CustomerAddresses[0].ID, nil
 	}
+	return p.createAddress(ctx, c)
+}
+
+// createAddress gives the customer the enrollment's address as their default and returns
+// its id ("" when the enrollment brought none).
+func (p *Provider) createAddress(ctx context.Context, c crm.Customer) (string, error) {
 	if c.Address == nil {
 		return "", nil
 	}
+	path := "/customer/" + url.PathEscape(c.CRMID) + "/address"
 	body := map[string]any{
 		"firstName":   c.FirstName,
 		"lastName":    c.LastName,

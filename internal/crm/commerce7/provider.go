@@ -63,15 +63,15 @@ const pageSize = 50
 const maxPages = 100
 
 // ensureCustomer returns the customer's Commerce7 id: the stored one, else the customer
-// whose email matches exactly, else a new customer. The search comes first so that a
-// creation whose answer was lost is found, not made twice.
-func (p *Provider) ensureCustomer(ctx context.Context, c crm.Customer) (string, error) {
+// whose email matches exactly, else a new customer (created true). The search comes first
+// so that a creation whose answer was lost is found, not made twice.
+func (p *Provider) ensureCustomer(ctx context.Context, c crm.Customer) (id string, created bool, err error) {
 	if c.CRMID != "" {
-		return c.CRMID, nil
+		return c.CRMID, false, nil
 	}
-	id, err := p.findCustomer(ctx, c.Email)
+	id, err = p.findCustomer(ctx, c.Email)
 	if err != nil || id != "" {
-		return id, err
+		return id, false, err
 	}
 	body := map[string]any{
 		"firstName": c.FirstName,
@@ -81,11 +81,11 @@ func (p *Provider) ensureCustomer(ctx context.Context, c crm.Customer) (string, 
 	if c.Phone != "" {
 		body["phones"] = []map[string]string{{"phone": c.Phone}}
 	}
-	var created customer
-	if err := p.do(ctx, "create customer", http.MethodPost, "/customer", nil, body, &created); err != nil {
-		return "", err
+	var made customer
+	if err := p.do(ctx, "create customer", http.MethodPost, "/customer", nil, body, &made); err != nil {
+		return "", false, err
 	}
-	return created.ID, nil
+	return made.ID, true, nil
 }
 
 // findCustomer pages through the fuzzy search and keeps the customer whose email is
@@ -147,8 +147,10 @@ func (p *Provider) Customer(ctx context.Context, id string) (crm.Customer, error
 // stores it: it goes into SQL, and into the next request's URL.
 
 // EnsureCustomer returns the customer's Commerce7 id (see ensureCustomer).
-func (p *Provider) EnsureCustomer(ctx context.Context, c crm.Customer) (string, error) {
-	return checkedID(p.ensureCustomer(ctx, c))("ensure customer")
+func (p *Provider) EnsureCustomer(ctx context.Context, c crm.Customer) (string, bool, error) {
+	id, created, err := p.ensureCustomer(ctx, c)
+	id, err = checkedID(id, err)("ensure customer")
+	return id, created && err == nil, err
 }
 
 // AddMembership makes the customer a member of the tier's club (see addMembership).

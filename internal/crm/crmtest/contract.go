@@ -78,7 +78,7 @@ type world struct {
 func (w *world) customer() crm.Customer {
 	w.t.Helper()
 	c := w.newCustomer()
-	id, err := w.p.EnsureCustomer(w.ctx, c)
+	id, _, err := w.p.EnsureCustomer(w.ctx, c)
 	if err != nil {
 		w.t.Fatalf("EnsureCustomer: %v", err)
 	}
@@ -144,12 +144,12 @@ var cases = []struct {
 }{
 	{"ensure customer creates once, then finds it", func(w *world) {
 		c := w.newCustomer()
-		id1, err := w.p.EnsureCustomer(w.ctx, c)
+		id1, _, err := w.p.EnsureCustomer(w.ctx, c)
 		if err != nil || id1 == "" {
 			w.t.Fatalf("first: %q %v", id1, err)
 		}
 		c.Email = strings.ToUpper(c.Email) // emails match whatever their case
-		id2, err := w.p.EnsureCustomer(w.ctx, c)
+		id2, _, err := w.p.EnsureCustomer(w.ctx, c)
 		if err != nil || id2 != id1 {
 			w.t.Fatalf("second: %q %v, want %q", id2, err, id1)
 		}
@@ -159,14 +159,14 @@ var cases = []struct {
 	}},
 	{"ensure customer matches the email exactly, not a lookalike", func(w *world) {
 		other := w.b.AddCustomer(w.t, "joann@example.com")
-		id, err := w.p.EnsureCustomer(w.ctx, crm.Customer{Email: "ann@example.com", FirstName: "Ann", LastName: "Lee"})
+		id, _, err := w.p.EnsureCustomer(w.ctx, crm.Customer{Email: "ann@example.com", FirstName: "Ann", LastName: "Lee"})
 		if err != nil || id == "" || id == other {
 			w.t.Fatalf("got %q (%v); the lookalike is %q", id, err, other)
 		}
 	}},
 	{"ensure customer finds one the merchant made", func(w *world) {
 		existing := w.b.AddCustomer(w.t, "known@example.com")
-		id, err := w.p.EnsureCustomer(w.ctx, crm.Customer{Email: "known@example.com", FirstName: "K", LastName: "N"})
+		id, _, err := w.p.EnsureCustomer(w.ctx, crm.Customer{Email: "known@example.com", FirstName: "K", LastName: "N"})
 		if err != nil || id != existing {
 			w.t.Fatalf("got %q (%v), want %q", id, err, existing)
 		}
@@ -174,9 +174,9 @@ var cases = []struct {
 	{"a customer creation whose answer was lost is not made twice", func(w *world) {
 		c := w.newCustomer()
 		w.b.LoseNextAnswer(w.t, OpCreateCustomer)
-		_, err := w.p.EnsureCustomer(w.ctx, c)
+		_, _, err := w.p.EnsureCustomer(w.ctx, c)
 		wantClass(w.t, err, crm.Retryable)
-		id, err := w.p.EnsureCustomer(w.ctx, c)
+		id, _, err := w.p.EnsureCustomer(w.ctx, c)
 		if err != nil || id == "" {
 			w.t.Fatalf("retry: %q %v", id, err)
 		}

@@ -57,7 +57,7 @@ func TestNeverFollowsRedirects(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = c.Provider("client-1", shop, token).EnsureCustomer(context.Background(), crm.Customer{Email: "ann@example.com"})
+			_, _, err = c.Provider("client-1", shop, token).EnsureCustomer(context.Background(), crm.Customer{Email: "ann@example.com"})
 			if err == nil || crm.ClassOf(err) != crm.Permanent || !strings.Contains(err.Error(), "redirect") ||
 				!strings.Contains(err.Error(), "HTTP 307") {
 				t.Fatalf("err = %v (%v), want a permanent error naming the redirect", err, crm.ClassOf(err))
@@ -99,7 +99,7 @@ func TestHostileErrorBodyIsCleaned(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = c.Provider("client-1", shop, token).EnsureCustomer(context.Background(), crm.Customer{Email: "ann@example.com"})
+			_, _, err = c.Provider("client-1", shop, token).EnsureCustomer(context.Background(), crm.Customer{Email: "ann@example.com"})
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -127,7 +127,7 @@ func TestUnusableIDIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := c.Provider("client-1", shop, token).EnsureCustomer(context.Background(), crm.Customer{Email: "ann@example.com"})
+	id, _, err := c.Provider("client-1", shop, token).EnsureCustomer(context.Background(), crm.Customer{Email: "ann@example.com"})
 	if err == nil || crm.ClassOf(err) != crm.Retryable || !strings.Contains(err.Error(), "control characters") || strings.IndexByte(err.Error(), 0) >= 0 {
 		t.Fatalf("id %q, err %v: want a retryable error", id, err)
 	}

@@ -88,20 +88,20 @@ func (p *Provider) findCustomer(ctx context.Context, email string) (string, erro
 // this email, else a new customer. A creation answered "Email has already been taken"
 // means an earlier attempt made it (its answer was lost) and the search has not caught
 // up: read again.
-func (p *Provider) ensureCustomer(ctx context.Context, c crm.Customer) (string, error) {
+func (p *Provider) ensureCustomer(ctx context.Context, c crm.Customer) (id string, created bool, err error) {
 	if c.CRMID != "" {
 		var data struct {
 			Customer *struct{ ID string }
 		}
 		if err := p.graphql(ctx, "read customer", getCustomerCost, getCustomerQuery, map[string]any{"id": c.CRMID}, &data); err != nil {
-			return "", err
+			return "", false, err
 		}
 		if data.Customer != nil {
-			return data.Customer.ID, nil
+			return data.Customer.ID, false, nil
 		}
 	}
 	if id, err := p.findCustomer(ctx, c.Email); err != nil || id != "" {
-		return id, err
+		return id, false, err
 	}
 	input := map[string]any{"email": c.Email, "firstName": c.FirstName, "lastName": c.LastName}
 	if c.Phone != "" {
@@ -114,23 +114,23 @@ func (p *Provider) ensureCustomer(ctx context.Context, c crm.Customer) (string, 
 		}
 	}
 	if err := p.graphql(ctx, "create customer", mutationCost, createCustomerMutation, map[string]any{"input": input}, &data); err != nil {
-		return "", err
+		return "", false, err
 	}
 	res := data.CustomerCreate
 	if len(res.UserErrors) == 0 && res.Customer != nil {
-		return res.Customer.ID, nil
+		return res.Customer.ID, true, nil
 	}
 	for _, e := range res.UserErrors {
 		if strings.Contains(strings.ToLower(e.Message), "has already been taken") {
 			id, err := p.findCustomer(ctx, c.Email)
 			if err != nil || id != "" {
-				return id, err
+				return id, false, err
 			}
-			return "", &crm.Error{Class: crm.Retryable, CRM: "shopify", Op: "create customer",
+			return "", false, &crm.Error{Class: crm.Retryable, CRM: "shopify", Op: "create customer",
 				Message: "the email is taken but the search does not find its customer yet; retrying"}
 		}
 	}
-	return "", permanent("create customer", userErrorsText(res.UserErrors))
+	return "", false, permanent("create customer", userErrorsText(res.UserErrors))
 }
 
 func (p *Provider) tags(ctx context.Context, op, mutation, field, customerID, tag string) error {
@@ -260,13 +260,13 @@ func (p *Provider) UpgradeMembership(ctx context.Context, m crm.MembershipChange
 
 // EnsureCustomer returns the customer's Shopify id (see ensureCustomer), checked
 // (crm.CheckID) before the syncer stores it: it goes into SQL and into the next query.
-func (p *Provider) EnsureCustomer(ctx context.Context, c crm.Customer) (string, error) {
-	id, err := p.ensureCustomer(ctx, c)
+func (p *Provider) EnsureCustomer(ctx context.Context, c crm.Customer) (string, bool, error) {
+	id, created, err := p.ensureCustomer(ctx, c)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	if err := crm.CheckID("shopify", "ensure customer", id); err != nil {
-		return "", err
+		return "", false, err
 	}
-	return id, nil
+	return id, created, nil
 }

@@ -216,11 +216,11 @@ func TestEmailTakenMeansReadAgain(t *testing.T) {
 	ctx := context.Background()
 	c := crm.Customer{Email: "new@example.com", FirstName: "N", LastName: "W"}
 	fake.Inject(shopifytest.Fault{Operation: "customerCreate", Kind: shopifytest.FaultLoseAnswer})
-	_, err := p.EnsureCustomer(ctx, c)
+	_, _, err := p.EnsureCustomer(ctx, c)
 	wantErr(t, err, crm.Retryable, "")
 	// The retry's search misses the customer (the index lags), its create is told "taken",
 	// and the second search finds it.
-	id, err := p.EnsureCustomer(ctx, c)
+	id, _, err := p.EnsureCustomer(ctx, c)
 	if err != nil || id == "" {
 		t.Fatalf("retry: %q %v", id, err)
 	}
@@ -241,7 +241,7 @@ func TestUserErrorsArePermanent(t *testing.T) {
 	_, err := p.AddMembership(context.Background(), crm.MembershipChange{
 		Customer: crm.Customer{CRMID: "gid://shopify/Customer/1"}, Tier: gold})
 	wantErr(t, err, crm.Permanent, "id: Customer does not exist")
-	_, err = p.EnsureCustomer(context.Background(), crm.Customer{Email: "not-an-email", FirstName: "X", LastName: "Y"})
+	_, _, err = p.EnsureCustomer(context.Background(), crm.Customer{Email: "not-an-email", FirstName: "X", LastName: "Y"})
 	wantErr(t, err, crm.Permanent, "email: Email is invalid")
 }
 
@@ -251,7 +251,7 @@ func TestWrongTokenIsPermanent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = client.Provider("c", shop, "wrong").EnsureCustomer(context.Background(), crm.Customer{Email: "a@example.com"})
+	_, _, err = client.Provider("c", shop, "wrong").EnsureCustomer(context.Background(), crm.Customer{Email: "a@example.com"})
 	if e := wantErr(t, err, crm.Permanent, "Invalid API key or access token"); e.Status != 401 {
 		t.Fatalf("status %d", e.Status)
 	}
@@ -269,7 +269,7 @@ func TestShopInTheURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.Provider("c", shop, token).EnsureCustomer(context.Background(),
+	if _, _, err := client.Provider("c", shop, token).EnsureCustomer(context.Background(),
 		crm.Customer{Email: "a@example.com", FirstName: "A", LastName: "B"}); err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ func TestAHangingCallEndsAtItsDeadline(t *testing.T) {
 	fake, p, _ := setup(t, shopifytest.Options{}, func(c *shopify.Config) { c.Timeout = 100 * time.Millisecond })
 	fake.Inject(shopifytest.Fault{Kind: shopifytest.FaultHang})
 	start := time.Now()
-	_, err := p.EnsureCustomer(context.Background(), crm.Customer{Email: "h@example.com", FirstName: "H", LastName: "A"})
+	_, _, err := p.EnsureCustomer(context.Background(), crm.Customer{Email: "h@example.com", FirstName: "H", LastName: "A"})
 	elapsed := time.Since(start)
 	wantErr(t, err, crm.Retryable, "")
 	// It is the deadline that ended it: not sooner (another error), and not much later
@@ -298,12 +298,12 @@ func TestAStaleCustomerIDIsReplaced(t *testing.T) {
 	fake, p, _ := setup(t, shopifytest.Options{}, nil)
 	current := fake.AddCustomer(shop, shopifytest.Customer{Email: "ada@example.com"})
 	ctx := context.Background()
-	id, err := p.EnsureCustomer(ctx, crm.Customer{CRMID: current.ID, Email: "ada@example.com"})
+	id, _, err := p.EnsureCustomer(ctx, crm.Customer{CRMID: current.ID, Email: "ada@example.com"})
 	if err != nil || id != current.ID {
 		t.Fatalf("a live id: %q %v", id, err)
 	}
 	// The merchant deleted the customer we knew and made her again.
-	id, err = p.EnsureCustomer(ctx, crm.Customer{CRMID: "gid://shopify/Customer/1", Email: "ada@example.com"})
+	id, _, err = p.EnsureCustomer(ctx, crm.Customer{CRMID: "gid://shopify/Customer/1", Email: "ada@example.com"})
 	if err != nil || id != current.ID {
 		t.Fatalf("a stale id: %q %v, want %s", id, err, current.ID)
 	}
