@@ -180,6 +180,27 @@ func TestAdminPageInABrowser(t *testing.T) {
 			return chromedp.Void{}, os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644)
 		}
 	}
+	// leave navigates away from the self-reloading dashboard. On a loaded machine the
+	// dashboard's own reload can win the race against the navigation and leave the browser
+	// on the dashboard, where the next page's elements never appear: a CI run once waited
+	// out its whole deadline so. It navigates again until the browser is at path.
+	leave := func(url, path string) chromedp.Action[chromedp.Void] {
+		return func(ctx context.Context, target *chromedp.Target) (chromedp.Void, error) {
+			var err error
+			for try := 0; try < 5; try++ {
+				if _, err = chromedp.Navigate(url)(ctx, target); err != nil {
+					continue
+				}
+				tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+				_, err = at(path)(tctx, target)
+				cancel()
+				if err == nil {
+					return chromedp.Void{}, nil
+				}
+			}
+			return chromedp.Void{}, err
+		}
+	}
 	// onDashboard runs steps on the self-reloading dashboard, again if a reload cut them short.
 	onDashboard := func(step string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -234,7 +255,7 @@ func TestAdminPageInABrowser(t *testing.T) {
 	}
 
 	// Filter the list to the failed row, open it, retry it.
-	run("queue", chromedp.Navigate(srv.URL+"/admin/queue"), chromedp.WaitVisible(chromedp.CSS("#rows")),
+	run("queue", leave(srv.URL+"/admin/queue", "/admin/queue"), chromedp.WaitVisible(chromedp.CSS("#rows")),
 		chromedp.SetValue(chromedp.CSS("#f-status"), "failed"), chromedp.Click(chromedp.CSS("#apply")), at("status=failed"),
 		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`a[href="/admin/queue/%d"]`, failedID))), shot("queue-failed"))
 	rows, err := chromedp.Run(browser, chromedp.Evaluate[int](`document.querySelectorAll("#rows tbody tr").length`))
@@ -293,7 +314,7 @@ func TestAdminPageInABrowser(t *testing.T) {
 	}
 
 	// Log out (from a page that does not reload itself): the admin page is closed again.
-	run("log out", chromedp.Navigate(srv.URL+"/admin/clients"), chromedp.WaitVisible(chromedp.CSS("#logout")),
+	run("log out", leave(srv.URL+"/admin/clients", "/admin/clients"), chromedp.WaitVisible(chromedp.CSS("#logout")),
 		chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#token")))
 	t.Logf("screenshots in %s", shots)
 }
