@@ -22,8 +22,15 @@ import (
 
 // Options configure a Fake.
 type Options struct {
-	// Shops maps each shop domain to its Admin API access token.
+	// Shops maps each shop domain to its Admin API access token: a legacy static token,
+	// which never expires.
 	Shops map[string]string
+	// AccessTokenTTL is how long an access token from the token endpoint lasts (oauth.go),
+	// measured on Now: 0 means Shopify's, ClientCredentialsTTL (24 h) for client
+	// credentials and ExpiringOfflineTTL (60 min) for expiring offline tokens.
+	AccessTokenTTL time.Duration
+	// RefreshTokenTTL is how long a refresh token lasts: 0 means RefreshTTL (90 days).
+	RefreshTokenTTL time.Duration
 	// Bucket size and restore rate of every shop's cost bucket: 0 means Shopify's standard
 	// plan, 2 000 points restoring 100 a second.
 	BucketSize, RestoreRate float64
@@ -113,7 +120,8 @@ type Fake struct {
 
 	mu      sync.Mutex // the shops' state
 	shops   map[string]*shopState
-	byToken map[string]string
+	byToken map[string]string // static tokens (Options.Shops, AddShop)
+	auth    *auth             // apps, installs, issued tokens (oauth.go)
 	nextID  int64
 }
 
@@ -129,6 +137,7 @@ func New(opts Options) *Fake {
 		opts.Now = time.Now
 	}
 	f := &Fake{opts: opts, core: crmfake.New[Request](), shops: map[string]*shopState{}, byToken: map[string]string{}, nextID: 7000000000}
+	f.auth = newAuth()
 	for shop, token := range opts.Shops {
 		f.addShop(shop, token)
 	}

@@ -9,11 +9,13 @@ import (
 	"tiersync/internal/crm/crmfake"
 )
 
-// Handler serves the Admin GraphQL endpoint (/admin/api/{version}/graphql.json) and the
-// control API under /_fake/shopify/.
+// Handler serves the Admin GraphQL endpoint (/admin/api/{version}/graphql.json), the
+// OAuth endpoints (/admin/oauth/access_token, /admin/oauth/authorize) and the control API
+// under /_fake/shopify/.
 func (f *Fake) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /admin/api/{version}/graphql.json", f.serveGraphQL)
+	f.registerOAuth(mux) // the token endpoint, the authorization page, apps and installs
 	f.core.Register(mux, crmfake.Control{Prefix: "/_fake/shopify", Kinds: faultKinds(),
 		Fault: func(in crmfake.FaultRequest, kind crmfake.Kind) crmfake.Fault {
 			return Fault{Operation: in.Operation, Count: in.Count, Kind: kind, Status: in.Status, RetryAfter: in.RetryAfter,
@@ -40,8 +42,8 @@ func (f *Fake) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 	raw, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	// One critical section decides, applies and logs the request, as in c7test.
 	f.mu.Lock()
-	shop, ok := f.byToken[r.Header.Get("X-Shopify-Access-Token")]
-	if !ok || r.Header.Get("X-Shopify-Access-Token") == "" {
+	shop, ok := f.shopForToken(r.Header.Get("X-Shopify-Access-Token"))
+	if !ok { // unknown, expired, or its app uninstalled: Shopify answers all alike
 		f.core.Log(Request{Host: r.Host, Path: r.URL.Path, Status: 401})
 		f.mu.Unlock()
 		writeJSON(w, 401, map[string]string{"errors": invalidToken})
