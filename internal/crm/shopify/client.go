@@ -106,9 +106,10 @@ func New(cfg Config) (*Client, error) {
 	return &Client{cfg: cfg, http: hc, buckets: map[string]*bucket{}}, nil
 }
 
-// Provider is the client bound to one shop, with its (decrypted) Admin API token.
+// Provider is the client bound to one shop, with its (decrypted) Admin API token: a
+// permanent one (StaticToken). Rotating tokens go through ProviderWith.
 func (c *Client) Provider(clientID, shop, token string) *Provider {
-	return &Provider{c: c, clientID: clientID, shop: shop, token: token}
+	return c.ProviderWith(clientID, shop, StaticToken(token))
 }
 
 func (c *Client) endpoint(shop string) string {
@@ -191,33 +192,35 @@ func (p *Provider) graphql(ctx context.Context, op string, cost float64, query s
 		}
 		return fail(crm.Retryable, 0, "waiting for the cost bucket: "+err.Error(), err)
 	}
-	if err := c.cfg.Limiter.Take(ctx, p.clientID); err != nil {
-		return fail(crm.Retryable, 0, "waiting for the rate limit: "+err.Error(), err)
-	}
 	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	if err != nil {
 		return fail(crm.Permanent, 0, "encode request: "+err.Error(), err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint(p.shop), bytes.NewReader(body))
+	token, err := p.tokens.Token(ctx)
 	if err != nil {
-		return fail(crm.Permanent, 0, err.Error(), err)
+		return tokenError(op, "get the access token", err)
 	}
-	req.Header.Set("X-Shopify-Access-Token", p.token)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
+	resp, raw, err := p.send(ctx, op, token, body)
 	if err != nil {
-		return fail(crm.Retryable, 0, err.Error(), err)
+		return err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
-		return crm.RedirectError("shopify", op, resp)
-	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return fail(crm.Retryable, resp.StatusCode, "read answer: "+err.Error(), err)
+	if resp.StatusCode == http.StatusUnauthorized {
+		// The token expired (24 h client credentials, 60 min offline tokens) or another
+		// replica rotated it: renew once and send once more. A second 401 is the answer,
+		// so a token Shopify keeps refusing never loops.
+		fresh, err := p.tokens.Renew(ctx, token)
+		switch {
+		case errors.Is(err, ErrNotRenewable):
+			// A static token: Shopify's 401 below is the answer (permanent).
+		case err != nil:
+			return tokenError(op, "renew the access token", err)
+		case fresh == "":
+			return fail(crm.Retryable, 0, "renewing the access token gave no token", nil)
+		case fresh != token:
+			if resp, raw, err = p.send(ctx, op, fresh, body); err != nil {
+				return err
+			}
+		}
 	}
 	var g gqlResponse
 	decodeErr := json.Unmarshal(raw, &g)
@@ -260,6 +263,41 @@ func (p *Provider) graphql(ctx context.Context, op string, cost float64, query s
 		}
 	}
 	return nil
+}
+
+// send posts one GraphQL request with token, taking a rate-limit token first (every
+// request counts, the resend after a 401 too), and reads the answer. Each request has its
+// own Timeout. The error is a *crm.Error: no answer, a redirect, an unreadable body.
+func (p *Provider) send(ctx context.Context, op, token string, body []byte) (*http.Response, []byte, error) {
+	c := p.c
+	fail := func(class crm.Class, status int, msg string, err error) error {
+		return &crm.Error{Class: class, CRM: "shopify", Op: op, Status: status, Message: crm.CleanText(msg, crm.MaxQuoted), Err: err}
+	}
+	if err := c.cfg.Limiter.Take(ctx, p.clientID); err != nil {
+		return nil, nil, fail(crm.Retryable, 0, "waiting for the rate limit: "+err.Error(), err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint(p.shop), bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, fail(crm.Permanent, 0, err.Error(), err)
+	}
+	req.Header.Set("X-Shopify-Access-Token", token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, nil, fail(crm.Retryable, 0, err.Error(), err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		return nil, nil, crm.RedirectError("shopify", op, resp)
+	}
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, nil, fail(crm.Retryable, resp.StatusCode, "read answer: "+err.Error(), err)
+	}
+	return resp, raw, nil
 }
 
 // throttleWait is how long until the bucket can pay for the refused query.

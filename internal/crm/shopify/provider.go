@@ -13,7 +13,7 @@ type Provider struct {
 	c        *Client
 	clientID string
 	shop     string
-	token    string
+	tokens   Tokens // the shop's access token, renewed on a 401 (tokens.go)
 }
 
 var _ crm.Provider = (*Provider)(nil)
