@@ -38,6 +38,19 @@ type Options struct {
 	// search index lags behind its writes.
 	SearchLag int
 	Now       func() time.Time // the bucket's clock; nil: time.Now
+
+	// Search is how the customers search matches an email (search.go): SearchExact
+	// (default) or SearchPrefix, Shopify's search being no exact match.
+	Search SearchMode
+	// PhoneTaken is customerCreate's message for a phone another customer of the shop has
+	// (phone.go): PhoneTakenMessage (default) or PhoneTakenInvalid.
+	PhoneTaken PhoneTakenMode
+	// AllowHTTPWebhooks lets webhookSubscriptionCreate take an http:// address (tests
+	// listening on http://127.0.0.1); Shopify demands https (webhooks.go).
+	AllowHTTPWebhooks bool
+	// DeprecatedBefore: a request to an older API version is answered with
+	// X-Shopify-API-Deprecated-Reason (versions.go). "": four releases before LatestVersion.
+	DeprecatedBefore string
 }
 
 // Customer is a Shopify customer.
@@ -106,9 +119,10 @@ func (fl Fault) generic() crmfake.Fault {
 }
 
 type shopState struct {
-	customers []*Customer
-	available float64
-	at        time.Time
+	customers     []*Customer
+	subscriptions []*Subscription // webhooks.go
+	available     float64
+	at            time.Time
 }
 
 // Fake is a fake Shopify. Its methods are safe for concurrent use.
@@ -135,6 +149,9 @@ func New(opts Options) *Fake {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.DeprecatedBefore == "" {
+		opts.DeprecatedBefore = releasesBefore(LatestVersion, 4)
 	}
 	f := &Fake{opts: opts, core: crmfake.New[Request](), shops: map[string]*shopState{}, byToken: map[string]string{}, nextID: 7000000000}
 	f.auth = newAuth()

@@ -107,13 +107,23 @@ func (op operation) requestedCost() float64 {
 	}
 	switch op.root {
 	case "customers":
-		n := 1
-		if f, ok := op.args["first"].(float64); ok && f > 0 {
-			n = int(f)
-		}
-		return float64(2 + n)
+		// Each node: the customer, and its defaultEmailAddress when selected.
+		return float64(2 + op.first()*(1+strings.Count(op.query, "defaultEmailAddress")))
 	case "customer":
-		return 1 + float64(len(metafieldAliases.FindAllString(op.query, -1)))
+		return 1 + float64(len(metafieldAliases.FindAllString(op.query, -1))) +
+			float64(strings.Count(op.query, "defaultEmailAddress"))
+	case "webhookSubscriptions":
+		return float64(2 + op.first())
 	}
 	return 1
+}
+
+// first is the connection's page size: the first argument, 1 without it (Shopify requires
+// one), at most 250.
+func (op operation) first() int {
+	n := 1
+	if f, ok := op.args["first"].(float64); ok && f > 0 {
+		n = int(min(f, 250))
+	}
+	return n
 }

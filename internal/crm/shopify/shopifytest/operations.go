@@ -36,25 +36,17 @@ func (f *Fake) execute(s *shopState, op operation) (map[string]any, float64, err
 	}
 	switch op.root {
 	case "customers":
-		email := searchEmail(str("query"))
-		limit := int(op.requestedCost()) - 2
-		nodes := []map[string]any{}
-		for _, c := range s.customers {
-			if c.hiddenFor > 0 {
-				c.hiddenFor--
-				continue
-			}
-			if email != "" && strings.EqualFold(c.Email, email) && len(nodes) < limit {
-				nodes = append(nodes, map[string]any{"id": c.ID, "email": c.Email})
-			}
-		}
-		return map[string]any{"customers": map[string]any{"nodes": nodes}}, float64(2 + len(nodes)), nil
+		after, _ := v["after"].(string)
+		page := f.searchCustomers(s, searchEmail(str("query")), op.first(), after)
+		perNode := 1 + strings.Count(op.query, "defaultEmailAddress")
+		return map[string]any{"customers": page}, float64(2 + perNode*len(page["nodes"].([]map[string]any))), nil
 	case "customer":
 		c := s.customer(str("id"))
 		if c == nil {
 			return map[string]any{"customer": nil}, 1, nil
 		}
-		out := map[string]any{"id": c.ID, "email": c.Email, "tags": sortedTags(append([]string{}, c.Tags...))}
+		out := customerNode(c)
+		out["tags"] = sortedTags(append([]string{}, c.Tags...))
 		for _, m := range metafieldAliases.FindAllStringSubmatch(op.query, -1) {
 			if mf, ok := c.Metafields[m[2]+"."+m[3]]; ok {
 				out[m[1]] = map[string]any{"value": mf.Value}
@@ -67,15 +59,23 @@ func (f *Fake) execute(s *shopState, op operation) (map[string]any, float64, err
 		in, _ := v["input"].(map[string]any)
 		email, _ := in["email"].(string)
 		payload := map[string]any{"customer": nil, "userErrors": []userError{}}
+		phone, _ := in["phone"].(string)
+		var errs []userError
 		switch {
 		case !strings.Contains(email, "@") || strings.ContainsAny(email, " \t"):
-			payload["userErrors"] = uerr("Email is invalid", "email")
+			errs = uerr("Email is invalid", "email")
 		default:
 			for _, c := range s.customers {
 				if strings.EqualFold(c.Email, email) {
-					payload["userErrors"] = uerr("Email has already been taken", "email")
+					errs = uerr("Email has already been taken", "email")
 				}
 			}
+		}
+		// Every field is validated, as Shopify does: a taken email and a taken phone
+		// come back together.
+		errs = append(errs, f.phoneErrors(s, phone)...)
+		if len(errs) > 0 {
+			payload["userErrors"] = errs
 		}
 		if errs, _ := payload["userErrors"].([]userError); len(errs) == 0 {
 			f.nextID++
@@ -83,7 +83,7 @@ func (f *Fake) execute(s *shopState, op operation) (map[string]any, float64, err
 				Metafields: map[string]Metafield{}, hiddenFor: f.opts.SearchLag}
 			c.FirstName, _ = in["firstName"].(string)
 			c.LastName, _ = in["lastName"].(string)
-			c.Phone, _ = in["phone"].(string)
+			c.Phone, _ = normalPhone(phone)
 			s.customers = append(s.customers, c)
 			payload["customer"] = map[string]any{"id": c.ID}
 		}
@@ -116,6 +116,16 @@ func (f *Fake) execute(s *shopState, op operation) (map[string]any, float64, err
 			payload["node"] = map[string]any{"id": c.ID}
 		}
 		return map[string]any{op.root: payload}, 10, nil
+	case "webhookSubscriptions":
+		after, _ := v["after"].(string)
+		page := f.listSubscriptions(s, strs("topics"), op.first(), after)
+		return map[string]any{"webhookSubscriptions": page}, float64(2 + len(page["nodes"].([]map[string]any))), nil
+	case "webhookSubscriptionCreate":
+		if !topics[str("topic")] { // an enum GraphQL refuses before the mutation runs
+			return nil, 1, fmt.Errorf("Variable $topic of type WebhookSubscriptionTopic! was provided invalid value")
+		}
+		in, _ := v["webhookSubscription"].(map[string]any)
+		return map[string]any{"webhookSubscriptionCreate": f.createSubscription(s, str("topic"), in)}, 10, nil
 	case "metafieldsSet":
 		return map[string]any{"metafieldsSet": setMetafields(s, v["metafields"])}, 10, nil
 	case "metafieldsDelete":

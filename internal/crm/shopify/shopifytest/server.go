@@ -116,6 +116,7 @@ func (f *Fake) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 	logged := f.core.Log(rec)
 	f.mu.Unlock()
 
+	f.markDeprecated(w.Header(), r.PathValue("version"), op.query)
 	answered := f.core.Deliver(w, r, latency, fault, func(w http.ResponseWriter) { writeJSON(w, status, resp) })
 	if !answered { // the client gave up before the answer: it got no status
 		f.core.Update(logged, func(r *Request) { r.Status = 0 })
