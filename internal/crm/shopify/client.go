@@ -25,7 +25,7 @@ import (
 // Defaults.
 const (
 	DefaultURL     = "https://{shop}"
-	DefaultVersion = "2025-10"
+	DefaultVersion = "2026-10" // newest stable on 2026-11-30, supported to 2027-10-01 or later (docs/crm-assumptions.md)
 )
 
 // Config is shared by every shop's client in the process.
@@ -45,6 +45,14 @@ type Config struct {
 	Now  func() time.Time
 	// Wait pauses for d (nil: a timer). Tests inject one that moves their clock.
 	Wait func(ctx context.Context, d time.Duration) error
+	// OnDeprecated hears of every answer carrying X-Shopify-API-Deprecated-Reason (the
+	// version is near its end, or the operation used a deprecated field): op is the
+	// operation, reason the header, cleaned. nil: ignored.
+	OnDeprecated func(shop, op, reason string)
+	// OnNote hears of what the client did differently from what it was asked, which the
+	// caller should surface: a customer created without a phone Shopify refused, a webhook
+	// subscription of the topic that delivers elsewhere. nil: ignored.
+	OnNote func(shop, op, note string)
 }
 
 // Client talks to Shopify for every shop.
@@ -290,6 +298,7 @@ func (p *Provider) send(ctx context.Context, op, token string, body []byte) (*ht
 		return nil, nil, fail(crm.Retryable, 0, err.Error(), err)
 	}
 	defer resp.Body.Close()
+	c.reportDeprecated(p.shop, op, resp.Header)
 	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
 		return nil, nil, crm.RedirectError("shopify", op, resp)
 	}

@@ -25,13 +25,26 @@ const Namespace = "tiersync"
 // The operations, with their costs as Shopify calculates them (an object 1, a connection 2
 // plus its page, a mutation 10), which the client makes sure the bucket can pay first.
 const (
-	findCustomerQuery = `query FindCustomer($query: String!) {
-  customers(first: 1, query: $query) { nodes { id email } }
+	// The search asks for a page of candidates, never first: 1: Shopify's search is not an
+	// exact match (a prefix or a near-match may come first), so the exact email is picked
+	// from the page. The email is read from defaultEmailAddress: Customer.email is
+	// deprecated since 2025-04.
+	findCustomerQuery = `query FindCustomer($query: String!, $after: String) {
+  customers(first: 10, after: $after, query: $query) {
+    nodes { id defaultEmailAddress { emailAddress } }
+    pageInfo { hasNextPage endCursor }
+  }
 }`
-	findCustomerCost = 3
+	// A connection 2, plus each of its 10 nodes: the customer 1 and its
+	// defaultEmailAddress 1.
+	findCustomerCost = 22
+	// findCustomerPages bounds how far the search pages for the exact email among
+	// near-matches: 50 candidates. Past that the customer counts as not found; creating it
+	// then answers "Email has already been taken" if it exists, and the row is retried.
+	findCustomerPages = 5
 
 	getCustomerQuery = `query GetCustomer($id: ID!) {
-  customer(id: $id) { id email tags tier: metafield(namespace: "tiersync", key: "tier") { value } }
+  customer(id: $id) { id tags tier: metafield(namespace: "tiersync", key: "tier") { value } }
 }`
 	getCustomerCost = 2
 
@@ -59,6 +72,28 @@ func permanent(op, msg string) error {
 	return &crm.Error{Class: crm.Permanent, CRM: "shopify", Op: op, Message: crm.CleanText(msg, crm.MaxQuoted)}
 }
 
+// emailTaken is Shopify's answer to a customer whose email another customer has: on the
+// email field. The same words on another field (a phone another customer has) are not an
+// email collision, and reading them as one would look for the customer by email forever.
+func emailTaken(e userError) bool {
+	taken := strings.Contains(strings.ToLower(e.Message), "has already been taken")
+	if len(e.Field) == 0 {
+		// A userError may come without its field: then only the message says which.
+		return taken && strings.HasPrefix(strings.ToLower(strings.TrimSpace(e.Message)), "email")
+	}
+	return taken && strings.EqualFold(e.Field[len(e.Field)-1], "email")
+}
+
+// onlyPhone reports whether every error is about the phone (field [..., "phone"]).
+func onlyPhone(errs []userError) bool {
+	for _, e := range errs {
+		if len(e.Field) == 0 || !strings.EqualFold(e.Field[len(e.Field)-1], "phone") {
+			return false
+		}
+	}
+	return len(errs) > 0
+}
+
 // searchQuery is Shopify's search syntax for one exact email.
 func searchQuery(email string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
@@ -66,28 +101,40 @@ func searchQuery(email string) string {
 }
 
 func (p *Provider) findCustomer(ctx context.Context, email string) (string, error) {
-	var data struct {
-		Customers struct {
-			Nodes []struct{ ID, Email string }
+	vars := map[string]any{"query": searchQuery(email), "after": nil}
+	for range findCustomerPages {
+		var data struct {
+			Customers struct {
+				Nodes []struct {
+					ID                  string
+					DefaultEmailAddress *struct{ EmailAddress string }
+				}
+				PageInfo struct {
+					HasNextPage bool
+					EndCursor   string
+				}
+			}
 		}
-	}
-	if err := p.graphql(ctx, "find customer", findCustomerCost, findCustomerQuery,
-		map[string]any{"query": searchQuery(email)}, &data); err != nil {
-		return "", err
-	}
-	for _, n := range data.Customers.Nodes {
-		if strings.EqualFold(strings.TrimSpace(n.Email), email) {
-			return n.ID, nil
+		if err := p.graphql(ctx, "find customer", findCustomerCost, findCustomerQuery, vars, &data); err != nil {
+			return "", err
 		}
+		for _, n := range data.Customers.Nodes {
+			if n.DefaultEmailAddress != nil && strings.EqualFold(strings.TrimSpace(n.DefaultEmailAddress.EmailAddress), email) {
+				return n.ID, nil
+			}
+		}
+		page := data.Customers.PageInfo
+		if !page.HasNextPage || page.EndCursor == "" {
+			return "", nil
+		}
+		vars["after"] = page.EndCursor
 	}
 	return "", nil
 }
 
 // ensureCustomer returns the customer's Shopify id (a GID): the stored one while Shopify
 // still has it (a merchant may delete a customer and make it again), else the one with
-// this email, else a new customer. A creation answered "Email has already been taken"
-// means an earlier attempt made it (its answer was lost) and the search has not caught
-// up: read again.
+// this email, else a new customer (see createCustomer).
 func (p *Provider) ensureCustomer(ctx context.Context, c crm.Customer) (id string, created bool, err error) {
 	if c.CRMID != "" {
 		var data struct {
@@ -103,34 +150,56 @@ func (p *Provider) ensureCustomer(ctx context.Context, c crm.Customer) (id strin
 	if id, err := p.findCustomer(ctx, c.Email); err != nil || id != "" {
 		return id, false, err
 	}
+	return p.createCustomer(ctx, c)
+}
+
+// createCustomer makes the customer. Two answers are not failures:
+//   - "Email has already been taken" (on the email field only): an earlier attempt made
+//     it (its answer was lost) and the search has not caught up: read again;
+//   - errors on the phone alone (taken by another customer, which Shopify refuses, or not
+//     a number it can dial): the phone is an extra, not worth failing the enrollment for,
+//     so the customer is made again without it and Config.OnNote says so.
+func (p *Provider) createCustomer(ctx context.Context, c crm.Customer) (string, bool, error) {
 	input := map[string]any{"email": c.Email, "firstName": c.FirstName, "lastName": c.LastName}
 	if c.Phone != "" {
 		input["phone"] = c.Phone
 	}
-	var data struct {
-		CustomerCreate struct {
-			Customer   *struct{ ID string }
-			UserErrors []userError
-		}
-	}
-	if err := p.graphql(ctx, "create customer", mutationCost, createCustomerMutation, map[string]any{"input": input}, &data); err != nil {
-		return "", false, err
-	}
-	res := data.CustomerCreate
-	if len(res.UserErrors) == 0 && res.Customer != nil {
-		return res.Customer.ID, true, nil
-	}
-	for _, e := range res.UserErrors {
-		if strings.Contains(strings.ToLower(e.Message), "has already been taken") {
-			id, err := p.findCustomer(ctx, c.Email)
-			if err != nil || id != "" {
-				return id, false, err
+	var phoneRefused []userError // set once the phone was dropped
+	for {
+		var data struct {
+			CustomerCreate struct {
+				Customer   *struct{ ID string }
+				UserErrors []userError
 			}
-			return "", false, &crm.Error{Class: crm.Retryable, CRM: "shopify", Op: "create customer",
-				Message: "the email is taken but the search does not find its customer yet; retrying"}
 		}
+		if err := p.graphql(ctx, "create customer", mutationCost, createCustomerMutation, map[string]any{"input": input}, &data); err != nil {
+			return "", false, err
+		}
+		res := data.CustomerCreate
+		if len(res.UserErrors) == 0 && res.Customer != nil {
+			if phoneRefused != nil {
+				p.c.note(p.shop, "create customer", "customer "+res.Customer.ID+" was created without its phone number, which Shopify refused ("+
+					userErrorsText(phoneRefused)+"); the phone stays in tiersync only")
+			}
+			return res.Customer.ID, true, nil
+		}
+		for _, e := range res.UserErrors {
+			if emailTaken(e) {
+				id, err := p.findCustomer(ctx, c.Email)
+				if err != nil || id != "" {
+					return id, false, err
+				}
+				return "", false, &crm.Error{Class: crm.Retryable, CRM: "shopify", Op: "create customer",
+					Message: "the email is taken but the search does not find its customer yet; retrying"}
+			}
+		}
+		if _, sent := input["phone"]; sent && onlyPhone(res.UserErrors) {
+			delete(input, "phone")
+			phoneRefused = res.UserErrors
+			continue
+		}
+		return "", false, permanent("create customer", userErrorsText(res.UserErrors))
 	}
-	return "", false, permanent("create customer", userErrorsText(res.UserErrors))
 }
 
 func (p *Provider) tags(ctx context.Context, op, mutation, field, customerID, tag string) error {

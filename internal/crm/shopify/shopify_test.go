@@ -49,7 +49,7 @@ func setup(t *testing.T, opts shopifytest.Options, cfg func(*shopify.Config)) (*
 	opts.Shops = map[string]string{shop: token}
 	opts.Now = clk.now
 	fake, url := shopifytest.Start(t, opts)
-	c := shopify.Config{BaseURL: url, Version: "2025-10", Timeout: 5 * time.Second, Now: clk.now, Wait: clk.wait}
+	c := shopify.Config{BaseURL: url, Version: shopify.DefaultVersion, Timeout: 5 * time.Second, Now: clk.now, Wait: clk.wait}
 	if cfg != nil {
 		cfg(&c)
 	}
@@ -274,7 +274,7 @@ func TestShopInTheURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range fake.Requests() {
-		if r.Host != shop || r.Path != "/admin/api/2025-10/graphql.json" {
+		if r.Host != shop || r.Path != "/admin/api/"+shopify.DefaultVersion+"/graphql.json" {
 			t.Fatalf("request went to %s%s", r.Host, r.Path)
 		}
 	}
