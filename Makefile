@@ -14,7 +14,8 @@ GOFLAGS ?=
 FUZZTIME ?= 10000x
 FUZZ_TARGETS := internal/crm/commerce7:FuzzCommerce7Order internal/crm/shopify:FuzzShopifyOrder \
 	internal/crm/shopify:FuzzDecimalCents internal/api:FuzzCronForm internal/api:FuzzEnrollmentBody \
-	internal/api:FuzzJSONText internal/api:FuzzCRMID internal/crm/commerce7:FuzzCommerce7Membership
+	internal/api:FuzzJSONText internal/api:FuzzCRMID internal/crm/commerce7:FuzzCommerce7Membership \
+	internal/crm/shopify:FuzzShopifyPrivacy
 
 # bin/tiersync is what runs in production; bin/tiersync-dev holds the demo, the benches and
 # the CRM fakes (and the private-cluster launcher), which production never links.

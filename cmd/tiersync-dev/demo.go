@@ -98,7 +98,6 @@ func runDemo(ctx context.Context, e env, args []string) (err error) {
 	cfg.Commerce7EchoUser = demoC7AppID
 	cfg.ShopifyAPIURL = fakeURL
 	cfg.Commerce7WebhookUser, cfg.Commerce7WebhookPassword = demoHookUser, demoHookPassword
-	cfg.ShopifyWebhookSecret = demoShopifySecret
 	cfg.BackoffBase, cfg.PollInterval = speed.backoffBase, speed.poll
 	if err := cfg.CheckServer(); err != nil {
 		return err

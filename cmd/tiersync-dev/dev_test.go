@@ -98,7 +98,7 @@ func TestFakeCRMCommand(t *testing.T) {
 		t.Fatalf("unknown tenant: %d", s)
 	}
 	graphql := func(token string) int {
-		req, _ := http.NewRequest("POST", strings.TrimSuffix(base, "/v1")+"/admin/api/2025-10/graphql.json",
+		req, _ := http.NewRequest("POST", strings.TrimSuffix(base, "/v1")+"/admin/api/2026-10/graphql.json",
 			strings.NewReader(`{"query":"query { customers(first: 1, query: \"email:a@b.c\") { nodes { id } } }"}`))
 		req.Header.Set("X-Shopify-Access-Token", token)
 		resp, err := http.DefaultClient.Do(req)

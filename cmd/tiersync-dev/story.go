@@ -136,7 +136,7 @@ func (s *story) setup(ctx context.Context) error {
 	s.tiers = map[string]map[string]string{}
 	for _, c := range []struct{ crm, body string }{
 		{"commerce7", `{"name":"Napa Cellars","crm_type":"commerce7","tenant":"` + demoC7Tenant + `","rate_limit_per_minute":6000}`},
-		{"shopify", `{"name":"Vino Shop","crm_type":"shopify","tenant":"` + demoShop + `","shopify_access_token":"` + demoShopToken + `","rate_limit_per_minute":6000}`},
+		{"shopify", `{"name":"Vino Shop","crm_type":"shopify","tenant":"` + demoShop + `","shopify_auth":"token","shopify_access_token":"` + demoShopToken + `","shopify_webhook_secret":"` + demoShopifySecret + `","rate_limit_per_minute":6000}`},
 	} {
 		out, err := s.api(ctx, "POST", "/api/clients", c.body, 201)
 		if err != nil {

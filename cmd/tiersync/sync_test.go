@@ -165,7 +165,7 @@ func TestServeSyncsToShopify(t *testing.T) {
 		}
 		return out
 	}
-	client := post("/api/clients", `{"name":"Napa","crm_type":"shopify","tenant":"`+shop+`","shopify_access_token":"`+token+`"}`)["id"].(string)
+	client := post("/api/clients", `{"name":"Napa","crm_type":"shopify","tenant":"`+shop+`","shopify_access_token":"`+token+`","shopify_webhook_secret":"whsec_sync_test"}`)["id"].(string)
 	tier := post("/api/clients/"+client+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"shopify_tag":"club-gold"}`)["id"].(string)
 	customer := testfactory.Customer(t, pool, client, testfactory.CustomerOpts{Email: "ada@example.com", FirstName: "Ada", LastName: "L"})
 	enrollment := testfactory.Enrollment(t, pool, testfactory.EnrollmentOpts{CustomerID: customer, TierID: tier,

@@ -20,6 +20,7 @@ import (
 	"tiersync/internal/db/dbtest"
 	"tiersync/internal/membership"
 	"tiersync/internal/secretbox"
+	"tiersync/internal/shopifyapp"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -31,6 +32,7 @@ type harness struct {
 	url   string
 	pool  *pgxpool.Pool
 	store *membership.Store
+	shops *shopifyapp.Store
 	ready error
 }
 
@@ -46,11 +48,13 @@ func newHarnessOn(t *testing.T, pool *pgxpool.Pool, opts ...func(*api.Options, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, pool: pool, store: membership.NewStore(pool, box)}
+	h := &harness{t: t, pool: pool, store: membership.NewStore(pool, box),
+		shops: shopifyapp.New(shopifyapp.Config{Pool: pool, Box: box})}
 	o := api.Options{
-		Token:  token,
-		Store:  h.store,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Token:   token,
+		Store:   h.store,
+		Shopify: h.shops,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Ready: func(ctx context.Context) error {
 			if h.ready != nil {
 				return h.ready
@@ -230,9 +234,15 @@ func TestCreateClientValidation(t *testing.T) {
 		{"zero rate limit", `{"name":"a","crm_type":"commerce7","tenant":"t1","rate_limit_per_minute":0}`, 422, "rate_limit_per_minute"},
 		{"negative rate limit", `{"name":"a","crm_type":"commerce7","tenant":"t1","rate_limit_per_minute":-5}`, 422, "rate_limit_per_minute"},
 		{"bad commerce7 tenant", `{"name":"a","crm_type":"commerce7","tenant":"has spaces"}`, 422, "tenant"},
-		{"shopify without token", `{"name":"a","crm_type":"shopify","tenant":"a.myshopify.com"}`, 422, "shopify_access_token"},
-		{"shopify custom domain", `{"name":"a","crm_type":"shopify","tenant":"shop.example.com","shopify_access_token":"x"}`, 422, "myshopify.com"},
-		{"token on commerce7", `{"name":"a","crm_type":"commerce7","tenant":"t1","shopify_access_token":"x"}`, 422, "only for shopify"},
+		{"shopify without credentials", `{"name":"a","crm_type":"shopify","tenant":"a.myshopify.com"}`, 422, "shopify_client_id and shopify_client_secret"},
+		{"shopify token without its webhook secret", `{"name":"a","crm_type":"shopify","tenant":"a.myshopify.com","shopify_access_token":"x"}`, 422, "shopify_webhook_secret"},
+		{"client_credentials without secret", `{"name":"a","crm_type":"shopify","tenant":"a.myshopify.com","shopify_auth":"client_credentials","shopify_client_id":"id"}`, 422, "shopify_client_secret"},
+		{"client_credentials with a token", `{"name":"a","crm_type":"shopify","tenant":"a.myshopify.com","shopify_auth":"client_credentials","shopify_client_id":"id","shopify_client_secret":"s","shopify_access_token":"x"}`, 422, "not used with shopify_auth"},
+		{"oauth without the deployment's app", `{"name":"a","crm_type":"shopify","tenant":"a.myshopify.com","shopify_auth":"oauth"}`, 422, "SHOPIFY_APP_CLIENT_ID"},
+		{"unknown shopify_auth", `{"name":"a","crm_type":"shopify","tenant":"a.myshopify.com","shopify_auth":"password"}`, 422, "shopify_auth"},
+		{"a secret with a newline", `{"name":"a","crm_type":"shopify","tenant":"a.myshopify.com","shopify_access_token":"x\ny","shopify_webhook_secret":"w"}`, 422, "printable ASCII"},
+		{"shopify custom domain", `{"name":"a","crm_type":"shopify","tenant":"shop.example.com","shopify_access_token":"x","shopify_webhook_secret":"whsec_test"}`, 422, "myshopify.com"},
+		{"token on commerce7", `{"name":"a","crm_type":"commerce7","tenant":"t1","shopify_access_token":"x","shopify_webhook_secret":"whsec_test"}`, 422, "only for shopify"},
 		{"duplicate tenant", `{"name":"b","crm_type":"commerce7","tenant":"EXISTING"}`, 409, "already exists"},
 		{"too large", big, 413, "larger than"},
 	}
@@ -265,7 +275,7 @@ func TestClientsCreateAndList(t *testing.T) {
 		t.Fatalf("client answer: %v", c7)
 	}
 	status, sh := h.do("POST", "/api/clients", `{"name":"Shop","crm_type":"shopify","tenant":"Vino-Shop.myshopify.com",
-		"rate_limit_per_minute":250,"shopify_access_token":"shpat_plaintext_secret"}`)
+		"rate_limit_per_minute":250,"shopify_access_token":"shpat_plaintext_secret","shopify_webhook_secret":"whsec_test"}`)
 	if status != 201 {
 		t.Fatalf("create shopify: %d %v", status, sh)
 	}
@@ -278,14 +288,16 @@ func TestClientsCreateAndList(t *testing.T) {
 
 	// The stored token is not the plain text, and decrypts to it.
 	var stored []byte
-	if err := h.pool.QueryRow(context.Background(), `SELECT shopify_access_token_enc FROM clients WHERE id = $1`, sh["id"]).Scan(&stored); err != nil {
+	var auth string
+	if err := h.pool.QueryRow(context.Background(), `SELECT access_token_enc, auth FROM shopify_connections WHERE client_id = $1`,
+		sh["id"]).Scan(&stored, &auth); err != nil {
 		t.Fatal(err)
 	}
-	if len(stored) == 0 || bytes.Contains(stored, []byte("shpat_plaintext_secret")) {
-		t.Fatalf("stored token is empty or plain text: %q", stored)
+	if len(stored) == 0 || bytes.Contains(stored, []byte("shpat_plaintext_secret")) || auth != "token" {
+		t.Fatalf("stored token is empty or plain text: %q (auth %q)", stored, auth)
 	}
-	if tok, err := h.store.ShopifyToken(context.Background(), sh["id"].(string)); err != nil || tok != "shpat_plaintext_secret" {
-		t.Fatalf("ShopifyToken = %q, %v", tok, err)
+	if tok, err := h.shops.Tokens(sh["id"].(string)).Token(context.Background()); err != nil || tok != "shpat_plaintext_secret" {
+		t.Fatalf("Token = %q, %v", tok, err)
 	}
 
 	// Paging: one per page, then the end.
@@ -317,7 +329,7 @@ func TestTiers(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	_, c7 := h.do("POST", "/api/clients", `{"name":"C7","crm_type":"commerce7","tenant":"c7"}`)
-	_, sh := h.do("POST", "/api/clients", `{"name":"Sh","crm_type":"shopify","tenant":"sh.myshopify.com","shopify_access_token":"t"}`)
+	_, sh := h.do("POST", "/api/clients", `{"name":"Sh","crm_type":"shopify","tenant":"sh.myshopify.com","shopify_access_token":"t","shopify_webhook_secret":"whsec_test"}`)
 	c7Tiers := "/api/clients/" + c7["id"].(string) + "/tiers"
 	shTiers := "/api/clients/" + sh["id"].(string) + "/tiers"
 

@@ -63,7 +63,7 @@ func TestCreatedClientShowsWebhookCredentialsOnce(t *testing.T) {
 	if user == "" || len(pass) < 40 || c7["webhook_auth"] != "own" {
 		t.Fatalf("creation answer %v: want webhook_user, a long webhook_password and webhook_auth own", c7)
 	}
-	status, sh := h.do("POST", "/api/clients", `{"name":"Vino","crm_type":"shopify","tenant":"vino.myshopify.com","shopify_access_token":"shpat_x"}`)
+	status, sh := h.do("POST", "/api/clients", `{"name":"Vino","crm_type":"shopify","tenant":"vino.myshopify.com","shopify_access_token":"shpat_x","shopify_webhook_secret":"whsec_test"}`)
 	if status != 201 {
 		t.Fatalf("create shopify: %d %v", status, sh)
 	}
@@ -182,7 +182,7 @@ func TestRotateWebhookCredentials(t *testing.T) {
 	napa := create(`{"name":"Napa","crm_type":"commerce7","tenant":"napa"}`)
 	old := create(`{"name":"Old Vines","crm_type":"commerce7","tenant":"oldvines"}`)
 	h.makeLegacy(old["id"].(string))
-	shop := create(`{"name":"Vino","crm_type":"shopify","tenant":"vino.myshopify.com","shopify_access_token":"shpat_x"}`)
+	shop := create(`{"name":"Vino","crm_type":"shopify","tenant":"vino.myshopify.com","shopify_access_token":"shpat_x","shopify_webhook_secret":"whsec_test"}`)
 	n := 0
 	post := func(tenant string, auth map[string]string) int {
 		t.Helper()

@@ -1,20 +1,28 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"tiersync/internal/apperr"
 	"tiersync/internal/membership"
+	"tiersync/internal/shopifyapp"
 )
 
 type createClientBody struct {
-	Name               *string `json:"name"`
-	CRMType            *string `json:"crm_type"`
-	Tenant             *string `json:"tenant"`
-	RateLimitPerMinute *int    `json:"rate_limit_per_minute"`
-	ShopifyAccessToken *string `json:"shopify_access_token"`
+	Name                 *string `json:"name"`
+	CRMType              *string `json:"crm_type"`
+	Tenant               *string `json:"tenant"`
+	RateLimitPerMinute   *int    `json:"rate_limit_per_minute"`
+	ShopifyAuth          *string `json:"shopify_auth"`
+	ShopifyClientID      *string `json:"shopify_client_id"`
+	ShopifyClientSecret  *string `json:"shopify_client_secret"`
+	ShopifyAccessToken   *string `json:"shopify_access_token"`
+	ShopifyWebhookSecret *string `json:"shopify_webhook_secret"`
 }
 
 func (s *Server) createClient(w http.ResponseWriter, r *http.Request) {
@@ -27,10 +35,26 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	c, err := s.opts.Store.CreateClient(r.Context(), membership.NewClient{
-		Name: *b.Name, CRMType: *b.CRMType, Tenant: *b.Tenant,
-		RateLimitPerMinute: b.RateLimitPerMinute, ShopifyAccessToken: b.ShopifyAccessToken,
-	})
+	in := membership.NewClient{Name: *b.Name, CRMType: *b.CRMType, Tenant: *b.Tenant, RateLimitPerMinute: b.RateLimitPerMinute}
+	conn := shopifyapp.NewConnection{Auth: b.ShopifyAuth, ClientID: b.ShopifyClientID, ClientSecret: b.ShopifyClientSecret,
+		AccessToken: b.ShopifyAccessToken, WebhookSecret: b.ShopifyWebhookSecret}
+	switch {
+	case *b.CRMType == membership.CRMShopify && s.opts.Shopify == nil:
+		fail(w, r, apperr.Invalidf("this deployment cannot store Shopify credentials (no TIERSYNC_SECRET_KEY)"))
+		return
+	case *b.CRMType == membership.CRMShopify:
+		if err := conn.Validate(s.opts.Shopify.App()); err != nil {
+			fail(w, r, err)
+			return
+		}
+		in.Connect = func(ctx context.Context, tx pgx.Tx, clientID string) error {
+			return s.opts.Shopify.Create(ctx, tx, clientID, strings.ToLower(strings.TrimSpace(*b.Tenant)), conn)
+		}
+	case conn.Given():
+		// Refused by membership's validation with the fields' names.
+		in.Connect = func(context.Context, pgx.Tx, string) error { return nil }
+	}
+	c, err := s.opts.Store.CreateClient(r.Context(), in)
 	if err != nil {
 		fail(w, r, err)
 		return

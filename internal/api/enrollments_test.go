@@ -26,7 +26,7 @@ func newEnrollWorld(t *testing.T) *enrollWorld {
 		return body["id"].(string)
 	}
 	w.c7 = id(h.do("POST", "/api/clients", `{"name":"Napa","crm_type":"commerce7","tenant":"napa"}`))
-	w.shop = id(h.do("POST", "/api/clients", `{"name":"Shop","crm_type":"shopify","tenant":"s.myshopify.com","shopify_access_token":"shpat_x"}`))
+	w.shop = id(h.do("POST", "/api/clients", `{"name":"Shop","crm_type":"shopify","tenant":"s.myshopify.com","shopify_access_token":"shpat_x","shopify_webhook_secret":"whsec_test"}`))
 	w.gold = id(h.do("POST", "/api/clients/"+w.c7+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"c7_club_id":"club-gold"}`))
 	w.short = id(h.do("POST", "/api/clients/"+w.c7+"/tiers", `{"name":"Monthly","rank":2,"duration_months":1,"c7_club_id":"club-monthly"}`))
 	w.shopTag = id(h.do("POST", "/api/clients/"+w.shop+"/tiers", `{"name":"VIP","rank":1,"duration_months":12,"shopify_tag":"vip"}`))

@@ -30,8 +30,9 @@ func shopifyBody(id int, status, total, updated string) string {
 func TestShopifyHeadersAreNotTrusted(t *testing.T) {
 	t.Parallel()
 	w := newHookWorld(t)
-	// A second winery on the same app, so with the same (global) webhook secret.
-	status, body := w.do("POST", "/api/clients", `{"name":"Other","crm_type":"shopify","tenant":"other.myshopify.com","shopify_access_token":"shpat_y"}`)
+	// A second winery on the same app, so with the same webhook secret (as every shop that
+	// installed this deployment's app: shopify_auth oauth).
+	status, body := w.do("POST", "/api/clients", `{"name":"Other","crm_type":"shopify","tenant":"other.myshopify.com","shopify_access_token":"shpat_y","shopify_webhook_secret":"`+shopSecret+`"}`)
 	if status != 201 {
 		t.Fatalf("setup: %d %v", status, body)
 	}

@@ -13,6 +13,7 @@ import (
 	"tiersync/internal/membership"
 	"tiersync/internal/queue"
 	"tiersync/internal/schedule"
+	"tiersync/internal/shopifyapp"
 )
 
 // Options are what the HTTP layer needs from the rest of the process.
@@ -35,6 +36,9 @@ type Options struct {
 	InlineSyncTimeout time.Duration
 	// Webhooks configures /webhooks/commerce7 and /webhooks/shopify.
 	Webhooks Webhooks
+	// Shopify keeps the Shopify clients' connections (credentials, tokens, webhook
+	// secrets); nil: Shopify clients cannot be made and their webhooks are refused.
+	Shopify *shopifyapp.Store
 	// Engine serves the queue API and /api/cron/sync; nil leaves them out.
 	Engine *queue.Queue
 	// Scheduler serves /api/cron; nil leaves it out.

@@ -25,9 +25,6 @@ type Webhooks struct {
 	Commerce7User, Commerce7Password string
 	// Commerce7EchoUser is the webhook "user" of our own API writes, which are ignored.
 	Commerce7EchoUser string
-	// ShopifySecret signs Shopify webhooks (HMAC-SHA256); without it they are refused.
-	// Read it through Server.shopifySecret, never directly.
-	ShopifySecret string
 	// Commerce7Customers reads a customer from Commerce7, for an order whose payload
 	// names a customer tiersync does not know without its email (a *commerce7.Client).
 	// nil: such orders fail (502).
@@ -147,11 +144,17 @@ func (s *Server) commerce7LookupFailed(w http.ResponseWriter, r *http.Request, e
 	return true
 }
 
-// shopifySecret returns the secret that signs the shop's webhooks. Today one app, and so
-// one secret (SHOPIFY_WEBHOOK_SECRET), serves every shop; per-shop secrets (each app
-// signs with its own client secret) are looked up here, and nothing else changes.
-func (s *Server) shopifySecret(_ context.Context, _ string) (string, error) {
-	return s.opts.Webhooks.ShopifySecret, nil
+// shopifySecret returns the secret that signs the shop's webhooks: each app signs with its
+// own client secret (shopifyapp.Store.WebhookSecret says which). A shop we do not know is
+// NotFound (404, as DESIGN §4 says: there is no secret to check its signature with, and a
+// shop's myshopify.com domain is no secret); a deployment that keeps no Shopify credentials
+// answers "", and every signature fails.
+func (s *Server) shopifySecret(ctx context.Context, shop string) (string, error) {
+	if s.opts.Shopify == nil {
+		return "", nil
+	}
+	_, secret, err := s.opts.Shopify.WebhookSecret(ctx, shop)
+	return secret, err
 }
 
 // shopifySigned reports whether header is the base64 HMAC-SHA256 of raw with secret.
@@ -179,6 +182,10 @@ func (s *Server) shopifyWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	shop := strings.TrimSpace(r.Header.Get("X-Shopify-Shop-Domain"))
+	if shop == "" {
+		fail(w, r, apperr.BadRequestf("X-Shopify-Shop-Domain is required"))
+		return
+	}
 	secret, err := s.shopifySecret(r.Context(), shop)
 	if err != nil {
 		fail(w, r, err)
@@ -190,10 +197,6 @@ func (s *Server) shopifyWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := checkJSONText(raw); err != nil {
 		fail(w, r, err)
-		return
-	}
-	if shop == "" {
-		fail(w, r, apperr.BadRequestf("X-Shopify-Shop-Domain is required"))
 		return
 	}
 	client, err := s.opts.Store.ClientByTenant(r.Context(), membership.CRMShopify, shop)

@@ -44,7 +44,7 @@ func newHookWorld(t *testing.T, hooks ...func(*api.Webhooks, *commerce7.Client))
 	}
 	h := newHarness(t, func(o *api.Options, _ *pgxpool.Pool) {
 		o.Webhooks = api.Webhooks{Commerce7User: hookUser, Commerce7Password: hookPass, Commerce7EchoUser: "tiersync-app",
-			ShopifySecret: shopSecret, Commerce7Customers: c7}
+			Commerce7Customers: c7}
 		for _, f := range hooks {
 			f(&o.Webhooks, c7)
 		}
@@ -63,7 +63,7 @@ func newHookWorld(t *testing.T, hooks ...func(*api.Webhooks, *commerce7.Client))
 	h.makeLegacy(w.c7)
 	w.gold = id(h.do("POST", "/api/clients/"+w.c7+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"min_purchase_cents":5000,"c7_club_id":"club-gold"}`))
 	w.plat = id(h.do("POST", "/api/clients/"+w.c7+"/tiers", `{"name":"Platinum","rank":2,"duration_months":12,"min_ltv_cents":20000,"c7_club_id":"club-plat"}`))
-	w.sh = id(h.do("POST", "/api/clients", `{"name":"Vino","crm_type":"shopify","tenant":"`+shop+`","shopify_access_token":"shpat_x"}`))
+	w.sh = id(h.do("POST", "/api/clients", `{"name":"Vino","crm_type":"shopify","tenant":"`+shop+`","shopify_access_token":"shpat_x","shopify_webhook_secret":"`+shopSecret+`"}`))
 	w.shopGold = id(h.do("POST", "/api/clients/"+w.sh+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"min_purchase_cents":5000,"shopify_tag":"gold"}`))
 	return w
 }

@@ -21,6 +21,7 @@ import (
 	"tiersync/internal/queue"
 	"tiersync/internal/schedule"
 	"tiersync/internal/secretbox"
+	"tiersync/internal/shopifyapp"
 	"tiersync/internal/syncer"
 )
 
@@ -35,6 +36,9 @@ type Core struct {
 	Scheduler *schedule.Scheduler
 	// CRMs are the CRM clients this replica has credentials for.
 	CRMs CRMs
+	// Shopify keeps the Shopify clients' connections and tokens (nil without
+	// TIERSYNC_SECRET_KEY: nothing could be sealed or opened).
+	Shopify *shopifyapp.Store
 }
 
 // CoreOptions vary the core for a caller.
@@ -80,9 +84,13 @@ func newCore(pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, o CoreOpt
 		return nil, err
 	}
 	c.CRMs = crms
+	if box != nil {
+		c.Shopify = shopifyapp.New(shopifyapp.Config{Pool: pool, Box: box, Grants: crms.Shopify, App: shopifyapp.App{
+			ClientID: cfg.ShopifyAppClientID, ClientSecret: cfg.ShopifyAppClientSecret, Scopes: cfg.ShopifyAppScopes}})
+	}
 	handler := o.Handler
 	if handler == nil {
-		c.Syncer = syncer.New(pool, c.Store, crms.providers(c.Store))
+		c.Syncer = syncer.New(pool, c.Store, crms.providers(c.Shopify))
 		handler = c.Syncer.Handle
 	}
 	c.Engine = queue.New(pool, handler, queue.Config{

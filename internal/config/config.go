@@ -40,9 +40,19 @@ type Config struct {
 	Commerce7WebhookPassword string
 	Commerce7EchoUser        string
 
-	ShopifyAPIURL        string
-	ShopifyAPIVersion    string
+	ShopifyAPIURL     string
+	ShopifyAPIVersion string
+	// ShopifyWebhookSecret is the one secret that signed every shop's webhooks before
+	// each client had its own: deprecated, sealed at start into the `token` clients that
+	// have none (shopifyapp.Store.AdoptLegacyWebhookSecret).
 	ShopifyWebhookSecret string
+	// The deployment's own Shopify app, which merchants install (shopify_auth oauth).
+	ShopifyAppClientID     string
+	ShopifyAppClientSecret string
+	ShopifyAppScopes       []string
+	// PublicURL is where Shopify reaches this deployment: the OAuth callback and the
+	// webhook subscriptions point under it.
+	PublicURL string
 
 	ScheduleExpire  string // cron spec of process-expired-enrollments; "off" disables
 	ScheduleSync    string // cron spec of the process-crm-sync-queue sweep; "off" disables
@@ -197,10 +207,32 @@ func settings() []setting {
 			str(func(c *Config) *string { return &c.Commerce7EchoUser })},
 		{"SHOPIFY_API_URL", "https://{shop}", "Shopify Admin API base URL; {shop} is replaced by the shop domain", Server,
 			urlSetting("SHOPIFY_API_URL", func(c *Config) *string { return &c.ShopifyAPIURL })},
-		{"SHOPIFY_API_VERSION", "2025-10", "Shopify Admin API version", Server,
+		{"SHOPIFY_API_VERSION", "2026-10", "Shopify Admin API version (a deprecation header from Shopify is logged and counted: tiersync_shopify_deprecated_answers_total)", Server,
 			str(func(c *Config) *string { return &c.ShopifyAPIVersion })},
-		{"SHOPIFY_WEBHOOK_SECRET", "", "secret Shopify signs webhooks with (webhooks refused when unset)", Server,
+		{"SHOPIFY_WEBHOOK_SECRET", "", "deprecated: the one webhook secret of every shop before per-client secrets; sealed at start into the token clients that have none", Server,
 			str(func(c *Config) *string { return &c.ShopifyWebhookSecret })},
+		{"SHOPIFY_APP_CLIENT_ID", "", "this deployment's Shopify app (merchants install it: shopify_auth oauth), client id", Server,
+			str(func(c *Config) *string { return &c.ShopifyAppClientID })},
+		{"SHOPIFY_APP_CLIENT_SECRET", "", "this deployment's Shopify app, client secret (signs its webhooks and install callbacks)", Server,
+			str(func(c *Config) *string { return &c.ShopifyAppClientSecret })},
+		{"SHOPIFY_APP_SCOPES", "read_customers,write_customers,read_orders", "access scopes the app asks a shop for, comma-separated", Server,
+			func(c *Config, raw string) error {
+				c.ShopifyAppScopes = nil
+				for _, sc := range strings.Split(raw, ",") {
+					if sc = strings.TrimSpace(sc); sc != "" {
+						c.ShopifyAppScopes = append(c.ShopifyAppScopes, sc)
+					}
+				}
+				return nil
+			}},
+		{"PUBLIC_URL", "", "https URL where Shopify reaches this deployment (install callback, webhook subscriptions)", Server,
+			func(c *Config, raw string) error {
+				if raw == "" {
+					c.PublicURL = ""
+					return nil
+				}
+				return urlSetting("PUBLIC_URL", func(c *Config) *string { return &c.PublicURL })(c, raw)
+			}},
 		{"ALERT_WEBHOOK_URL", "", "Slack-compatible webhook for alerts (none when unset); a secret, never logged", Server,
 			str(func(c *Config) *string { return &c.AlertWebhookURL })},
 		{"METRICS_ADDR", "", "serve /metrics on this address instead of LISTEN_ADDR (e.g. 127.0.0.1:9090, reachable by the scraper only)", Server,
@@ -337,6 +369,9 @@ func (c *Config) CheckServer() error {
 	// without a user is a half-finished setting. Either way, say so at start.
 	if (c.Commerce7WebhookUser == "") != (c.Commerce7WebhookPassword == "") {
 		errs = append(errs, errors.New("COMMERCE7_WEBHOOK_USER and COMMERCE7_WEBHOOK_PASSWORD must be set together (or both left unset)"))
+	}
+	if (c.ShopifyAppClientID == "") != (c.ShopifyAppClientSecret == "") || (c.ShopifyAppClientID != "" && c.PublicURL == "") {
+		errs = append(errs, errors.New("SHOPIFY_APP_CLIENT_ID, SHOPIFY_APP_CLIENT_SECRET and PUBLIC_URL must be set together (or the two app settings left unset)"))
 	}
 	return errors.Join(errs...)
 }

@@ -26,7 +26,7 @@ func TestBind(t *testing.T) {
 			if c.ListenAddr != "127.0.0.1:8080" || c.Workers != 16 || c.InlineSyncTimeout != 2*time.Second ||
 				c.QueueRetention != 720*time.Hour || c.NotifyMode != "listen" ||
 				c.Commerce7APIURL != "https://api.commerce7.com/v1" || c.ShopifyAPIURL != "https://{shop}" ||
-				c.ShopifyAPIVersion != "2025-10" || c.LogLevel != "info" || c.QueueLease != 30*time.Second ||
+				c.ShopifyAPIVersion != "2026-10" || len(c.ShopifyAppScopes) != 3 || c.LogLevel != "info" || c.QueueLease != 30*time.Second ||
 				c.PollInterval != time.Second || c.BackoffBase != time.Minute || c.BackoffMax != 24*time.Hour ||
 				c.ShutdownTimeout != 20*time.Second || c.MetricsAddr != "" || c.MetricsInterval != 15*time.Second ||
 				c.DBMaxConns != 16 || c.StatementTimeout != 30*time.Second || c.RequestTimeout != 30*time.Second || !c.CookieSecure {

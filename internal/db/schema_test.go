@@ -60,7 +60,8 @@ func TestDatabaseRefusesBadRows(t *testing.T) {
 		code      string // SQLSTATE: 23514 check, 23505 unique, 23503 foreign key, 23502 not null
 	}{
 		{"bad crm_type", `INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('x', 'salesforce', 't2', 100)`, nil, "23514"},
-		{"shopify client without token", `INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('x', 'shopify', 'x.myshopify.com', 100)`, nil, "23514"},
+		{"a shopify connection for a commerce7 client", `INSERT INTO shopify_connections (client_id, shop, auth, access_token_enc) VALUES ($1, 'x.myshopify.com', 'token', '\x00')`, []any{f.client}, "23503"},
+		{"a static-token connection without its token", `INSERT INTO shopify_connections (client_id, crm_type, shop, auth) VALUES ($1, 'commerce7', 'x.myshopify.com', 'token')`, []any{f.client}, "23514"},
 		{"duplicate tenant (case)", `INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('x', 'commerce7', 'WINERY', 100)`, nil, "23505"},
 		{"zero rate limit", `INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute) VALUES ('x', 'commerce7', 't3', 0)`, nil, "23514"},
 		{"bad delivery method", `INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method) VALUES ($1, 'commerce7', 'S', 2, 12, 'c2', 'Drone')`, []any{f.client}, "23514"},

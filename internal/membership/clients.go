@@ -31,8 +31,8 @@ const (
 	maxRatePerMinute              = 100_000
 )
 
-// Client is a winery. Its stored CRM token never leaves the package in clear except
-// through ShopifyToken; its webhook password never leaves it at all after it is made.
+// Client is a winery. Its webhook password never leaves the package after it is made; a
+// Shopify client's credentials are internal/shopifyapp's (shopify_connections).
 type Client struct {
 	ID                 string    `json:"id"`
 	Name               string    `json:"name"`
@@ -53,7 +53,10 @@ type NewClient struct {
 	CRMType            string
 	Tenant             string
 	RateLimitPerMinute *int
-	ShopifyAccessToken *string
+	// Connect stores a Shopify client's connection (internal/shopifyapp) in the
+	// transaction that makes the client, so a Shopify client never exists without one.
+	// Required for Shopify, refused for Commerce7.
+	Connect func(ctx context.Context, tx pgx.Tx, clientID string) error
 }
 
 var (
@@ -81,16 +84,17 @@ func (in *NewClient) validate() error {
 		if !c7TenantRe.MatchString(in.Tenant) {
 			return apperr.Invalidf("tenant %q is not a Commerce7 tenant id (letters, digits, '-' and '_')", in.Tenant)
 		}
-		if in.ShopifyAccessToken != nil {
-			return apperr.Invalidf("shopify_access_token is only for shopify clients")
+		if in.Connect != nil {
+			return apperr.Invalidf("shopify_auth, shopify_client_id, shopify_client_secret, shopify_access_token and " +
+				"shopify_webhook_secret are only for shopify clients")
 		}
 	case CRMShopify:
 		in.Tenant = strings.ToLower(in.Tenant)
 		if !shopDomainRe.MatchString(in.Tenant) {
 			return apperr.Invalidf("tenant %q is not a shop's myshopify.com domain (e.g. my-winery.myshopify.com)", in.Tenant)
 		}
-		if in.ShopifyAccessToken == nil || strings.TrimSpace(*in.ShopifyAccessToken) == "" {
-			return apperr.Invalidf("a shopify client needs shopify_access_token (the Admin API access token)")
+		if in.Connect == nil {
+			return errors.New("create shopify client: no connection to store with it")
 		}
 	case "":
 		return apperr.BadRequestf("crm_type is required")
@@ -105,8 +109,9 @@ func (in *NewClient) validate() error {
 	return nil
 }
 
-// CreateClient stores a new client, its Shopify token encrypted. A Commerce7 client gets
-// its own webhook credentials, returned here in clear and never again.
+// CreateClient stores a new client (and, through in.Connect, a Shopify client's
+// connection). A Commerce7 client gets its own webhook credentials, returned here in clear
+// and never again.
 func (s *Store) CreateClient(ctx context.Context, in NewClient) (ClientWithCredentials, error) {
 	if err := in.validate(); err != nil {
 		return ClientWithCredentials{}, err
@@ -124,36 +129,24 @@ func (s *Store) CreateClient(ctx context.Context, in NewClient) (ClientWithCrede
 	rate := DefaultCommerce7RatePerMinute
 	if in.CRMType == CRMShopify {
 		rate = DefaultShopifyRatePerMinute
-		if s.box == nil {
-			return ClientWithCredentials{}, errors.New("create shopify client: no TIERSYNC_SECRET_KEY to encrypt its token")
-		}
 	}
 	if in.RateLimitPerMinute != nil {
 		rate = *in.RateLimitPerMinute
 	}
 	var c Client
 	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		// The token is sealed with the client's id as additional data, and the row must carry
-		// the token from its first version (clients_shopify_needs_token), so the id comes first.
-		var id string
-		if err := tx.QueryRow(ctx, sqlClientNewID).Scan(&id); err != nil {
-			return err
-		}
-		var sealed []byte
-		if in.CRMType == CRMShopify {
-			var err error
-			if sealed, err = s.box.Seal([]byte(strings.TrimSpace(*in.ShopifyAccessToken)), []byte(id)); err != nil {
-				return err
-			}
-		}
 		row := tx.QueryRow(ctx, sqlClientInsert, pgx.StrictNamedArgs{
-			"id": id, "name": in.Name, "crm_type": in.CRMType, "tenant": in.Tenant,
-			"rate_limit_per_minute": rate, "shopify_access_token_enc": sealed,
+			"name": in.Name, "crm_type": in.CRMType, "tenant": in.Tenant, "rate_limit_per_minute": rate,
 			"webhook_user": hookUser, "webhook_password_hash": hookHash,
 		})
 		var err error
 		if c, err = scanClientRow(row); err != nil {
 			return err
+		}
+		if in.Connect != nil {
+			if err := in.Connect(ctx, tx, c.ID); err != nil {
+				return err
+			}
 		}
 		// The client's CRM requests draw from their own bucket in the queue, at its rate.
 		return queue.SetRate(ctx, tx, rateKey(c.ID), c.RateLimitPerMinute)
@@ -241,32 +234,6 @@ func scanClientRow(row pgx.Row) (Client, error) {
 		c.WebhookAuth = &auth
 	}
 	return c, err
-}
-
-// ShopifyToken decrypts a Shopify client's Admin API token, for the CRM layer.
-func (s *Store) ShopifyToken(ctx context.Context, clientID string) (string, error) {
-	if err := checkUUID("client_id", clientID); err != nil {
-		return "", err
-	}
-	var sealed []byte
-	err := s.pool.QueryRow(ctx, sqlClientToken, pgx.StrictNamedArgs{"id": clientID}).Scan(&sealed)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", apperr.NotFoundf("client %s not found", clientID)
-	}
-	if err != nil {
-		return "", fmt.Errorf("read token of client %s: %w", clientID, err)
-	}
-	if sealed == nil {
-		return "", fmt.Errorf("client %s has no stored token", clientID)
-	}
-	if s.box == nil {
-		return "", errors.New("read stored token: no TIERSYNC_SECRET_KEY")
-	}
-	token, err := s.box.Open(sealed, []byte(clientID))
-	if err != nil {
-		return "", fmt.Errorf("token of client %s: %w", clientID, err)
-	}
-	return string(token), nil
 }
 
 // ClientByTenant finds the client of a Commerce7 tenant or Shopify shop domain (any case).

@@ -28,10 +28,6 @@ var (
 	sqlClientList string
 	//go:embed sql/client_list_by_name.sql
 	sqlClientListByName string
-	//go:embed sql/client_new_id.sql
-	sqlClientNewID string
-	//go:embed sql/client_token.sql
-	sqlClientToken string
 
 	//go:embed sql/sync_subject.sql
 	sqlSyncSubject string

@@ -1,8 +1,11 @@
 package membership
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"tiersync/internal/apperr"
 )
@@ -10,6 +13,7 @@ import (
 func ptr[T any](v T) *T { return &v }
 
 func TestNewClientValidate(t *testing.T) {
+	connect := func(context.Context, pgx.Tx, string) error { return nil }
 	cases := []struct {
 		name string
 		in   NewClient
@@ -17,14 +21,13 @@ func TestNewClientValidate(t *testing.T) {
 		want string      // tenant as stored, when valid
 	}{
 		{"commerce7", NewClient{Name: "W", CRMType: CRMCommerce7, Tenant: " spectrum "}, apperr.Internal, "spectrum"},
-		{"shopify lower-cased", NewClient{Name: "S", CRMType: CRMShopify, Tenant: "Shop.MyShopify.com", ShopifyAccessToken: ptr("t")}, apperr.Internal, "shop.myshopify.com"},
+		{"shopify lower-cased", NewClient{Name: "S", CRMType: CRMShopify, Tenant: "Shop.MyShopify.com", Connect: connect}, apperr.Internal, "shop.myshopify.com"},
 		{"no name", NewClient{CRMType: CRMCommerce7, Tenant: "t"}, apperr.BadRequest, ""},
 		{"no crm", NewClient{Name: "W", Tenant: "t"}, apperr.BadRequest, ""},
 		{"unknown crm", NewClient{Name: "W", CRMType: "hubspot", Tenant: "t"}, apperr.Invalid, ""},
 		{"long name", NewClient{Name: strings.Repeat("n", 201), CRMType: CRMCommerce7, Tenant: "t"}, apperr.Invalid, ""},
 		{"bad tenant", NewClient{Name: "W", CRMType: CRMCommerce7, Tenant: "a/b"}, apperr.Invalid, ""},
-		{"shopify no token", NewClient{Name: "S", CRMType: CRMShopify, Tenant: "s.myshopify.com"}, apperr.Invalid, ""},
-		{"shopify blank token", NewClient{Name: "S", CRMType: CRMShopify, Tenant: "s.myshopify.com", ShopifyAccessToken: ptr(" ")}, apperr.Invalid, ""},
+		{"a connection on commerce7", NewClient{Name: "W", CRMType: CRMCommerce7, Tenant: "t", Connect: connect}, apperr.Invalid, ""},
 		{"rate too high", NewClient{Name: "W", CRMType: CRMCommerce7, Tenant: "t", RateLimitPerMinute: ptr(100_001)}, apperr.Invalid, ""},
 	}
 	for _, c := range cases {

@@ -60,6 +60,10 @@ const SecretKey = "testfactory-secret-key-32-bytes!"
 // ShopifyToken is a Shopify client's access token when ClientOpts.ShopifyToken is empty.
 const ShopifyToken = "shpat_testfactory"
 
+// ShopifyWebhookSecret is the secret a Shopify client's webhooks are signed with when
+// ClientOpts.ShopifyWebhookSecret is empty.
+const ShopifyWebhookSecret = "testfactory-webhook-secret"
+
 // DefaultRateLimit is a client's rate limit when ClientOpts.RateLimitPerMinute is zero: high
 // enough that no test waits for its bucket unless it asks to.
 const DefaultRateLimit = 100_000
@@ -71,6 +75,8 @@ type ClientOpts struct {
 	Tenant             string // default "tenant-<random>" (Shopify: "<random>.myshopify.com")
 	RateLimitPerMinute int    // default DefaultRateLimit
 	ShopifyToken       string // Shopify only: default ShopifyToken, sealed with SecretKey
+	// ShopifyWebhookSecret is a Shopify client's webhook secret: default ShopifyWebhookSecret.
+	ShopifyWebhookSecret string
 }
 
 // Client inserts a client and returns its id. Its rate bucket comes with it (a trigger).
@@ -93,23 +99,29 @@ func Client(t testing.TB, q db.Querier, o ClientOpts) string {
 	if o.RateLimitPerMinute == 0 {
 		o.RateLimitPerMinute = DefaultRateLimit
 	}
-	var sealed []byte
+	var sealed, hook []byte
 	if o.CRMType == "shopify" {
 		if o.ShopifyToken == "" {
 			o.ShopifyToken = ShopifyToken
+		}
+		if o.ShopifyWebhookSecret == "" {
+			o.ShopifyWebhookSecret = ShopifyWebhookSecret
 		}
 		box, err := secretbox.New([]byte(SecretKey))
 		if err != nil {
 			t.Fatalf("testfactory.Client: %v", err)
 		}
-		// Sealed as membership.CreateClient seals it: the client's id is the additional data.
+		// Sealed as shopifyapp seals them: the client's id is the additional data.
 		if sealed, err = box.Seal([]byte(o.ShopifyToken), []byte(id)); err != nil {
+			t.Fatalf("testfactory.Client: %v", err)
+		}
+		if hook, err = box.Seal([]byte(o.ShopifyWebhookSecret), []byte(id)); err != nil {
 			t.Fatalf("testfactory.Client: %v", err)
 		}
 	}
 	_, err := q.Exec(context.Background(), sqlClientInsert, pgx.StrictNamedArgs{
 		"id": id, "name": o.Name, "crm_type": o.CRMType, "tenant": o.Tenant,
-		"rate_limit_per_minute": o.RateLimitPerMinute, "shopify_access_token_enc": sealed,
+		"rate_limit_per_minute": o.RateLimitPerMinute, "access_token_enc": sealed, "webhook_secret_enc": hook,
 	})
 	if err != nil {
 		t.Fatalf("testfactory.Client: %v", err)

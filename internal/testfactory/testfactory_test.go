@@ -30,8 +30,9 @@ func TestClient(t *testing.T) {
 	read := func(t *testing.T, id string) client {
 		t.Helper()
 		var c client
-		if err := pool.QueryRow(ctx, `SELECT c.name, c.crm_type, c.tenant, c.rate_limit_per_minute, b.per_minute, c.shopify_access_token_enc
-			FROM clients c JOIN crm_rate_buckets b ON b.rate_key = c.id::text WHERE c.id = $1`, id).
+		if err := pool.QueryRow(ctx, `SELECT c.name, c.crm_type, c.tenant, c.rate_limit_per_minute, b.per_minute, s.access_token_enc
+			FROM clients c JOIN crm_rate_buckets b ON b.rate_key = c.id::text
+			LEFT JOIN shopify_connections s ON s.client_id = c.id WHERE c.id = $1`, id).
 			Scan(&c.name, &c.crmType, &c.tenant, &c.rate, &c.bucket, &c.token); err != nil {
 			t.Fatal(err)
 		}
