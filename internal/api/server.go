@@ -39,6 +39,9 @@ type Options struct {
 	// Shopify keeps the Shopify clients' connections (credentials, tokens, webhook
 	// secrets); nil: Shopify clients cannot be made and their webhooks are refused.
 	Shopify *shopifyapp.Store
+	// PublicURL is where Shopify reaches this deployment (PUBLIC_URL): the install's
+	// callback and the webhook subscriptions point under it.
+	PublicURL string
 	// Engine serves the queue API and /api/cron/sync; nil leaves them out.
 	Engine *queue.Queue
 	// Scheduler serves /api/cron; nil leaves it out.
@@ -98,6 +101,9 @@ func (s *Server) routes() {
 	// The CRMs authenticate their webhooks themselves (Basic auth, HMAC): no API token.
 	s.mux.HandleFunc("POST /webhooks/commerce7", s.commerce7Webhook)
 	s.mux.HandleFunc("POST /webhooks/shopify", s.shopifyWebhook)
+	// Shopify sends the merchant's browser here: the install proves itself (hmac, state).
+	s.mux.HandleFunc("GET /shopify/install", s.shopifyInstall)
+	s.mux.HandleFunc("GET /shopify/callback", s.shopifyCallback)
 
 	api := func(pattern string, h http.HandlerFunc) {
 		s.mux.Handle(pattern, requireToken(s.opts.Token, s.opts.TokenLimiter, h))
@@ -107,6 +113,7 @@ func (s *Server) routes() {
 	api("POST /api/clients/{client_id}/webhook-credentials", s.rotateWebhookCredentials)
 	api("POST /api/clients/{client_id}/tiers", s.createTier)
 	api("GET /api/clients/{client_id}/tiers", s.listTiers)
+	api("POST /api/clients/{client_id}/shopify/webhooks", s.registerShopifyWebhooks)
 	api("POST /api/enrollments", s.enroll)
 	api("GET /api/enrollments/{id}", s.getEnrollment)
 	if s.opts.Engine != nil {

@@ -205,6 +205,10 @@ func (s *Server) shopifyWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	topic := r.Header.Get("X-Shopify-Topic")
+	if topic == shopify.TopicAppUninstalled {
+		s.shopifyUninstalled(w, r, client, shop, raw)
+		return
+	}
 	if topic != "orders/paid" && topic != "orders/create" {
 		webhookAnswer(w, membership.WebhookIgnored)
 		return
@@ -236,4 +240,27 @@ func (s *Server) shopifyWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	webhookAnswer(w, res.Status)
+}
+
+// shopifyUninstalled is app/uninstalled: the shop removed the app, its tokens are dead.
+// The connection is marked uninstalled and its tokens deleted; the client's rows stay
+// pending without spending attempts until a reinstall. The shop is the signed body's, and
+// must be the header's: a signed body replayed under another shop's header uninstalls
+// nothing.
+func (s *Server) shopifyUninstalled(w http.ResponseWriter, r *http.Request, client membership.Client, shop string, raw []byte) {
+	u, err := shopify.ParseUninstalled(raw)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if !strings.EqualFold(u.ShopDomain, shop) {
+		fail(w, r, apperr.BadRequestf("the body's myshopify_domain %q is not X-Shopify-Shop-Domain %q", u.ShopDomain, shop))
+		return
+	}
+	if err := s.opts.Shopify.Uninstalled(r.Context(), client.ID); err != nil {
+		fail(w, r, err)
+		return
+	}
+	s.log.Warn("shopify app uninstalled: the client's rows wait for a reinstall", "shop", shop, "client_id", client.ID)
+	webhookAnswer(w, membership.WebhookAccepted)
 }

@@ -138,6 +138,7 @@ func (s *Server) build(ctx context.Context, registry *prometheus.Registry) error
 		ObserveRequest:    observeRequest,
 		InlineSyncTimeout: cfg.InlineSyncTimeout,
 		Shopify:           s.Shopify,
+		PublicURL:         cfg.PublicURL,
 		Webhooks: api.Webhooks{
 			Commerce7User:      cfg.Commerce7WebhookUser,
 			Commerce7Password:  cfg.Commerce7WebhookPassword,

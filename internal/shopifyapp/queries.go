@@ -22,4 +22,6 @@ var (
 	sqlSetWebhookSecret string
 	//go:embed sql/list_states.sql
 	sqlListStates string
+	//go:embed sql/set_uninstalled.sql
+	sqlSetUninstalled string
 )

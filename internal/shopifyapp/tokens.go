@@ -17,6 +17,8 @@ type Grants interface {
 	ClientCredentialsToken(ctx context.Context, shop, clientID, clientSecret string) (shopify.Token, error)
 	RefreshToken(ctx context.Context, shop, clientID, clientSecret, refreshToken string) (shopify.Token, error)
 	ExchangeCode(ctx context.Context, shop, clientID, clientSecret, code string) (shopify.Token, error)
+	AuthorizeURL(shop, clientID string, scopes []string, redirectURI, state string) string
+	ProviderWith(clientID, shop string, tokens shopify.Tokens) *shopify.Provider
 }
 
 // Early is how long before its expiry a token is renewed: a call made with it then still
@@ -97,7 +99,11 @@ func (t *tokens) renew(ctx context.Context, refused string) (string, error) {
 		if why != "" {
 			heldErr = &crm.Error{Class: crm.Throttled, CRM: "shopify", Op: "get access token", RetryAfter: retryFailingEvery,
 				Message: why}
-			return t.s.setState(ctx, tx, c.ClientID, StateRefreshFailing, why)
+			state := StateRefreshFailing
+			if c.State == StateUninstalled {
+				state = StateUninstalled // still gone: say why the token request failed, keep the state
+			}
+			return t.s.setState(ctx, tx, c.ClientID, state, why)
 		}
 		token = tok.AccessToken
 		return t.s.saveTokens(ctx, tx, c.ClientID, tok)
@@ -147,14 +153,19 @@ func (t *tokens) grant(ctx context.Context, c conn) (shopify.Token, string) {
 	}
 }
 
-// held is the error of a connection that cannot give a token now, nil when it can.
+// held is the error of a connection that cannot give a token now, nil when it can. A
+// client_credentials app reinstalled in the shop's admin tells tiersync nothing: its
+// uninstalled connection is not held, and the next token request (one per shop every
+// retryFailingEvery, while it fails) finds out.
 func held(c conn) error {
 	var why string
-	switch c.State {
-	case StateUninstalled:
+	switch {
+	case c.State == StateUninstalled && c.Auth == AuthClientCredentials:
+		return nil
+	case c.State == StateUninstalled:
 		why = fmt.Sprintf("the app was uninstalled from %s (%s): the client's rows wait for a reinstall",
 			c.Shop, c.StateChangedAt.UTC().Format(time.RFC3339))
-	case StatePending:
+	case c.State == StatePending:
 		why = fmt.Sprintf("the app is not installed on %s yet: the client's rows wait for the merchant to install it "+
 			"(GET /shopify/install?shop=%s)", c.Shop, c.Shop)
 	default:
