@@ -32,6 +32,8 @@ func runFakeCRM(ctx context.Context, e env, args []string) error {
 	clearMode := fs.String("c7-cancel-date-clear", "removes", `what a PUT with "cancelDate": null does to a scheduled cancellation: removes, ignored or refused`)
 	shops := fs.String("shopify-shops", "", "comma-separated shop=token pairs that exist (more can be added over /_fake/shopify/shops)")
 	restore := fs.Float64("shopify-restore-rate", 100, "cost points per second each shop's bucket restores (bucket: 20 seconds' worth)")
+	tokenTTL := fs.Duration("shopify-token-ttl", 0, "how long an access token from /admin/oauth/access_token lasts (0: Shopify's, 24 h for client credentials, 60 min for expiring offline tokens)")
+	httpHooks := fs.Bool("shopify-allow-http-webhooks", false, "let webhookSubscriptionCreate take an http:// address (Shopify demands https)")
 	if err := cli.Parse(e, fs, args); err != nil {
 		return err
 	}
@@ -62,12 +64,17 @@ func runFakeCRM(ctx context.Context, e env, args []string) error {
 	if *restore <= 0 {
 		return fmt.Errorf("--shopify-restore-rate must be positive")
 	}
-	sh := shopifytest.New(shopifytest.Options{Shops: tokens, RestoreRate: *restore, BucketSize: 20 * *restore})
+	if *tokenTTL < 0 {
+		return fmt.Errorf("--shopify-token-ttl must not be negative")
+	}
+	sh := shopifytest.New(shopifytest.Options{Shops: tokens, RestoreRate: *restore, BucketSize: 20 * *restore,
+		AccessTokenTTL: *tokenTTL, AllowHTTPWebhooks: *httpHooks})
 	defer sh.Close()
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", c7.Handler())
 	mux.Handle("/_fake/commerce7/", c7.Handler())
 	mux.Handle("/admin/api/", sh.Handler())
+	mux.Handle("/admin/oauth/", sh.Handler())
 	mux.Handle("/_fake/shopify/", sh.Handler())
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

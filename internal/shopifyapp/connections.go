@@ -181,7 +181,7 @@ func (s *Store) Create(ctx context.Context, tx pgx.Tx, clientID, shop string, in
 	}
 	_, err = tx.Exec(ctx, sqlInsert, pgx.StrictNamedArgs{
 		"client_id": clientID, "shop": strings.ToLower(shop), "auth": *in.Auth, "app_client_id": in.ClientID,
-		"app_client_secret_enc": secret, "access_token_enc": token, "access_expires_at": nil,
+		"app_client_secret_enc": secret, "access_token_enc": token, "access_expires_at": nil, "access_renew_at": nil,
 		"refresh_token_enc": nil, "refresh_expires_at": nil, "scopes": nil, "webhook_secret_enc": hook, "state": state,
 	})
 	if name, ok := db.UniqueViolation(err); ok && name == "shopify_connections_shop_key" {
@@ -200,6 +200,7 @@ type conn struct {
 	AppSecret            []byte
 	Access               []byte
 	AccessExpires        *time.Time
+	AccessRenew          *time.Time
 	Refresh              []byte
 	RefreshExpires       *time.Time
 	Scopes               string
@@ -211,7 +212,7 @@ type conn struct {
 func scanConn(row pgx.Row) (conn, error) {
 	var c conn
 	err := row.Scan(&c.ClientID, &c.Shop, &c.Auth, &c.AppClientID, &c.AppSecret, &c.Access, &c.AccessExpires,
-		&c.Refresh, &c.RefreshExpires, &c.Scopes, &c.WebhookSecret, &c.State, &c.StateError, &c.StateChangedAt)
+		&c.AccessRenew, &c.Refresh, &c.RefreshExpires, &c.Scopes, &c.WebhookSecret, &c.State, &c.StateError, &c.StateChangedAt)
 	return c, err
 }
 

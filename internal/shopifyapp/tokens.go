@@ -21,9 +21,20 @@ type Grants interface {
 	ProviderWith(clientID, shop string, tokens shopify.Tokens) *shopify.Provider
 }
 
-// Early is how long before its expiry a token is renewed: a call made with it then still
-// has minutes to finish, and a replica whose clock is a little ahead does not send a dead one.
+// Early is at most how long before its expiry a token is renewed: a call made with it then
+// still has minutes to finish, and a replica whose clock is a little ahead does not send a
+// dead one. A short-lived token is renewed when a fifth of its life is left (renewAt).
 const Early = 5 * time.Minute
+
+// renewAt is when to ask for the token after tok: a fifth of its life before it ends, at
+// most Early before (a 24 h token at 23h55, a 60 min one at 55 min, a 4 s one at 3.2 s).
+func renewAt(now time.Time, tok shopify.Token) time.Time {
+	if tok.ExpiresAt.IsZero() {
+		return time.Time{}
+	}
+	life := tok.ExpiresAt.Sub(now)
+	return tok.ExpiresAt.Add(-min(Early, max(life/5, 0)))
+}
 
 // How long a client's rows wait when its shop cannot give a token: a failing token
 // request is retried this often (one request per shop, not one per row), an uninstalled or
@@ -67,9 +78,9 @@ func (t *tokens) Renew(ctx context.Context, refused string) (string, error) {
 	return t.renew(ctx, refused)
 }
 
-// fresh says the stored token is good for at least Early more.
+// fresh says the stored token need not be renewed yet.
 func (t *tokens) fresh(c conn) bool {
-	return c.AccessExpires == nil || t.s.now().Add(Early).Before(*c.AccessExpires)
+	return c.AccessRenew == nil || t.s.now().Before(*c.AccessRenew)
 }
 
 // renew asks Shopify for a new token under the connection's row lock, so that of several
@@ -207,7 +218,7 @@ func (s *Store) saveTokens(ctx context.Context, q db.Querier, clientID string, t
 		scopes = &tok.Scope
 	}
 	_, err = q.Exec(ctx, sqlSaveTokens, pgx.StrictNamedArgs{"client_id": clientID, "access_token_enc": access,
-		"access_expires_at": timeOrNil(tok.ExpiresAt), "refresh_token_enc": refresh,
+		"access_expires_at": timeOrNil(tok.ExpiresAt), "access_renew_at": timeOrNil(renewAt(s.now(), tok)), "refresh_token_enc": refresh,
 		"refresh_expires_at": timeOrNil(tok.RefreshExpiresAt), "scopes": scopes, "now": s.now()})
 	if err != nil {
 		return fmt.Errorf("store the shop's tokens: %w", err)

@@ -25,6 +25,9 @@ CREATE TABLE shopify_connections (
     app_client_secret_enc  bytea,
     access_token_enc       bytea,
     access_expires_at      timestamptz, -- null: the token does not expire
+    -- when to ask for the next token: a fifth of the token's life before it ends, at most
+    -- five minutes before (a 24 h token: 23h55; a 60 min one: 55 min)
+    access_renew_at        timestamptz,
     refresh_token_enc      bytea,
     refresh_expires_at     timestamptz,
     scopes                 text,
@@ -44,6 +47,7 @@ CREATE TABLE shopify_connections (
     CONSTRAINT shopify_connections_token CHECK (auth <> 'token' OR access_token_enc IS NOT NULL),
     CONSTRAINT shopify_connections_only_token_has_webhook_secret CHECK (auth = 'token' OR webhook_secret_enc IS NULL),
     CONSTRAINT shopify_connections_expiry CHECK (access_token_enc IS NOT NULL OR access_expires_at IS NULL),
+    CONSTRAINT shopify_connections_renewal CHECK ((access_expires_at IS NULL) = (access_renew_at IS NULL)),
     CONSTRAINT shopify_connections_uninstalled_has_no_tokens CHECK (state <> 'uninstalled'
         OR (access_token_enc IS NULL AND refresh_token_enc IS NULL) OR auth = 'token')
 );

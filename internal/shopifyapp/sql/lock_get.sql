@@ -1,7 +1,7 @@
 -- lock_get is get, locked: the replica that holds it is the only one asking for a token
 -- for this shop; the others wait, then read the token it stored.
 SELECT client_id, shop, auth, app_client_id, app_client_secret_enc, access_token_enc,
-       access_expires_at, refresh_token_enc, refresh_expires_at, coalesce(scopes, ''),
+       access_expires_at, access_renew_at, refresh_token_enc, refresh_expires_at, coalesce(scopes, ''),
        webhook_secret_enc, state, coalesce(state_error, ''), state_changed_at
 FROM shopify_connections
 WHERE client_id = @client_id

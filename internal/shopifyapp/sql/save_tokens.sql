@@ -2,6 +2,7 @@
 UPDATE shopify_connections
 SET access_token_enc   = @access_token_enc,
     access_expires_at  = @access_expires_at,
+    access_renew_at    = @access_renew_at,
     refresh_token_enc  = coalesce(@refresh_token_enc, refresh_token_enc),
     refresh_expires_at = CASE WHEN @refresh_token_enc::bytea IS NULL THEN refresh_expires_at ELSE @refresh_expires_at END,
     scopes             = coalesce(@scopes, scopes),

@@ -4,6 +4,7 @@
 UPDATE shopify_connections
 SET access_token_enc   = CASE WHEN auth = 'token' THEN access_token_enc END,
     access_expires_at  = NULL,
+    access_renew_at    = NULL,
     refresh_token_enc  = NULL,
     refresh_expires_at = NULL,
     state              = 'uninstalled',
