@@ -175,3 +175,21 @@ func checkedID(id string, err error) func(op string) (string, error) {
 		return id, nil
 	}
 }
+
+// checkQuery is what Check searches for: a string no customer's name or email holds, so the
+// answer is an empty page however large the tenant.
+const checkQuery = "tiersync-connection-check"
+
+// Check makes one cheap authenticated read at the tenant: the first page of a customer
+// search that matches nobody (GET /customer?q=…&page=1). Commerce7 documents no endpoint
+// that only says "these credentials reach this tenant"; the customer search is the read
+// tiersync already needs (Customer read permission), it needs the app's credentials and the
+// tenant header, and an empty page costs nothing to send back. Like every request it takes
+// a token from the client's rate bucket.
+func (p *Provider) Check(ctx context.Context) error {
+	var res struct {
+		Customers []customer `json:"customers"`
+	}
+	q := url.Values{"q": {checkQuery}, "page": {"1"}}
+	return p.do(ctx, "check connection", http.MethodGet, "/customer", q, nil, &res)
+}

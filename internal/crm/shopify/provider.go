@@ -339,3 +339,29 @@ func (p *Provider) EnsureCustomer(ctx context.Context, c crm.Customer) (string, 
 	}
 	return id, created, nil
 }
+
+// checkQuery is Check's read: the shop the token belongs to. Every Admin API token may
+// read it (no access scope), so it tests the token and the shop, not the app's scopes.
+const (
+	checkQuery = `query CheckConnection { shop { name } }`
+	checkCost  = 1
+)
+
+// Check makes one cheap authenticated read at the shop (`query { shop { name } }`, cost 1)
+// through the connection's tokens: a token due for renewal is renewed first, and a 401
+// renews it once, as for every call; a shop that cannot give a token answers that error.
+// Like every request it takes a token from the client's rate bucket.
+func (p *Provider) Check(ctx context.Context) error {
+	var data struct {
+		Shop *struct {
+			Name string `json:"name"`
+		} `json:"shop"`
+	}
+	if err := p.graphql(ctx, "check connection", checkCost, checkQuery, nil, &data); err != nil {
+		return err
+	}
+	if data.Shop == nil {
+		return permanent("check connection", "Shopify answered no shop")
+	}
+	return nil
+}

@@ -119,6 +119,7 @@ func (fl Fault) generic() crmfake.Fault {
 }
 
 type shopState struct {
+	domain        string // the shop's myshopify.com domain: what `shop { name myshopifyDomain }` answers
 	customers     []*Customer
 	subscriptions []*Subscription // webhooks.go
 	available     float64
@@ -169,7 +170,7 @@ func (f *Fake) AddShop(shop, token string) {
 }
 
 func (f *Fake) addShop(shop, token string) {
-	f.shops[shop] = &shopState{available: f.opts.BucketSize, at: f.opts.Now()}
+	f.shops[shop] = &shopState{domain: shop, available: f.opts.BucketSize, at: f.opts.Now()}
 	f.byToken[token] = shop
 }
 

@@ -115,7 +115,7 @@ func (f *Fake) install(shop, clientID string) error {
 		return fmt.Errorf("unknown app %q", clientID)
 	}
 	if f.shops[shop] == nil {
-		f.shops[shop] = &shopState{available: f.opts.BucketSize, at: f.opts.Now()}
+		f.shops[shop] = &shopState{domain: shop, available: f.opts.BucketSize, at: f.opts.Now()}
 	}
 	if f.auth.installs[shop] == nil {
 		f.auth.installs[shop] = map[string]bool{}

@@ -35,6 +35,11 @@ func (f *Fake) execute(s *shopState, op operation) (map[string]any, float64, err
 		return out
 	}
 	switch op.root {
+	case "shop":
+		// The shop the token belongs to (a connection check): its name is the domain's
+		// first label, as a new shop's is until the merchant renames it.
+		name, _, _ := strings.Cut(s.domain, ".")
+		return map[string]any{"shop": map[string]any{"name": name, "myshopifyDomain": s.domain}}, 1, nil
 	case "customers":
 		after, _ := v["after"].(string)
 		page := f.searchCustomers(s, searchEmail(str("query")), op.first(), after)
