@@ -24,4 +24,8 @@ var (
 	sqlListStates string
 	//go:embed sql/set_uninstalled.sql
 	sqlSetUninstalled string
+	//go:embed sql/rotate.sql
+	sqlRotate string
+	//go:embed sql/list_states_of.sql
+	sqlListStatesOf string
 )
