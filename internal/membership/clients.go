@@ -149,7 +149,7 @@ func (s *Store) CreateClient(ctx context.Context, in NewClient) (ClientWithCrede
 			}
 		}
 		// The client's CRM requests draw from their own bucket in the queue, at its rate.
-		return queue.SetRate(ctx, tx, rateKey(c.ID), c.RateLimitPerMinute)
+		return queue.SetRate(ctx, tx, RateKey(c.ID), c.RateLimitPerMinute)
 	})
 	if name, ok := db.UniqueViolation(err); ok && name == "clients_tenant_key" {
 		return ClientWithCredentials{}, apperr.Conflictf("a client with tenant %q already exists", in.Tenant)

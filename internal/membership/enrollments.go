@@ -276,7 +276,7 @@ func (s *Store) Enroll(ctx context.Context, in NewEnrollment) (EnrollResult, err
 		}
 		ids, err := queue.Enqueue(ctx, tx, queue.NewJob{ClientID: in.ClientID, CustomerID: customerID, EnrollmentID: &e.ID,
 			ActionType: queue.ActionAdd, TierID: e.TierID, CustomerCRMID: crmID, Priority: queue.PriorityHigh,
-			RateKey: rateKey(in.ClientID), OrderKey: orderKey(customerID)})
+			RateKey: RateKey(in.ClientID), OrderKey: orderKey(customerID)})
 		if err != nil {
 			return err
 		}

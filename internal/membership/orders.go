@@ -350,7 +350,7 @@ func (s *Store) qualify(ctx context.Context, tx pgx.Tx, clientID, customerID, or
 	}
 	job := queue.NewJob{ClientID: clientID, CustomerID: customerID, EnrollmentID: &e.ID, ActionType: queue.ActionAdd,
 		TierID: tier.id, CustomerCRMID: crmID, Priority: queue.PriorityNormal,
-		RateKey: rateKey(clientID), OrderKey: orderKey(customerID)}
+		RateKey: RateKey(clientID), OrderKey: orderKey(customerID)}
 	event, oldTier, oldExpires := eventEnrolled, (*string)(nil), (*time.Time)(nil)
 	res.Action = OrderEnrolled
 	if hasActive {

@@ -46,6 +46,17 @@ func SetRate(ctx context.Context, q db.Querier, key string, perMinute int) error
 	return nil
 }
 
+// Resume ends a key's pause and makes its waiting pending rows due now, inside the
+// caller's transaction: what held the key back (a CRM connection that could not give a
+// token) is fixed. It returns how many rows it made due.
+func Resume(ctx context.Context, q db.Querier, key string) (int64, error) {
+	tag, err := q.Exec(ctx, sqlResume, pgx.StrictNamedArgs{"now": nil, "rate_key": key})
+	if err != nil {
+		return 0, fmt.Errorf("resume %q: %w", key, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // TryTake takes a token if one is available now. Otherwise it reports how long until
 // one is (or until the key's pause ends).
 func (l *Limiter) TryTake(ctx context.Context, key string) (granted bool, wait time.Duration, err error) {

@@ -36,6 +36,8 @@ var (
 	sqlSetRate string
 	//go:embed sql/pause.sql
 	sqlPause string
+	//go:embed sql/resume.sql
+	sqlResume string
 	//go:embed sql/retry.sql
 	sqlRetry string
 	//go:embed sql/retry_failed.sql

@@ -148,7 +148,10 @@ func (s *Store) Installed(ctx context.Context, clientID string, tok shopify.Toke
 		if c.Auth != AuthOAuth {
 			return apperr.Conflictf("shop %s is connected by %s, not by this app: change the client's shopify_auth first", c.Shop, c.Auth)
 		}
-		return s.saveTokens(ctx, tx, clientID, tok)
+		if err := s.saveTokens(ctx, tx, clientID, tok); err != nil {
+			return err
+		}
+		return resume(ctx, tx, clientID)
 	})
 }
 

@@ -10,6 +10,8 @@ import (
 	"tiersync/internal/crm"
 	"tiersync/internal/crm/shopify"
 	"tiersync/internal/db"
+	"tiersync/internal/membership"
+	"tiersync/internal/queue"
 )
 
 // Grants is Shopify's token endpoint (*shopify.Client).
@@ -117,7 +119,13 @@ func (t *tokens) renew(ctx context.Context, refused string) (string, error) {
 			return t.s.setState(ctx, tx, c.ClientID, state, why)
 		}
 		token = tok.AccessToken
-		return t.s.saveTokens(ctx, tx, c.ClientID, tok)
+		if err := t.s.saveTokens(ctx, tx, c.ClientID, tok); err != nil {
+			return err
+		}
+		if c.State != StateConnected {
+			return resume(ctx, tx, c.ClientID)
+		}
+		return nil
 	})
 	if err != nil {
 		return "", retryable(fmt.Errorf("renew the access token: %w", err))
@@ -245,4 +253,11 @@ func deref(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// resume lets a client's held rows go now: while its shop could not give a token they were
+// throttled and its bucket paused; the connection works again.
+func resume(ctx context.Context, q db.Querier, clientID string) error {
+	_, err := queue.Resume(ctx, q, membership.RateKey(clientID))
+	return err
 }
