@@ -37,7 +37,8 @@ type Rotated struct {
 // clear a failing state: the connection is connected again (pending for oauth), and an
 // access token the old credentials had obtained is dropped, so the next call asks for a
 // new one with the new credentials instead of using a token that may stop working. A new
-// webhook secret alone changes nothing else. A refused field is Invalid and nothing is
+// webhook secret alone changes nothing else. A connection connected again resumes the
+// client's held rows (queue.Resume). A refused field is Invalid and nothing is
 // written (the caller's transaction rolls back).
 func (s *Store) Rotate(ctx context.Context, tx pgx.Tx, clientID string, in NewConnection) (Rotated, error) {
 	if s.box == nil {
@@ -126,6 +127,13 @@ func (s *Store) Rotate(ctx context.Context, tx pgx.Tx, clientID string, in NewCo
 	})
 	if err != nil {
 		return Rotated{}, fmt.Errorf("rotate the credentials of shop %s: %w", c.Shop, err)
+	}
+	if c.State != StateConnected && n.State == StateConnected {
+		// The rows the failing connection held back (throttled, the bucket paused) go now,
+		// with the commit, instead of at the end of their wait.
+		if err := resume(ctx, tx, clientID); err != nil {
+			return Rotated{}, fmt.Errorf("rotate the credentials of shop %s: %w", c.Shop, err)
+		}
 	}
 	return Rotated{Auth: auth, Fields: fields}, nil
 }
