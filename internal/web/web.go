@@ -54,6 +54,12 @@ type Options struct {
 	Now          func() time.Time
 	// RefreshEvery is how often the dashboard reloads itself [5s].
 	RefreshEvery time.Duration
+	// Connections shows each Shopify client's connection on the clients page
+	// (shopifyapp.Store); nil: not shown.
+	Connections Connections
+	// Check is the clients page's check button: one cheap authenticated read at a client's
+	// CRM (app.Core.CheckClient); nil: no button.
+	Check func(ctx context.Context, c membership.Client) error
 }
 
 type handler struct {
@@ -131,6 +137,7 @@ func New(opts Options) (http.Handler, error) {
 	h.mux.HandleFunc("GET /admin/cron", h.auth(h.cronPage))
 	h.mux.HandleFunc("POST /admin/cron/run", h.auth(h.cronRun))
 	h.mux.HandleFunc("GET /admin/clients", h.auth(h.clients))
+	h.mux.HandleFunc("POST /admin/clients/{id}/check", h.auth(h.checkClient))
 	h.mux.HandleFunc("GET /admin", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/admin/", http.StatusSeeOther) })
 	return h, nil
 }

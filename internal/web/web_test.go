@@ -15,12 +15,19 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/jackc/pgx/v5"
 
+	"tiersync/internal/crm/commerce7"
+	"tiersync/internal/crm/commerce7/c7test"
+	"tiersync/internal/crm/shopify"
+	"tiersync/internal/crm/shopify/shopifytest"
 	"tiersync/internal/db/dbtest"
 	"tiersync/internal/jobs"
 	"tiersync/internal/membership"
 	"tiersync/internal/queue"
 	"tiersync/internal/schedule"
+	"tiersync/internal/secretbox"
+	"tiersync/internal/shopifyapp"
 	"tiersync/internal/testfactory"
 	"tiersync/internal/web"
 )
@@ -93,7 +100,35 @@ func TestAdminPageInABrowser(t *testing.T) {
 	}
 	// The dashboard reloads itself every second: the walk through the pages reads the
 	// dashboard before it reloads, and the last step watches a reload bring a new count.
-	admin, err := web.New(web.Options{Token: token, SecretKey: secretKey, CookieSecure: true, Pool: pool, Store: store, Engine: engine, Scheduler: sched, RefreshEvery: time.Second})
+	// The check button reads the CRMs over HTTP: a fake Commerce7 that knows Napa's tenant,
+	// and a fake Shopify where Vino's own app is installed but the client was given a
+	// secret Shopify refuses, so its check leaves its connection refresh_failing.
+	_, c7URL := c7test.Start(t, c7test.Options{AppID: "c7-app", AppSecret: "c7-key", Tenants: []string{"napa"}, RateLimit: -1})
+	shopFake, shopURL := shopifytest.Start(t, shopifytest.Options{})
+	shopFake.AddApp(shopifytest.App{ClientID: "vino-app", ClientSecret: "vino-app-secret", Org: true})
+	shopFake.Install("vino.myshopify.com", "vino-app")
+	limiter := queue.NewLimiter(pool, nil)
+	c7, err := commerce7.New(commerce7.Config{BaseURL: c7URL, AppID: "c7-app", Key: "c7-key", Limiter: limiter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, err := shopify.New(shopify.Config{BaseURL: shopURL, Limiter: limiter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, err := secretbox.New(secretKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shops := shopifyapp.New(shopifyapp.Config{Pool: pool, Box: box, Grants: sh})
+	check := func(ctx context.Context, c membership.Client) error { // as app.Core.CheckClient
+		if c.CRMType == membership.CRMShopify {
+			return sh.ProviderWith(c.ID, c.Tenant, shops.Tokens(c.ID)).Check(ctx)
+		}
+		return c7.Provider(c.ID, c.Tenant).Check(ctx)
+	}
+	admin, err := web.New(web.Options{Token: token, SecretKey: secretKey, CookieSecure: true, Pool: pool, Store: store, Engine: engine,
+		Scheduler: sched, RefreshEvery: time.Second, Connections: shops, Check: check})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +136,14 @@ func TestAdminPageInABrowser(t *testing.T) {
 	defer srv.Close()
 
 	client := testfactory.Client(t, pool, testfactory.ClientOpts{Name: "Napa Cellars", Tenant: "napa", RateLimitPerMinute: 100})
+	auth, appID, wrongSecret := shopifyapp.AuthClientCredentials, "vino-app", "not-vino-app-secret"
+	vino, err := store.CreateClient(ctx, membership.NewClient{Name: "Vino", CRMType: membership.CRMShopify, Tenant: "vino.myshopify.com",
+		Connect: func(ctx context.Context, tx pgx.Tx, id string) error {
+			return shops.Create(ctx, tx, id, "vino.myshopify.com", shopifyapp.NewConnection{Auth: &auth, ClientID: &appID, ClientSecret: &wrongSecret})
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tier := testfactory.Tier(t, pool, client, testfactory.TierOpts{Name: "Gold", C7ClubID: "club-gold"})
 	members := make([]testfactory.CustomerOpts, 4)
 	for i := range members {
@@ -291,6 +334,28 @@ func TestAdminPageInABrowser(t *testing.T) {
 	run("clients", chromedp.Navigate(srv.URL+"/admin/clients"), chromedp.WaitVisible(chromedp.CSS("main table")), shot("clients"))
 	if got := text("main"); !strings.Contains(got, "Napa Cellars") || !strings.Contains(got, "club club-gold (Ship)") {
 		t.Fatalf("clients page: %q", got)
+	}
+	// Each client's connection, and its check: Napa's Commerce7 answers; Vino's shop
+	// refuses its app secret, and the page shows the connection refresh_failing and why.
+	// (testfactory makes a client without a pair of its own, as before per-client pairs.)
+	if got := text(fmt.Sprintf("#client-%s .conn-webhook-auth", client)); got != "global_deprecated" {
+		t.Fatalf("Napa's webhook auth: %q", got)
+	}
+	run("check Napa", chromedp.Click(chromedp.CSS("#check-"+client)), at("/check"), chromedp.WaitVisible(chromedp.CSS("#check-result")),
+		shot("clients-check"))
+	if got := text(fmt.Sprintf("#client-%s #check-result", client)); !strings.Contains(got, "the connection works") {
+		t.Fatalf("Napa's check: %q", got)
+	}
+	run("check Vino", chromedp.Navigate(srv.URL+"/admin/clients"), chromedp.WaitVisible(chromedp.CSS("#check-"+vino.ID)),
+		chromedp.Click(chromedp.CSS("#check-"+vino.ID)), chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf("#client-%s #check-result", vino.ID))),
+		chromedp.ScrollIntoView(chromedp.CSS(fmt.Sprintf("#client-%s", vino.ID))), shot("clients-refresh-failing"))
+	if got := text(fmt.Sprintf("#client-%s #check-result", vino.ID)); !strings.Contains(got, "client credentials grant failed") {
+		t.Fatalf("Vino's check: %q", got)
+	}
+	state, why := text(fmt.Sprintf("#client-%s .conn-state", vino.ID)), text(fmt.Sprintf("#client-%s .conn-error", vino.ID))
+	if !strings.HasPrefix(state, "refresh_failing") || !strings.Contains(why, "client credentials grant failed") ||
+		text(fmt.Sprintf("#client-%s .conn-auth", vino.ID)) != "client_credentials" {
+		t.Fatalf("Vino's connection: state %q, error %q", state, why)
 	}
 	// A phone-sized window, for the record.
 	run("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(srv.URL+"/admin/"))
