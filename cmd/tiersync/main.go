@@ -21,6 +21,8 @@ func commands() map[string]cli.Command {
 		"queue":   {Summary: "inspect and steer the queue: ls, show, retry, cancel, stats", Run: runQueue},
 		"sync":    {Summary: "run due queue rows now through the CRMs and exit", Run: runSync},
 		"cron":    {Summary: "the scheduled jobs: ls, run NAME", Run: runCron},
+		"clients": {Summary: "check a client's CRM connection: check ID", Run: runClients},
+		"shopify": {Summary: "a Shopify client's shop: webhooks ID (subscribe its webhooks at PUBLIC_URL)", Run: runShopify},
 	}
 }
 
