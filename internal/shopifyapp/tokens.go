@@ -40,10 +40,12 @@ func renewAt(now time.Time, tok shopify.Token) time.Time {
 
 // How long a client's rows wait when its shop cannot give a token: a failing token
 // request is retried this often (one request per shop, not one per row), an uninstalled or
-// not yet installed shop is looked at again this often.
+// not yet installed shop is looked at again this often (a database read, no request). A
+// reinstall resumes the rows at once (queue.Resume); the recheck bounds the wait of a row
+// whose attempt was still in flight at that moment and came back held after it.
 const (
 	retryFailingEvery = 2 * time.Minute
-	recheckHeldEvery  = time.Minute
+	recheckHeldEvery  = 15 * time.Second
 )
 
 // Tokens returns the shopify.Tokens of one client: its current access token, renewed ahead

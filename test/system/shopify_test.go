@@ -17,6 +17,7 @@ import (
 
 	"tiersync/internal/db"
 	"tiersync/internal/db/dbtest"
+	"tiersync/internal/testfactory"
 )
 
 // noRedirect shows a redirect instead of following it: the test plays the merchant's
@@ -132,7 +133,7 @@ func (w *shopifyWorld) signedOrder(shop, secret string, id int, email string) in
 
 // TestShopifyThreeWaysToConnect: one shop connected by each way (a static token, the
 // winery's own app by client credentials, this deployment's app installed through the
-// redirect and callback), access tokens that expire every 3 s while 120 rows drain, webhooks
+// redirect and callback), access tokens that expire every 2 s while 123 rows drain, webhooks
 // signed per app, and one shop uninstalled mid-drain: its rows wait (none failed) while the
 // others drain, and finish after the reinstall.
 func TestShopifyThreeWaysToConnect(t *testing.T) {
@@ -143,7 +144,7 @@ func TestShopifyThreeWaysToConnect(t *testing.T) {
 	w := &shopifyWorld{t: t, token: "system-test-token-0123456789", base: "http://" + listen,
 		clients: map[string]string{}, tiers: map[string]string{}}
 	w.fake = startFake(t, []string{"fakecrm", "--listen", "127.0.0.1:0", "--c7-rate-limit", "-1",
-		"--shopify-token-ttl", "3s", "--shopify-allow-http-webhooks"})
+		"--shopify-token-ttl", "2s", "--shopify-allow-http-webhooks"})
 	w.control("/_fake/shopify/shops", map[string]string{"shop": staticShop, "token": "shpat_static_vines"})
 	w.control("/_fake/shopify/apps", map[string]any{"client_id": wineryAppID, "client_secret": wineryAppSecret, "org": true})
 	w.control("/_fake/shopify/installs", map[string]string{"shop": ownShop, "client_id": wineryAppID})
@@ -190,6 +191,9 @@ func TestShopifyThreeWaysToConnect(t *testing.T) {
 	_ = pool.QueryRow(ctx, `SELECT client_id FROM shopify_connections WHERE shop = $1`, merchantShop).Scan(&merchantID)
 	w.clients[merchantShop] = merchantID
 	for shop, id := range w.clients {
+		// Far above Shopify's default (600 a minute) so the drain is short; the tokens
+		// expire every 2 s all the same.
+		testfactory.SetRateLimit(t, pool, id, 1500)
 		w.tiers[shop] = w.call("POST", "/api/clients/"+id+"/tiers",
 			`{"name":"Gold","rank":1,"duration_months":12,"min_purchase_cents":5000,"shopify_tag":"gold"}`, 201)["id"].(string)
 	}
