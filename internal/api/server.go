@@ -11,6 +11,7 @@ import (
 
 	"tiersync/internal/authlimit"
 	"tiersync/internal/membership"
+	"tiersync/internal/privacy"
 	"tiersync/internal/queue"
 	"tiersync/internal/schedule"
 	"tiersync/internal/shopifyapp"
@@ -39,6 +40,10 @@ type Options struct {
 	// Shopify keeps the Shopify clients' connections (credentials, tokens, webhook
 	// secrets); nil: Shopify clients cannot be made and their webhooks are refused.
 	Shopify *shopifyapp.Store
+	// Privacy answers Shopify's privacy webhooks (customers/data_request,
+	// customers/redact, shop/redact) and serves GET /api/privacy/requests; nil: those
+	// webhooks are refused (503, so Shopify delivers them again) and the list is absent.
+	Privacy *privacy.Service
 	// PublicURL is where Shopify reaches this deployment (PUBLIC_URL): the install's
 	// callback and the webhook subscriptions point under it.
 	PublicURL string
@@ -116,6 +121,9 @@ func (s *Server) routes() {
 	api("POST /api/clients/{client_id}/shopify/webhooks", s.registerShopifyWebhooks)
 	api("POST /api/enrollments", s.enroll)
 	api("GET /api/enrollments/{id}", s.getEnrollment)
+	if s.opts.Privacy != nil {
+		api("GET /api/privacy/requests", s.listPrivacyRequests)
+	}
 	if s.opts.Engine != nil {
 		api("GET /api/queue", s.listQueue)
 		api("GET /api/queue/stats", s.queueStats)

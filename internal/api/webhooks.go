@@ -209,6 +209,10 @@ func (s *Server) shopifyWebhook(w http.ResponseWriter, r *http.Request) {
 		s.shopifyUninstalled(w, r, client, shop, raw)
 		return
 	}
+	if topic == shopify.TopicCustomerDataRequest || topic == shopify.TopicCustomerRedact || topic == shopify.TopicShopRedact {
+		s.shopifyPrivacy(w, r, client, shop, topic, raw)
+		return
+	}
 	if topic != "orders/paid" && topic != "orders/create" {
 		webhookAnswer(w, membership.WebhookIgnored)
 		return

@@ -19,6 +19,7 @@ import (
 	"tiersync/internal/db"
 	"tiersync/internal/membership"
 	"tiersync/internal/metrics"
+	"tiersync/internal/privacy"
 	"tiersync/internal/queue"
 	"tiersync/internal/web"
 )
@@ -106,8 +107,9 @@ func (s *Server) build(ctx context.Context, registry *prometheus.Registry) error
 	// One count of wrong tokens per address for the API and the admin login: both check the
 	// same token.
 	tokenLimiter := authlimit.New(authlimit.Config{})
+	privacySvc := privacy.New(s.Pool, s.Store, s.Shopify)
 	admin, err := web.New(web.Options{Token: cfg.APIToken, SecretKey: cfg.SecretKey, CookieSecure: cfg.CookieSecure,
-		LoginLimiter: tokenLimiter, Pool: s.Pool, Store: s.Store, Engine: s.Engine, Scheduler: s.Scheduler, Logger: log})
+		LoginLimiter: tokenLimiter, Pool: s.Pool, Store: s.Store, Engine: s.Engine, Scheduler: s.Scheduler, Logger: log, Privacy: privacySvc})
 	if err != nil {
 		return err
 	}
@@ -138,6 +140,7 @@ func (s *Server) build(ctx context.Context, registry *prometheus.Registry) error
 		ObserveRequest:    observeRequest,
 		InlineSyncTimeout: cfg.InlineSyncTimeout,
 		Shopify:           s.Shopify,
+		Privacy:           privacySvc,
 		PublicURL:         cfg.PublicURL,
 		Webhooks: api.Webhooks{
 			Commerce7User:      cfg.Commerce7WebhookUser,

@@ -7,7 +7,7 @@
 //
 // One file per page or concern: web.go (options, routes, rendering, auth), session.go,
 // login.go, flash.go (messages after a POST), dashboard.go, queue.go, cron.go,
-// clients.go, queries.go (the SQL in sql/).
+// clients.go, privacy.go, queries.go (the SQL in sql/).
 package web
 
 import (
@@ -27,6 +27,7 @@ import (
 	"tiersync/internal/apperr"
 	"tiersync/internal/authlimit"
 	"tiersync/internal/membership"
+	"tiersync/internal/privacy"
 	"tiersync/internal/queue"
 	"tiersync/internal/schedule"
 )
@@ -54,6 +55,8 @@ type Options struct {
 	Now          func() time.Time
 	// RefreshEvery is how often the dashboard reloads itself [5s].
 	RefreshEvery time.Duration
+	// Privacy lists Shopify's privacy requests on the privacy page; nil: no page.
+	Privacy *privacy.Service
 	// Connections shows each Shopify client's connection on the clients page
 	// (shopifyapp.Store); nil: not shown.
 	Connections Connections
@@ -116,7 +119,7 @@ func New(opts Options) (http.Handler, error) {
 			return string(b)
 		},
 	}
-	for _, page := range []string{"login", "dashboard", "queue", "item", "cron", "clients"} {
+	for _, page := range []string{"login", "dashboard", "queue", "item", "cron", "clients", "privacy"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("admin templates: %w", err)
@@ -138,6 +141,9 @@ func New(opts Options) (http.Handler, error) {
 	h.mux.HandleFunc("POST /admin/cron/run", h.auth(h.cronRun))
 	h.mux.HandleFunc("GET /admin/clients", h.auth(h.clients))
 	h.mux.HandleFunc("POST /admin/clients/{id}/check", h.auth(h.checkClient))
+	if opts.Privacy != nil {
+		h.mux.HandleFunc("GET /admin/privacy", h.auth(h.privacyPage))
+	}
 	h.mux.HandleFunc("GET /admin", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/admin/", http.StatusSeeOther) })
 	return h, nil
 }

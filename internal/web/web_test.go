@@ -24,6 +24,7 @@ import (
 	"tiersync/internal/db/dbtest"
 	"tiersync/internal/jobs"
 	"tiersync/internal/membership"
+	"tiersync/internal/privacy"
 	"tiersync/internal/queue"
 	"tiersync/internal/schedule"
 	"tiersync/internal/secretbox"
@@ -128,7 +129,7 @@ func TestAdminPageInABrowser(t *testing.T) {
 		return c7.Provider(c.ID, c.Tenant).Check(ctx)
 	}
 	admin, err := web.New(web.Options{Token: token, SecretKey: secretKey, CookieSecure: true, Pool: pool, Store: store, Engine: engine,
-		Scheduler: sched, RefreshEvery: time.Second, Connections: shops, Check: check})
+		Scheduler: sched, RefreshEvery: time.Second, Connections: shops, Check: check, Privacy: privacy.New(pool, store, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,6 +331,16 @@ func TestAdminPageInABrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#run-process-expired-enrollments")), chromedp.WaitVisible(chromedp.CSS("#runs")), shot("cron"))
 	if got := text("#runs tbody"); !strings.Contains(got, "process-expired-enrollments") || !strings.Contains(got, "manual") || !strings.Contains(got, "succeeded") {
 		t.Fatalf("runs table: %q", got)
+	}
+	// The privacy page: a Shopify data request with what we hold of the customer it names.
+	if _, err := pool.Exec(ctx, `INSERT INTO privacy_requests (client_id, topic, shop_domain, shop_id, customer_id, email, data_request_id)
+		VALUES ($1, 'customers/data_request', 'napa.myshopify.com', '1', $2, 'm1@example.com', '9999')`, client, m[0]); err != nil {
+		t.Fatal(err)
+	}
+	run("privacy", chromedp.Navigate(srv.URL+"/admin/privacy"), chromedp.WaitVisible(chromedp.CSS(".privacy-customer")), shot("privacy"))
+	if got := text(".privacy-request"); !strings.Contains(got, "customers/data_request") || !strings.Contains(got, "m1@example.com") ||
+		!strings.Contains(got, "No enrollments.") {
+		t.Fatalf("privacy page: %q", got)
 	}
 	run("clients", chromedp.Navigate(srv.URL+"/admin/clients"), chromedp.WaitVisible(chromedp.CSS("main table")), shot("clients"))
 	if got := text("main"); !strings.Contains(got, "Napa Cellars") || !strings.Contains(got, "club club-gold (Ship)") {

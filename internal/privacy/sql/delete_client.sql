@@ -1,0 +1,2 @@
+-- Deletes every privacy request of a client (shop/redact): data requests hold emails.
+DELETE FROM privacy_requests WHERE client_id = @client_id
