@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"tiersync/internal/db"
 	"tiersync/internal/db/dbtest"
 	"tiersync/internal/testfactory"
@@ -135,7 +138,7 @@ func (w *shopifyWorld) signedOrder(shop, secret string, id int, email string) in
 // winery's own app by client credentials, this deployment's app installed through the
 // redirect and callback), access tokens that expire every 2 s while 123 rows drain, webhooks
 // signed per app, and one shop uninstalled mid-drain: its rows wait (none failed) while the
-// others drain, and finish after the reinstall.
+// others drain, and finish after the reinstall; then a customer redacted is in no table.
 func TestShopifyThreeWaysToConnect(t *testing.T) {
 	t.Parallel()
 	const perShop = 40
@@ -310,5 +313,78 @@ func TestShopifyThreeWaysToConnect(t *testing.T) {
 	if per[ownShop+" client_credentials"] < 2 || per[merchantShop+" authorization_code"] != 2 || per[merchantShop+" refresh_token"] < 1 {
 		t.Fatalf("token requests %v: want client credentials renewed, two installs and a refresh", per)
 	}
-	t.Logf("3 shops × %d rows completed, 0 failed; token requests %v", total, per)
+
+	// The winery's own-app shop asks to redact one member (customers/redact, signed with its
+	// app's secret): the email is then in no text or json column of any table, and the
+	// shop's other members keep theirs.
+	redacted, kept := "m7@"+ownShop, "m8@"+ownShop
+	var gid string
+	if err := pool.QueryRow(ctx, `SELECT crm_id FROM customers WHERE client_id = $1 AND email = $2`, w.clients[ownShop], redacted).Scan(&gid); err != nil {
+		t.Fatal(err)
+	}
+	numeric := gid[strings.LastIndex(gid, "/")+1:]
+	body := fmt.Sprintf(`{"shop_id":954889,"shop_domain":%q,"customer":{"id":%s,"email":%q,"phone":null},"orders_to_redact":[]}`,
+		ownShop, numeric, redacted)
+	mac := hmac.New(sha256.New, []byte(wineryAppSecret))
+	mac.Write([]byte(body))
+	req, _ := http.NewRequest("POST", w.base+"/webhooks/shopify", strings.NewReader(body))
+	req.Header.Set("X-Shopify-Hmac-Sha256", base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+	req.Header.Set("X-Shopify-Shop-Domain", ownShop)
+	req.Header.Set("X-Shopify-Topic", "customers/redact")
+	req.Header.Set("X-Shopify-Webhook-Id", "redact-1")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("customers/redact: %d", resp.StatusCode)
+	}
+	if where := foundIn(t, pool, redacted); where != "" {
+		t.Fatalf("after the redact, %s is still in %s", redacted, where)
+	}
+	if foundIn(t, pool, kept) == "" {
+		t.Fatalf("the redact took %s's data too", kept)
+	}
+	t.Logf("3 shops × %d rows completed, 0 failed; token requests %v; %s redacted from every table", total, per, redacted)
+}
+
+// foundIn says which table.column values contain needle in any case ("" for none): every
+// text, varchar, json and jsonb column of every table, and bytea read as text.
+func foundIn(t *testing.T, pool *pgxpool.Pool, needle string) string {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := pool.Query(ctx, `SELECT c.table_name, c.column_name, c.data_type
+		FROM information_schema.columns c
+		JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+		WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
+		  AND c.data_type IN ('text', 'character varying', 'character', 'jsonb', 'json', 'bytea', 'ARRAY')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cols [][3]string
+	for rows.Next() {
+		var c [3]string
+		if err := rows.Scan(&c[0], &c[1], &c[2]); err != nil {
+			t.Fatal(err)
+		}
+		cols = append(cols, c)
+	}
+	rows.Close()
+	var found []string
+	for _, c := range cols {
+		expr := pgx.Identifier{c[1]}.Sanitize() + "::text"
+		if c[2] == "bytea" {
+			expr = "encode(" + pgx.Identifier{c[1]}.Sanitize() + ", 'escape')"
+		}
+		var n int
+		q := "SELECT count(*) FROM " + pgx.Identifier{c[0]}.Sanitize() + " WHERE strpos(lower(" + expr + "), lower($1)) > 0"
+		if err := pool.QueryRow(ctx, q, needle).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if n > 0 {
+			found = append(found, fmt.Sprintf("%s.%s (%d)", c[0], c[1], n))
+		}
+	}
+	return strings.Join(found, ", ")
 }
