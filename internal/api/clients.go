@@ -59,9 +59,14 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
+	answers, err := s.withConnections(r.Context(), []membership.ClientWithCredentials{c})
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
 	// A Commerce7 client's answer carries its webhook credentials: the only time they are
 	// shown (GET never does).
-	writeJSON(w, http.StatusCreated, c)
+	writeJSON(w, http.StatusCreated, answers[0])
 }
 
 // rotateWebhookCredentials is POST /api/clients/{client_id}/webhook-credentials: a new
@@ -88,7 +93,17 @@ func (s *Server) listClients(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newList(items, next))
+	clients := make([]membership.ClientWithCredentials, 0, len(items))
+	for _, c := range items {
+		clients = append(clients, membership.ClientWithCredentials{Client: c})
+	}
+	// Each Shopify client with its connection's state (null for Commerce7).
+	answers, err := s.withConnections(r.Context(), clients)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newList(answers, next))
 }
 
 type createTierBody struct {

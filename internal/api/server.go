@@ -40,6 +40,9 @@ type Options struct {
 	// Shopify keeps the Shopify clients' connections (credentials, tokens, webhook
 	// secrets); nil: Shopify clients cannot be made and their webhooks are refused.
 	Shopify *shopifyapp.Store
+	// Check makes one cheap authenticated read at a client's CRM (app.Core.CheckClient)
+	// for POST /api/clients/{client_id}/check; nil: the check says no CRM is configured.
+	Check func(ctx context.Context, c membership.Client) error
 	// Privacy answers Shopify's privacy webhooks (customers/data_request,
 	// customers/redact, shop/redact) and serves GET /api/privacy/requests; nil: those
 	// webhooks are refused (503, so Shopify delivers them again) and the list is absent.
@@ -116,6 +119,8 @@ func (s *Server) routes() {
 	api("POST /api/clients", s.createClient)
 	api("GET /api/clients", s.listClients)
 	api("POST /api/clients/{client_id}/webhook-credentials", s.rotateWebhookCredentials)
+	api("PATCH /api/clients/{client_id}", s.updateClient)
+	api("POST /api/clients/{client_id}/check", s.checkClient)
 	api("POST /api/clients/{client_id}/tiers", s.createTier)
 	api("GET /api/clients/{client_id}/tiers", s.listTiers)
 	api("POST /api/clients/{client_id}/shopify/webhooks", s.registerShopifyWebhooks)

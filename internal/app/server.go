@@ -108,8 +108,10 @@ func (s *Server) build(ctx context.Context, registry *prometheus.Registry) error
 	// same token.
 	tokenLimiter := authlimit.New(authlimit.Config{})
 	privacySvc := privacy.New(s.Pool, s.Store, s.Shopify)
+	// Serving needs TIERSYNC_SECRET_KEY (above), so s.Shopify is never a nil pointer here.
 	admin, err := web.New(web.Options{Token: cfg.APIToken, SecretKey: cfg.SecretKey, CookieSecure: cfg.CookieSecure,
-		LoginLimiter: tokenLimiter, Pool: s.Pool, Store: s.Store, Engine: s.Engine, Scheduler: s.Scheduler, Logger: log, Privacy: privacySvc})
+		LoginLimiter: tokenLimiter, Pool: s.Pool, Store: s.Store, Engine: s.Engine, Scheduler: s.Scheduler, Logger: log, Privacy: privacySvc,
+		Connections: s.Shopify, Check: s.CheckClient})
 	if err != nil {
 		return err
 	}
@@ -140,6 +142,7 @@ func (s *Server) build(ctx context.Context, registry *prometheus.Registry) error
 		ObserveRequest:    observeRequest,
 		InlineSyncTimeout: cfg.InlineSyncTimeout,
 		Shopify:           s.Shopify,
+		Check:             s.CheckClient,
 		Privacy:           privacySvc,
 		PublicURL:         cfg.PublicURL,
 		Webhooks: api.Webhooks{
