@@ -1,6 +1,8 @@
 // Package alert tells operators when the queue needs them: rows that reached "failed",
-// and a pending row older than it should be. It posts a Slack-compatible {"text": …} to
-// ALERT_WEBHOOK_URL, at most once per kind per interval; the last delivery of each kind
+// a pending row older than it should be, and a Shopify connection that cannot get a
+// token or was uninstalled (once per state change: connections.go). It posts a
+// Slack-compatible {"text": …} to ALERT_WEBHOOK_URL, the queue's alerts at most once per
+// kind per interval; the last delivery of each kind
 // is kept in PostgreSQL (alert_deliveries) so every replica shares the rate limit, and a
 // delivery that fails is not recorded, so the next check tries again.
 package alert
@@ -43,6 +45,9 @@ type Config struct {
 	HTTP   *http.Client
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Connections gives the Shopify connections' states (shopifyapp.Store) for the
+	// connection alerts (connections.go); nil: none.
+	Connections Connections
 }
 
 // Alerter checks and delivers.
@@ -92,6 +97,12 @@ func (a *Alerter) Check(ctx context.Context) ([]string, error) {
 			errs = append(errs, fmt.Errorf("alert %s: record delivery: %w", kind, err))
 			continue
 		}
+		sent = append(sent, kind)
+	}
+	// Connections are remembered one by one (alert_connection_deliveries), not by kind.
+	if kind, err := a.connections(ctx, now); err != nil {
+		errs = append(errs, err)
+	} else if kind != "" {
 		sent = append(sent, kind)
 	}
 	return sent, errors.Join(errs...)

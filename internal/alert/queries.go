@@ -12,4 +12,6 @@ var (
 	qLastDelivery string
 	//go:embed sql/record_delivery.sql
 	qRecordDelivery string
+	//go:embed sql/claim_connection.sql
+	qClaimConnection string
 )

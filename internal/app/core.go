@@ -104,8 +104,15 @@ func newCore(pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, o CoreOpt
 		Limiter:      limiter,
 	})
 	runner := o.RunnerPrefix + c.Engine.WorkerID()
+	// The alerts read the Shopify connections' states through shopifyapp; a nil *Store in
+	// the interface would not be a nil interface.
+	var conns alert.Connections
+	if c.Shopify != nil {
+		conns = c.Shopify
+	}
 	deps := jobs.Deps{Pool: pool, Store: c.Store, Engine: c.Engine, ExpireBatchSize: cfg.ExpireBatchSize, QueueRetention: cfg.QueueRetention,
-		Alerter: alert.New(pool, alert.Config{URL: cfg.AlertWebhookURL, PendingAge: cfg.AlertPendingAge, Interval: cfg.AlertInterval, Logger: log})}
+		Alerter: alert.New(pool, alert.Config{URL: cfg.AlertWebhookURL, PendingAge: cfg.AlertPendingAge, Interval: cfg.AlertInterval, Logger: log,
+			Connections: conns})}
 	c.Scheduler, err = jobs.Scheduler(deps, cfg.ScheduleExpire, cfg.ScheduleSync,
 		schedule.Options{Runner: runner, Logger: log, Observe: o.ObserveRun})
 	if err != nil {
