@@ -33,6 +33,16 @@ type connection struct {
 type clientAnswer struct {
 	membership.ClientWithCredentials
 	Connection *connection `json:"connection"`
+	// Webhooks is what the subscription of a new Shopify client's webhooks did (only in
+	// POST /api/clients's answer, when PUBLIC_URL is set and the client can get a token).
+	Webhooks *webhookRegistration `json:"webhooks,omitempty"`
+}
+
+// webhookRegistration is the topics subscribed now, or why it failed (retry with
+// POST /api/clients/{id}/shopify/webhooks).
+type webhookRegistration struct {
+	Created []string `json:"created"`
+	Error   string   `json:"error,omitempty"`
 }
 
 // withConnections joins the clients' connection states (one query for the page).

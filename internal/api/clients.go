@@ -59,11 +59,27 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
+	// Connecting ends with the webhooks: a Shopify client that can get a token now (not an
+	// oauth one waiting for its install, whose callback subscribes them) is subscribed at
+	// once. A failure does not undo the client: the answer says why, and
+	// POST /api/clients/{id}/shopify/webhooks tries again.
+	var hooks *webhookRegistration
+	if c.CRMType == membership.CRMShopify && *conn.Auth != shopifyapp.AuthOAuth && s.opts.PublicURL != "" {
+		hooks = &webhookRegistration{}
+		if hooks.Created, err = s.opts.Shopify.RegisterWebhooks(r.Context(), c.ID, s.opts.PublicURL); err != nil {
+			hooks.Created, hooks.Error = nil, err.Error()
+			s.log.Warn("shopify webhooks not subscribed at creation", "client_id", c.ID, "error", err.Error())
+		}
+	}
 	answers, err := s.withConnections(r.Context(), []membership.ClientWithCredentials{c})
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
+	if hooks != nil && hooks.Error == "" && hooks.Created == nil {
+		hooks.Created = []string{} // subscribed already (another client of the shop before)
+	}
+	answers[0].Webhooks = hooks
 	// A Commerce7 client's answer carries its webhook credentials: the only time they are
 	// shown (GET never does).
 	writeJSON(w, http.StatusCreated, answers[0])

@@ -182,10 +182,17 @@ func TestShopifyThreeWaysToConnect(t *testing.T) {
 	})
 
 	// Connect the three shops.
-	w.clients[staticShop] = w.call("POST", "/api/clients", `{"name":"Static Vines","crm_type":"shopify","tenant":"`+staticShop+
-		`","shopify_auth":"token","shopify_access_token":"shpat_static_vines","shopify_webhook_secret":"`+staticHookSecret+`"}`, 201)["id"].(string)
-	w.clients[ownShop] = w.call("POST", "/api/clients", `{"name":"Own App","crm_type":"shopify","tenant":"`+ownShop+
-		`","shopify_auth":"client_credentials","shopify_client_id":"`+wineryAppID+`","shopify_client_secret":"`+wineryAppSecret+`"}`, 201)["id"].(string)
+	for shop, body := range map[string]string{
+		staticShop: `"shopify_auth":"token","shopify_access_token":"shpat_static_vines","shopify_webhook_secret":"` + staticHookSecret + `"`,
+		ownShop:    `"shopify_auth":"client_credentials","shopify_client_id":"` + wineryAppID + `","shopify_client_secret":"` + wineryAppSecret + `"`,
+	} {
+		c := w.call("POST", "/api/clients", `{"name":"W","crm_type":"shopify","tenant":"`+shop+`",`+body+`}`, 201)
+		w.clients[shop] = c["id"].(string)
+		// Connecting subscribes the shop's webhooks at PUBLIC_URL.
+		if hooks, _ := c["webhooks"].(map[string]any); hooks == nil || len(hooks["created"].([]any)) != 3 {
+			t.Fatalf("%s: webhooks at creation %v, want orders/paid, orders/create, app/uninstalled", shop, c["webhooks"])
+		}
+	}
 	w.install(merchantShop)
 	if err := pool.QueryRow(ctx, `SELECT client_id FROM shopify_connections WHERE shop = $1`, merchantShop).Scan(new(string)); err != nil {
 		t.Fatalf("the install made no client: %v", err)
