@@ -47,18 +47,19 @@ func runBench(ctx context.Context, e env, args []string) error {
 }
 
 func benchQueue(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "bench queue", "bench queue [--jobs N] [--workers W]")
+	fs := newFlagSet(e, "bench queue", "bench queue [--jobs N] [--clients C] [--workers W]")
 	jobs := fs.Int("jobs", 50_000, "rows to drain")
+	clients := fs.Int("clients", 1, "wineries the rows are spread over evenly (10 rows per customer)")
 	workers := fs.Int("workers", 16, "workers")
 	cfg, err := cli.Settings(e, fs, args, config.Database)
 	if err != nil {
 		return err
 	}
-	if *jobs < 1 || *workers < 1 {
-		return fmt.Errorf("--jobs and --workers must be at least 1")
+	if *jobs < 1 || *workers < 1 || *clients < 1 || *clients > *jobs {
+		return fmt.Errorf("--jobs and --workers must be at least 1, --clients between 1 and --jobs")
 	}
 	return benchOnScratch(ctx, e, cfg.DatabaseURL, func(pool *pgxpool.Pool) (any, error) {
-		return bench.Queue(ctx, pool, *jobs, *workers)
+		return bench.Queue(ctx, pool, *jobs, *clients, *workers)
 	})
 }
 

@@ -20,16 +20,20 @@ import (
 type QueueResult struct {
 	Bench      string  `json:"bench"`
 	Jobs       int     `json:"jobs"`
+	Clients    int     `json:"clients"`
 	Workers    int     `json:"workers"`
 	Seconds    float64 `json:"seconds"`
 	JobsPerSec float64 `json:"jobs_per_sec"`
 }
 
-// Queue enqueues jobs rows into the (fresh, migrated) database behind pool, drains them
-// through the real engine with a no-op handler and times the drain: from the engine's
-// start until the last outcome is written.
-func Queue(ctx context.Context, pool *pgxpool.Pool, jobs, workers int) (QueueResult, error) {
-	if err := seedQueue(ctx, pool, jobs); err != nil {
+// Queue enqueues jobs rows spread evenly over clients clients (wineries) into the (fresh,
+// migrated) database behind pool, drains them through the real engine with a no-op handler
+// and times the drain: from the engine's start until the last outcome is written.
+func Queue(ctx context.Context, pool *pgxpool.Pool, jobs, clients, workers int) (QueueResult, error) {
+	if clients < 1 || clients > jobs {
+		return QueueResult{}, fmt.Errorf("bench queue: %d clients for %d jobs: want 1 to jobs", clients, jobs)
+	}
+	if err := seedQueue(ctx, pool, jobs, clients); err != nil {
 		return QueueResult{}, err
 	}
 	var handled atomic.Int64
@@ -63,38 +67,56 @@ func Queue(ctx context.Context, pool *pgxpool.Pool, jobs, workers int) (QueueRes
 	if completed != jobs {
 		return QueueResult{}, fmt.Errorf("bench queue: %d of %d rows completed", completed, jobs)
 	}
-	return QueueResult{Bench: "queue", Jobs: jobs, Workers: workers, Seconds: round(elapsed),
+	return QueueResult{Bench: "queue", Jobs: jobs, Clients: clients, Workers: workers, Seconds: round(elapsed),
 		JobsPerSec: round(float64(jobs) / elapsed)}, nil
 }
 
-// seedQueue makes one client, one tier, a customer per 10 rows and the rows themselves,
-// enqueued 10 000 per statement as the expiration job does.
-func seedQueue(ctx context.Context, pool *pgxpool.Pool, jobs int) error {
-	var client, tier string
-	if err := pool.QueryRow(ctx, `INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute)
-		VALUES ('Bench Winery', 'commerce7', 'bench', 100000) RETURNING id`).Scan(&client); err != nil {
-		return fmt.Errorf("bench: seed client: %w", err)
-	}
-	if err := pool.QueryRow(ctx, `INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
-		VALUES ($1, 'commerce7', 'Gold', 1, 12, 'club-gold', 'Ship') RETURNING id`, client).Scan(&tier); err != nil {
-		return fmt.Errorf("bench: seed tier: %w", err)
-	}
-	rows, err := pool.Query(ctx, `INSERT INTO customers (client_id, email)
-		SELECT $1, 'bench' || g || '@example.com' FROM generate_series(1, $2) g RETURNING id`, client, max(1, jobs/10))
+// seedQueue makes clients clients (a high rate limit each: the bench measures the engine,
+// not the buckets), a tier each, a customer per 10 rows and the rows, spread evenly over the
+// clients, enqueued 10 000 per statement as the expiration job does.
+func seedQueue(ctx context.Context, pool *pgxpool.Pool, jobs, clients int) error {
+	type owner struct{ client, tier string }
+	rows, err := pool.Query(ctx, `WITH c AS (
+			INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute)
+			SELECT 'Bench Winery ' || g, 'commerce7', 'bench-' || g, 100000 FROM generate_series(1, $1) g
+			RETURNING id)
+		INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method)
+		SELECT id, 'commerce7', 'Gold', 1, 12, gen_random_uuid()::text, 'Ship' FROM c
+		RETURNING client_id, id`, clients)
 	if err != nil {
-		return fmt.Errorf("bench: seed customers: %w", err)
+		return fmt.Errorf("bench: seed clients: %w", err)
 	}
-	customers, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	owners, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (owner, error) {
+		var o owner
+		return o, r.Scan(&o.client, &o.tier)
+	})
 	if err != nil {
-		return fmt.Errorf("bench: seed customers: %w", err)
+		return fmt.Errorf("bench: seed clients: %w", err)
+	}
+	// Client k owns rows k, k+clients, k+2·clients…; each of its customers holds 10 of them.
+	perClient := (jobs + clients - 1) / clients
+	customers := make([][]string, clients)
+	for k, o := range owners {
+		n := max(1, (perClient+9)/10)
+		rows, err := pool.Query(ctx, `INSERT INTO customers (client_id, email)
+			SELECT $1, 'bench' || g || '@example.com' FROM generate_series(1, $2) g RETURNING id`, o.client, n)
+		if err != nil {
+			return fmt.Errorf("bench: seed customers: %w", err)
+		}
+		if customers[k], err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return fmt.Errorf("bench: seed customers: %w", err)
+		}
 	}
 	const perStatement = 10_000
 	for done := 0; done < jobs; done += perStatement {
 		batch := make([]queue.NewJob, min(perStatement, jobs-done))
 		for i := range batch {
-			customer := customers[(done+i)%len(customers)]
-			batch[i] = queue.NewJob{ClientID: client, CustomerID: customer, ActionType: queue.ActionCancel,
-				TierID: tier, Priority: queue.PriorityLow, RateKey: client, OrderKey: customer}
+			n := done + i
+			k := n % clients
+			o, cs := owners[k], customers[k]
+			customer := cs[(n/clients)%len(cs)]
+			batch[i] = queue.NewJob{ClientID: o.client, CustomerID: customer, ActionType: queue.ActionCancel,
+				TierID: o.tier, Priority: queue.PriorityLow, RateKey: o.client, OrderKey: customer}
 		}
 		err := db.InTx(ctx, pool, func(tx pgx.Tx) error {
 			_, err := queue.Enqueue(ctx, tx, batch...)
