@@ -62,7 +62,7 @@ func benchE2E(ctx context.Context, e env, args []string) error {
 	if fakeLimit >= 100_000 {
 		fakeLimit = -1
 	}
-	dbURL, cleanup, err := scratchDatabase(ctx, e, cfg.DatabaseURL, "tiersync_bench")
+	dbURL, cleanup, _, err := scratchDatabase(ctx, e, cfg.DatabaseURL, "tiersync_bench")
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,7 @@ func benchE2E(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		tier, err := post("/api/clients/"+client["id"].(string)+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"c7_club_id":"club-gold","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-1"}`)
+		tier, err := post("/api/clients/"+client["id"].(string)+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"c7_club_id":"c1ab0000-0000-4000-8000-000000000001","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-1"}`)
 		if err != nil {
 			return err
 		}

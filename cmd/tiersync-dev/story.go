@@ -153,7 +153,7 @@ func (s *story) setup(ctx context.Context) error {
 		for rank, t := range []struct{ name, rule string }{
 			{"Silver", `"min_purchase_cents":5000`}, {"Gold", `"min_purchase_cents":15000`}, {"Platinum", `"min_ltv_cents":50000`},
 		} {
-			mapping := `"c7_club_id":"club-` + strings.ToLower(t.name) + `","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-tasting-room"`
+			mapping := `"c7_club_id":"` + demoClubID(t.name) + `","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-tasting-room"`
 			if c.crm == "shopify" {
 				mapping = `"shopify_tag":"club-` + strings.ToLower(t.name) + `"`
 			}
@@ -337,7 +337,7 @@ func (s *story) summary(ctx context.Context) error {
 	fmt.Fprintf(&b, "enrollments:     active %d, upgraded %d, expired %d\n", active, upgraded, expired)
 	c7 := map[string]int{}
 	for _, m := range s.c7.Memberships(demoC7Tenant, "") {
-		c7[m.ClubID+" "+strings.ToLower(m.Status)]++
+		c7[demoClubName(m.ClubID)+" "+strings.ToLower(m.Status)]++
 	}
 	fmt.Fprintf(&b, "Commerce7 fake:  %s\n", counts(c7))
 	tags := map[string]int{}
@@ -365,4 +365,27 @@ func counts(m map[string]int) string {
 		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// demoClubID is the Commerce7 club of the demo's tier: a UUID, as Commerce7's ids are (the
+// API refuses anything else), fixed so that a demo's fake state reads the same each run.
+func demoClubID(tier string) string {
+	switch tier {
+	case "Silver":
+		return "5a1e7000-0000-4000-8000-000000000001"
+	case "Gold":
+		return "5a1e7000-0000-4000-8000-000000000002"
+	}
+	return "5a1e7000-0000-4000-8000-000000000003" // Platinum
+}
+
+// demoClubName names a demo club in the summary as its tier does ("club-silver"): a UUID
+// says nothing to someone reading the demo.
+func demoClubName(id string) string {
+	for _, tier := range []string{"Silver", "Gold", "Platinum"} {
+		if demoClubID(tier) == id {
+			return "club-" + strings.ToLower(tier)
+		}
+	}
+	return id
 }

@@ -38,7 +38,7 @@ func TestServeSyncsToCommerce7(t *testing.T) {
 			}
 			c, ok := fake.CustomerByEmail("napa", "ada@example.com")
 			ms := fake.Memberships("napa", c.ID)
-			if !ok || len(ms) != 1 || ms[0].ClubID != "club-gold" || ms[0].Status != "Active" {
+			if !ok || len(ms) != 1 || ms[0].ClubID != "c1ab0000-0000-4000-8000-000000000001" || ms[0].Status != "Active" {
 				t.Fatalf("fake: customer %+v, memberships %+v", c, ms)
 			}
 			if r.membershipID == nil || *r.membershipID != ms[0].ID {
@@ -60,14 +60,14 @@ func TestServeSyncsToCommerce7(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			fake, fakeURL := c7test.Start(t, c7test.Options{AppID: "app", AppSecret: "key", Tenants: []string{"napa"}, RateLimit: -1})
-			fake.AddClub("napa", "club-gold")
+			fake.AddClub("napa", "c1ab0000-0000-4000-8000-000000000001")
 			if c.fault != nil {
 				fake.Inject(*c.fault)
 			}
 			url := dbtest.NewURL(t)
 			pool := openPool(t, url)
 			client := testfactory.Client(t, pool, testfactory.ClientOpts{Name: "Napa", Tenant: "napa", RateLimitPerMinute: 600})
-			tier := testfactory.Tier(t, pool, client, testfactory.TierOpts{Name: "Gold", C7ClubID: "club-gold", C7DeliveryMethod: "Pickup"})
+			tier := testfactory.Tier(t, pool, client, testfactory.TierOpts{Name: "Gold", C7ClubID: "c1ab0000-0000-4000-8000-000000000001", C7DeliveryMethod: "Pickup"})
 			customer := testfactory.Customer(t, pool, client, testfactory.CustomerOpts{Email: "ada@example.com", FirstName: "Ada", LastName: "Lovelace"})
 			enrollment := testfactory.Enrollment(t, pool, testfactory.EnrollmentOpts{CustomerID: customer, TierID: tier})
 			rowID := testfactory.QueueRow(t, pool, testfactory.QueueRowOpts{CustomerID: customer, EnrollmentID: enrollment, TierID: tier})
@@ -166,7 +166,7 @@ func TestServeSyncsToShopify(t *testing.T) {
 		return out
 	}
 	client := post("/api/clients", `{"name":"Napa","crm_type":"shopify","tenant":"`+shop+`","shopify_access_token":"`+token+`","shopify_webhook_secret":"whsec_sync_test"}`)["id"].(string)
-	tier := post("/api/clients/"+client+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"shopify_tag":"club-gold"}`)["id"].(string)
+	tier := post("/api/clients/"+client+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"shopify_tag":"c1ab0000-0000-4000-8000-000000000001"}`)["id"].(string)
 	customer := testfactory.Customer(t, pool, client, testfactory.CustomerOpts{Email: "ada@example.com", FirstName: "Ada", LastName: "L"})
 	enrollment := testfactory.Enrollment(t, pool, testfactory.EnrollmentOpts{CustomerID: customer, TierID: tier,
 		EnrolledAt: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), ExpiresAt: time.Date(2027, 11, 25, 0, 0, 0, 0, time.UTC)})
@@ -181,7 +181,7 @@ func TestServeSyncsToShopify(t *testing.T) {
 		t.Fatalf("row %+v (Shopify has no membership id)", r)
 	}
 	all := fake.Customers(shop)
-	if len(all) != 1 || strings.Join(all[0].Tags, ",") != "vip,club-gold" ||
+	if len(all) != 1 || strings.Join(all[0].Tags, ",") != "vip,c1ab0000-0000-4000-8000-000000000001" ||
 		all[0].Metafields["tiersync.tier"].Value != "Gold" || all[0].Metafields["tiersync.expires_at"].Value != "2027-11-25T00:00:00Z" {
 		t.Fatalf("Shopify customers %+v", all)
 	}
@@ -225,7 +225,7 @@ func TestEnrollWhileCommerce7IsDown(t *testing.T) {
 		return resp.StatusCode, out
 	}
 	_, c := post("/api/clients", `{"name":"Napa","crm_type":"commerce7","tenant":"napa","rate_limit_per_minute":6000}`)
-	_, tier := post("/api/clients/"+c["id"].(string)+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"c7_club_id":"club-gold","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-1"}`)
+	_, tier := post("/api/clients/"+c["id"].(string)+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"c7_club_id":"c1ab0000-0000-4000-8000-000000000001","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-1"}`)
 	enroll := func(email string) (int, map[string]any) {
 		return post("/api/enrollments", `{"client_id":"`+c["id"].(string)+`","tier_id":"`+tier["id"].(string)+
 			`","customer":{"email":"`+email+`","first_name":"Ada","last_name":"Lovelace"}}`)
@@ -336,8 +336,8 @@ func TestUpgradeFromOrderWebhooks(t *testing.T) {
 	hooks := func(r *http.Request) {
 		r.SetBasicAuth(napa["webhook_user"].(string), napa["webhook_password"].(string))
 	}
-	post("/api/clients/"+client+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"min_purchase_cents":5000,"c7_club_id":"club-gold","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-1"}`, token)
-	post("/api/clients/"+client+"/tiers", `{"name":"Platinum","rank":2,"duration_months":12,"min_purchase_cents":20000,"c7_club_id":"club-plat","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-1"}`, token)
+	post("/api/clients/"+client+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"min_purchase_cents":5000,"c7_club_id":"c1ab0000-0000-4000-8000-000000000001","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-1"}`, token)
+	post("/api/clients/"+client+"/tiers", `{"name":"Platinum","rank":2,"duration_months":12,"min_purchase_cents":20000,"c7_club_id":"c1ab0000-0000-4000-8000-000000000002","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-1"}`, token)
 	order := func(id, total string) {
 		body := `{"object":"Order","action":"Create","tenantId":"napa","user":"Staff","payload":{"id":"` + id + `","total":` + total +
 			`,"orderPaidDate":"` + time.Now().UTC().Format(time.RFC3339) + `","updatedAt":"u","customer":{"email":"ada@example.com","firstName":"Ada","lastName":"Lovelace"}}}`
@@ -358,8 +358,8 @@ func TestUpgradeFromOrderWebhooks(t *testing.T) {
 
 	c, ok := fake.CustomerByEmail("napa", "ada@example.com")
 	ms := fake.Memberships("napa", c.ID)
-	if !ok || len(ms) != 2 || ms[0].ClubID != "club-gold" || ms[0].Status != "Cancelled" || ms[0].CancellationReason != "Switching to another club" ||
-		ms[1].ClubID != "club-plat" || ms[1].Status != "Active" {
+	if !ok || len(ms) != 2 || ms[0].ClubID != "c1ab0000-0000-4000-8000-000000000001" || ms[0].Status != "Cancelled" || ms[0].CancellationReason != "Switching to another club" ||
+		ms[1].ClubID != "c1ab0000-0000-4000-8000-000000000002" || ms[1].Status != "Active" {
 		t.Fatalf("Commerce7 memberships %+v", ms)
 	}
 	var stored string

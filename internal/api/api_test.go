@@ -333,7 +333,7 @@ func TestTiers(t *testing.T) {
 	c7Tiers := "/api/clients/" + c7["id"].(string) + "/tiers"
 	shTiers := "/api/clients/" + sh["id"].(string) + "/tiers"
 
-	status, gold := h.do("POST", c7Tiers, `{"name":"Gold","rank":2,"duration_months":12,"min_purchase_cents":50000,"c7_club_id":"club-gold"}`)
+	status, gold := h.do("POST", c7Tiers, `{"name":"Gold","rank":2,"duration_months":12,"min_purchase_cents":50000,"c7_club_id":"c1ab0000-0000-4000-8000-000000000001"}`)
 	if status != 201 || gold["c7_delivery_method"] != "Ship" || gold["min_ltv_cents"] != float64(0) || gold["shopify_tag"] != nil {
 		t.Fatalf("create tier: %d %v", status, gold)
 	}
@@ -346,27 +346,30 @@ func TestTiers(t *testing.T) {
 		want             int
 		msg              string
 	}{
-		{"missing rank", c7Tiers, `{"name":"S","duration_months":12,"c7_club_id":"c2"}`, 400, "rank"},
-		{"missing duration", c7Tiers, `{"name":"S","rank":1,"c7_club_id":"c2"}`, 400, "duration_months"},
-		{"rank not integer", c7Tiers, `{"name":"S","rank":1.5,"duration_months":12,"c7_club_id":"c2"}`, 400, "rank must be an integer"},
-		{"client id not a uuid", "/api/clients/abc/tiers", `{"name":"S","rank":1,"duration_months":12,"c7_club_id":"c2"}`, 400, "UUID"},
-		{"unknown client", "/api/clients/00000000-0000-4000-8000-000000000000/tiers", `{"name":"S","rank":1,"duration_months":12,"c7_club_id":"c2"}`, 404, "not found"},
-		{"zero duration", c7Tiers, `{"name":"S","rank":1,"duration_months":0,"c7_club_id":"c2"}`, 422, "duration_months"},
-		{"negative purchase", c7Tiers, `{"name":"S","rank":1,"duration_months":12,"min_purchase_cents":-1,"c7_club_id":"c2"}`, 422, "min_purchase_cents"},
-		{"negative ltv", c7Tiers, `{"name":"S","rank":1,"duration_months":12,"min_ltv_cents":-1,"c7_club_id":"c2"}`, 422, "min_ltv_cents"},
-		{"negative rank", c7Tiers, `{"name":"S","rank":-1,"duration_months":12,"c7_club_id":"c2"}`, 422, "rank"},
-		{"bad delivery", c7Tiers, `{"name":"S","rank":1,"duration_months":12,"c7_club_id":"c2","c7_delivery_method":"Drone"}`, 422, "c7_delivery_method"},
-		{"Pickup without location", c7Tiers, `{"name":"S","rank":1,"duration_months":12,"c7_club_id":"c2","c7_delivery_method":"Pickup"}`, 422, "needs c7_pickup_location_id"},
-		{"Pickup with a blank location", c7Tiers, `{"name":"S","rank":1,"duration_months":12,"c7_club_id":"c2","c7_delivery_method":"Pickup","c7_pickup_location_id":" "}`, 422, "needs c7_pickup_location_id"},
-		{"location on a Ship tier", c7Tiers, `{"name":"S","rank":1,"duration_months":12,"c7_club_id":"c2","c7_pickup_location_id":"loc-1"}`, 422, "only for Pickup tiers"},
+		{"missing rank", c7Tiers, `{"name":"S","duration_months":12,"c7_club_id":"c1ab0000-0000-4000-8000-0000000000c2"}`, 400, "rank"},
+		{"missing duration", c7Tiers, `{"name":"S","rank":1,"c7_club_id":"c1ab0000-0000-4000-8000-0000000000c2"}`, 400, "duration_months"},
+		{"rank not integer", c7Tiers, `{"name":"S","rank":1.5,"duration_months":12,"c7_club_id":"c1ab0000-0000-4000-8000-0000000000c2"}`, 400, "rank must be an integer"},
+		{"client id not a uuid", "/api/clients/abc/tiers", `{"name":"S","rank":1,"duration_months":12,"c7_club_id":"c1ab0000-0000-4000-8000-0000000000c2"}`, 400, "UUID"},
+		{"unknown client", "/api/clients/00000000-0000-4000-8000-000000000000/tiers", `{"name":"S","rank":1,"duration_months":12,"c7_club_id":"c1ab0000-0000-4000-8000-0000000000c2"}`, 404, "not found"},
+		{"zero duration", c7Tiers, `{"name":"S","rank":1,"duration_months":0,"c7_club_id":"c1ab0000-0000-4000-8000-0000000000c2"}`, 422, "duration_months"},
+		{"negative purchase", c7Tiers, `{"name":"S","rank":1,"duration_months":12,"min_purchase_cents":-1,"c7_club_id":"c1ab0000-0000-4000-8000-0000000000c2"}`, 422, "min_purchase_cents"},
+		{"negative ltv", c7Tiers, `{"name":"S","rank":1,"duration_months":12,"min_ltv_cents":-1,"c7_club_id":"c1ab0000-0000-4000-8000-0000000000c2"}`, 422, "min_ltv_cents"},
+		{"negative rank", c7Tiers, `{"name":"S","rank":-1,"duration_months":12,"c7_club_id":"c1ab0000-0000-4000-8000-0000000000c2"}`, 422, "rank"},
+		{"bad delivery", c7Tiers, `{"name":"S","rank":1,"duration_months":12,"c7_club_id":"c1ab0000-0000-4000-8000-0000000000c2","c7_delivery_method":"Drone"}`, 422, "c7_delivery_method"},
+		{"Pickup without location", c7Tiers, `{"name":"S","rank":1,"duration_months":12,"c7_club_id":"c1ab0000-0000-4000-8000-0000000000c2","c7_delivery_method":"Pickup"}`, 422, "needs c7_pickup_location_id"},
+		{"Pickup with a blank location", c7Tiers, `{"name":"S","rank":1,"duration_months":12,"c7_club_id":"c1ab0000-0000-4000-8000-0000000000c2","c7_delivery_method":"Pickup","c7_pickup_location_id":" "}`, 422, "needs c7_pickup_location_id"},
+		{"location on a Ship tier", c7Tiers, `{"name":"S","rank":1,"duration_months":12,"c7_club_id":"c1ab0000-0000-4000-8000-0000000000c2","c7_pickup_location_id":"loc-1"}`, 422, "only for Pickup tiers"},
 		{"location on shopify", shTiers, `{"name":"S","rank":2,"duration_months":12,"shopify_tag":"t2","c7_pickup_location_id":"loc-1"}`, 422, "c7_pickup_location_id"},
 		{"c7 without club", c7Tiers, `{"name":"S","rank":1,"duration_months":12}`, 422, "c7_club_id"},
-		{"tag on c7", c7Tiers, `{"name":"S","rank":1,"duration_months":12,"c7_club_id":"c2","shopify_tag":"x"}`, 422, "shopify_tag"},
-		{"club on shopify", shTiers, `{"name":"S","rank":2,"duration_months":12,"c7_club_id":"c2"}`, 422, "c7_club_id"},
+		{"club not a Commerce7 id", c7Tiers, `{"name":"S","rank":1,"duration_months":12,"c7_club_id":"club-gold"}`, 422, "Commerce7 ids are UUIDs"},
+		{"club a UUID without dashes", c7Tiers, `{"name":"S","rank":1,"duration_months":12,"c7_club_id":"c1ab00000000400080000000000000c2"}`, 422, "not a Commerce7 club id"},
+		{"duplicate club in capitals", c7Tiers, `{"name":"S","rank":3,"duration_months":12,"c7_club_id":"C1AB0000-0000-4000-8000-000000000001"}`, 409, "c1ab0000-0000-4000-8000-000000000001"},
+		{"tag on c7", c7Tiers, `{"name":"S","rank":1,"duration_months":12,"c7_club_id":"c1ab0000-0000-4000-8000-0000000000c2","shopify_tag":"x"}`, 422, "shopify_tag"},
+		{"club on shopify", shTiers, `{"name":"S","rank":2,"duration_months":12,"c7_club_id":"c1ab0000-0000-4000-8000-0000000000c2"}`, 422, "c7_club_id"},
 		{"shopify without tag", shTiers, `{"name":"S","rank":2,"duration_months":12}`, 422, "shopify_tag"},
 		{"tag with comma", shTiers, `{"name":"S","rank":2,"duration_months":12,"shopify_tag":"a,b"}`, 422, "commas"},
-		{"duplicate rank", c7Tiers, `{"name":"S","rank":2,"duration_months":12,"c7_club_id":"c2"}`, 409, "rank 2"},
-		{"duplicate club", c7Tiers, `{"name":"S","rank":3,"duration_months":12,"c7_club_id":"club-gold"}`, 409, "club-gold"},
+		{"duplicate rank", c7Tiers, `{"name":"S","rank":2,"duration_months":12,"c7_club_id":"c1ab0000-0000-4000-8000-0000000000c2"}`, 409, "rank 2"},
+		{"duplicate club", c7Tiers, `{"name":"S","rank":3,"duration_months":12,"c7_club_id":"c1ab0000-0000-4000-8000-000000000001"}`, 409, "c1ab0000-0000-4000-8000-000000000001"},
 		{"duplicate tag", shTiers, `{"name":"S","rank":3,"duration_months":12,"shopify_tag":"tier-vip"}`, 409, "tier-vip"},
 	}
 	for _, c := range cases {
@@ -384,7 +387,7 @@ func TestTiers(t *testing.T) {
 		t.Fatalf("rejected requests wrote %d tier(s)", after-before)
 	}
 
-	if status, body := h.do("POST", c7Tiers, `{"name":"Silver","rank":1,"duration_months":12,"c7_club_id":"club-silver","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-napa"}`); status != 201 {
+	if status, body := h.do("POST", c7Tiers, `{"name":"Silver","rank":1,"duration_months":12,"c7_club_id":"c1ab0000-0000-4000-8000-000000000004","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-napa"}`); status != 201 {
 		t.Fatalf("second tier: %d %v", status, body)
 	}
 	status, list := h.do("GET", c7Tiers, "")

@@ -215,46 +215,46 @@ func TestC7ClubMembershipChanges(t *testing.T) {
 		bodyOf func(w *hookWorld) string // when the body needs what the world made
 	}{
 		{"cancelled there", (*hookWorld).enrollAda,
-			c7Membership("Update", "Winery Staff", `{"id":"m-ada","customerId":"c7-ada","clubId":"club-gold","status":"Cancelled","cancelDate":"`+yesterday+`","updatedAt":"u1"}`),
+			c7Membership("Update", "Winery Staff", `{"id":"m-ada","customerId":"c7-ada","clubId":"c1ab0000-0000-4000-8000-000000000001","status":"Cancelled","cancelDate":"`+yesterday+`","updatedAt":"u1"}`),
 			"accepted", "ada@example.com", cancelledGold, 1, nil},
 		{"deleted there", (*hookWorld).enrollAda,
 			c7Membership("Delete", "Winery Staff", `{"id":"m-ada"}`), "accepted", "ada@example.com", cancelledGold, 1, nil},
 		{"an active membership with a cancel date past", (*hookWorld).enrollAda,
-			c7Membership("Update", "Winery Staff", `{"id":"m-ada","customerId":"c7-ada","clubId":"club-gold","status":"Active","cancelDate":"`+yesterday+`","updatedAt":"u1"}`),
+			c7Membership("Update", "Winery Staff", `{"id":"m-ada","customerId":"c7-ada","clubId":"c1ab0000-0000-4000-8000-000000000001","status":"Active","cancelDate":"`+yesterday+`","updatedAt":"u1"}`),
 			"accepted", "ada@example.com", cancelledGold, 1, nil},
 		{"a cancel date ahead: still a member", (*hookWorld).enrollAda,
-			c7Membership("Update", "Winery Staff", `{"id":"m-ada","customerId":"c7-ada","clubId":"club-gold","status":"Active","cancelDate":"`+nextMonth+`","updatedAt":"u1"}`),
+			c7Membership("Update", "Winery Staff", `{"id":"m-ada","customerId":"c7-ada","clubId":"c1ab0000-0000-4000-8000-000000000001","status":"Active","cancelDate":"`+nextMonth+`","updatedAt":"u1"}`),
 			"ignored", "ada@example.com", enrolledGold, 1, nil},
 		{"our own cancellation echoed back", (*hookWorld).enrollAda,
-			c7Membership("Update", "tiersync-app", `{"id":"m-ada","customerId":"c7-ada","clubId":"club-gold","status":"Cancelled","updatedAt":"u1"}`),
+			c7Membership("Update", "tiersync-app", `{"id":"m-ada","customerId":"c7-ada","clubId":"c1ab0000-0000-4000-8000-000000000001","status":"Cancelled","updatedAt":"u1"}`),
 			"ignored", "ada@example.com", enrolledGold, 0, nil},
 		{"created there for a customer we know", (*hookWorld).knowAda,
-			c7Membership("Create", "Winery Staff", `{"id":"m-new","customerId":"c7-ada","clubId":"club-gold","status":"Active",`+signup+`,"updatedAt":"u1"}`),
+			c7Membership("Create", "Winery Staff", `{"id":"m-new","customerId":"c7-ada","clubId":"c1ab0000-0000-4000-8000-000000000001","status":"Active",`+signup+`,"updatedAt":"u1"}`),
 			"accepted", "ada@example.com", "Gold:active:crm:m-new member=true:Gold events=enrolled/crm queue=0", 1, nil},
 		{"created there with the customer's email", nil,
-			c7Membership("Create", "Winery Staff", `{"id":"m-new","customerId":"c7-bo","clubId":"club-plat","status":"Active",`+signup+`,"updatedAt":"u1","customer":{"email":"bo@example.com","firstName":"Bo"}}`),
+			c7Membership("Create", "Winery Staff", `{"id":"m-new","customerId":"c7-bo","clubId":"c1ab0000-0000-4000-8000-000000000002","status":"Active",`+signup+`,"updatedAt":"u1","customer":{"email":"bo@example.com","firstName":"Bo"}}`),
 			"accepted", "bo@example.com", "Platinum:active:crm:m-new member=true:Platinum events=enrolled/crm queue=0", 1, nil},
 		{name: "created there for a customer read from Commerce7", bodyOf: func(w *hookWorld) string {
 			cy := w.fake.AddCustomer("napa", c7test.Customer{FirstName: "Cy", LastName: "Young", Emails: []string{"cy@example.com"}})
-			return c7Membership("Create", "Winery Staff", `{"id":"m-new","customerId":"`+cy.ID+`","clubId":"club-gold","status":"Active",`+signup+`,"updatedAt":"u1"}`)
+			return c7Membership("Create", "Winery Staff", `{"id":"m-new","customerId":"`+cy.ID+`","clubId":"c1ab0000-0000-4000-8000-000000000001","status":"Active",`+signup+`,"updatedAt":"u1"}`)
 		}, answer: "accepted", email: "cy@example.com", want: "Gold:active:crm:m-new member=true:Gold events=enrolled/crm queue=0", events: 1},
 		{"created there for a customer already enrolled", (*hookWorld).enrollAda,
-			c7Membership("Create", "Winery Staff", `{"id":"m-other","customerId":"c7-ada","clubId":"club-plat","status":"Active",`+signup+`,"updatedAt":"u1"}`),
+			c7Membership("Create", "Winery Staff", `{"id":"m-other","customerId":"c7-ada","clubId":"c1ab0000-0000-4000-8000-000000000002","status":"Active",`+signup+`,"updatedAt":"u1"}`),
 			"ignored", "ada@example.com", enrolledGold, 1, nil},
 		{"created there in a club we don't map", (*hookWorld).knowAda,
-			c7Membership("Create", "Winery Staff", `{"id":"m-new","customerId":"c7-ada","clubId":"club-wine-of-the-month","status":"Active",`+signup+`,"updatedAt":"u1"}`),
+			c7Membership("Create", "Winery Staff", `{"id":"m-new","customerId":"c7-ada","clubId":"c1ab0000-0000-4000-8000-00000000000a","status":"Active",`+signup+`,"updatedAt":"u1"}`),
 			"ignored", "ada@example.com", " member=false:- events= queue=0", 1, nil},
 		{"created there so long ago it would be over", (*hookWorld).knowAda,
-			c7Membership("Create", "Winery Staff", `{"id":"m-new","customerId":"c7-ada","clubId":"club-gold","status":"Active","signupDate":"2020-01-01","updatedAt":"u1"}`),
+			c7Membership("Create", "Winery Staff", `{"id":"m-new","customerId":"c7-ada","clubId":"c1ab0000-0000-4000-8000-000000000001","status":"Active","signupDate":"2020-01-01","updatedAt":"u1"}`),
 			"ignored", "ada@example.com", " member=false:- events= queue=0", 1, nil},
 		{"created there already cancelled", (*hookWorld).knowAda,
-			c7Membership("Create", "Winery Staff", `{"id":"m-new","customerId":"c7-ada","clubId":"club-gold","status":"Cancelled",`+signup+`,"updatedAt":"u1"}`),
+			c7Membership("Create", "Winery Staff", `{"id":"m-new","customerId":"c7-ada","clubId":"c1ab0000-0000-4000-8000-000000000001","status":"Cancelled",`+signup+`,"updatedAt":"u1"}`),
 			"ignored", "ada@example.com", " member=false:- events= queue=0", 1, nil},
 		{"our own creation echoed back", (*hookWorld).knowAda,
-			c7Membership("Create", "tiersync-app", `{"id":"m-new","customerId":"c7-ada","clubId":"club-gold","status":"Active",`+signup+`,"updatedAt":"u1"}`),
+			c7Membership("Create", "tiersync-app", `{"id":"m-new","customerId":"c7-ada","clubId":"c1ab0000-0000-4000-8000-000000000001","status":"Active",`+signup+`,"updatedAt":"u1"}`),
 			"ignored", "ada@example.com", " member=false:- events= queue=0", 0, nil},
 		{"an update of a membership of ours still live", (*hookWorld).enrollAda,
-			c7Membership("Update", "Winery Staff", `{"id":"m-ada","customerId":"c7-ada","clubId":"club-gold","status":"On Hold","updatedAt":"u1"}`),
+			c7Membership("Update", "Winery Staff", `{"id":"m-ada","customerId":"c7-ada","clubId":"c1ab0000-0000-4000-8000-000000000001","status":"On Hold","updatedAt":"u1"}`),
 			"ignored", "ada@example.com", enrolledGold, 1, nil},
 		{"a membership of ours already ended here", func(w *hookWorld) {
 			w.enrollAda()
@@ -308,13 +308,13 @@ func TestC7ClubMembershipDates(t *testing.T) {
 	t.Parallel()
 	w := newHookWorld(t)
 	w.knowAda()
-	if status, body := w.do("POST", "/api/clients/"+w.c7+"/tiers", `{"name":"Long","rank":3,"duration_months":25,"c7_club_id":"club-long"}`); status != 201 {
+	if status, body := w.do("POST", "/api/clients/"+w.c7+"/tiers", `{"name":"Long","rank":3,"duration_months":25,"c7_club_id":"c1ab0000-0000-4000-8000-000000000005"}`); status != 201 {
 		t.Fatalf("tier: %d %v", status, body)
 	}
 	year := time.Now().UTC().Year()
 	signup := time.Date(year-1, time.January, 31, 0, 0, 0, 0, time.UTC)
 	status, body := w.post("/webhooks/commerce7", c7Membership("Create", "Winery Staff",
-		`{"id":"m-1","customerId":"c7-ada","clubId":"club-long","status":"Active","signupDate":"`+signup.Format(time.RFC3339)+`","updatedAt":"u1"}`), c7Auth())
+		`{"id":"m-1","customerId":"c7-ada","clubId":"c1ab0000-0000-4000-8000-000000000005","status":"Active","signupDate":"`+signup.Format(time.RFC3339)+`","updatedAt":"u1"}`), c7Auth())
 	if status != 200 || body["status"] != "accepted" {
 		t.Fatalf("%d %v", status, body)
 	}
@@ -337,7 +337,7 @@ func TestC7ClubMembershipTenants(t *testing.T) {
 		t.Fatalf("client: %d %v", status, body)
 	}
 	sonoma := body["id"].(string)
-	status, body = w.do("POST", "/api/clients/"+sonoma+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"c7_club_id":"club-gold"}`)
+	status, body = w.do("POST", "/api/clients/"+sonoma+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"c7_club_id":"c1ab0000-0000-4000-8000-000000000001"}`)
 	if status != 201 {
 		t.Fatalf("tier: %d %v", status, body)
 	}
@@ -372,14 +372,14 @@ func TestC7ClubMembershipRejections(t *testing.T) {
 		status int
 		answer string
 	}{
-		{"no id", c7Membership("Create", "x", `{"customerId":"c1","clubId":"club-gold"}`), 400, "payload.id is required"},
+		{"no id", c7Membership("Create", "x", `{"customerId":"c1","clubId":"c1ab0000-0000-4000-8000-000000000001"}`), 400, "payload.id is required"},
 		{"no club", c7Membership("Create", "x", `{"id":"m1","customerId":"c1"}`), 400, "clubId"},
-		{"an id that is a path", c7Membership("Create", "x", `{"id":"../m1","customerId":"c1","clubId":"club-gold"}`), 400, "not a CRM id"},
-		{"an id too long", c7Membership("Create", "x", `{"id":"`+long+`","customerId":"c1","clubId":"club-gold"}`), 400, "membership id"},
-		{"a bad email", c7Membership("Create", "x", `{"id":"m1","customerId":"c1","clubId":"club-gold","customer":{"email":"nope"}}`), 400, "not an email"},
-		{"a bad signup date", c7Membership("Create", "x", `{"id":"m1","customerId":"c1","clubId":"club-gold","signupDate":"soon"}`), 400, "signupDate"},
+		{"an id that is a path", c7Membership("Create", "x", `{"id":"../m1","customerId":"c1","clubId":"c1ab0000-0000-4000-8000-000000000001"}`), 400, "not a CRM id"},
+		{"an id too long", c7Membership("Create", "x", `{"id":"`+long+`","customerId":"c1","clubId":"c1ab0000-0000-4000-8000-000000000001"}`), 400, "membership id"},
+		{"a bad email", c7Membership("Create", "x", `{"id":"m1","customerId":"c1","clubId":"c1ab0000-0000-4000-8000-000000000001","customer":{"email":"nope"}}`), 400, "not an email"},
+		{"a bad signup date", c7Membership("Create", "x", `{"id":"m1","customerId":"c1","clubId":"c1ab0000-0000-4000-8000-000000000001","signupDate":"soon"}`), 400, "signupDate"},
 		{"a payload that is no object", c7Membership("Create", "x", `[1]`), 400, "payload"},
-		{"Commerce7 down", c7Membership("Create", "x", `{"id":"m1","customerId":"c7-unknown","clubId":"club-gold","updatedAt":"u1"}`), 502, "retry later"},
+		{"Commerce7 down", c7Membership("Create", "x", `{"id":"m1","customerId":"c7-unknown","clubId":"c1ab0000-0000-4000-8000-000000000001","updatedAt":"u1"}`), 502, "retry later"},
 	}
 	w.fake.Inject(c7test.Fault{Kind: c7test.FaultStatus, Status: 503})
 	for _, c := range cases {

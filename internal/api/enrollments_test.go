@@ -27,8 +27,8 @@ func newEnrollWorld(t *testing.T) *enrollWorld {
 	}
 	w.c7 = id(h.do("POST", "/api/clients", `{"name":"Napa","crm_type":"commerce7","tenant":"napa"}`))
 	w.shop = id(h.do("POST", "/api/clients", `{"name":"Shop","crm_type":"shopify","tenant":"s.myshopify.com","shopify_access_token":"shpat_x","shopify_webhook_secret":"whsec_test"}`))
-	w.gold = id(h.do("POST", "/api/clients/"+w.c7+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"c7_club_id":"club-gold"}`))
-	w.short = id(h.do("POST", "/api/clients/"+w.c7+"/tiers", `{"name":"Monthly","rank":2,"duration_months":1,"c7_club_id":"club-monthly"}`))
+	w.gold = id(h.do("POST", "/api/clients/"+w.c7+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"c7_club_id":"c1ab0000-0000-4000-8000-000000000001"}`))
+	w.short = id(h.do("POST", "/api/clients/"+w.c7+"/tiers", `{"name":"Monthly","rank":2,"duration_months":1,"c7_club_id":"c1ab0000-0000-4000-8000-000000000008"}`))
 	w.shopTag = id(h.do("POST", "/api/clients/"+w.shop+"/tiers", `{"name":"VIP","rank":1,"duration_months":12,"shopify_tag":"vip"}`))
 	return w
 }
@@ -145,7 +145,7 @@ func TestEnroll(t *testing.T) {
 func TestExpiresAtIsCalendarMonths(t *testing.T) {
 	t.Parallel()
 	w := newEnrollWorld(t)
-	status, body := w.do("POST", "/api/clients/"+w.c7+"/tiers", `{"name":"Long","rank":5,"duration_months":13,"c7_club_id":"club-long"}`)
+	status, body := w.do("POST", "/api/clients/"+w.c7+"/tiers", `{"name":"Long","rank":5,"duration_months":13,"c7_club_id":"c1ab0000-0000-4000-8000-000000000005"}`)
 	if status != 201 {
 		t.Fatalf("tier: %d %v", status, body)
 	}

@@ -99,7 +99,7 @@ func TestScrapesCostTheDatabaseNothing(t *testing.T) {
 	client := body["id"].(string)
 	h.makeLegacy(client) // its webhook below authenticates with the global pair
 	if status, body := h.do("POST", "/api/clients/"+client+"/tiers",
-		`{"name":"Gold","rank":1,"duration_months":12,"min_purchase_cents":5000,"c7_club_id":"club-gold"}`); status != 201 {
+		`{"name":"Gold","rank":1,"duration_months":12,"min_purchase_cents":5000,"c7_club_id":"c1ab0000-0000-4000-8000-000000000001"}`); status != 201 {
 		t.Fatalf("tier: %d %v", status, body)
 	}
 	// A large queue: 100 000 completed cancellations of one customer.

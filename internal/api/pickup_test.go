@@ -16,7 +16,7 @@ func TestShipTierNeedsAnAddress(t *testing.T) {
 	w := newEnrollWorld(t)
 	ctx := context.Background()
 	status, body := w.do("POST", "/api/clients/"+w.c7+"/tiers",
-		`{"name":"Pickup","rank":3,"duration_months":12,"c7_club_id":"club-pickup","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-napa"}`)
+		`{"name":"Pickup","rank":3,"duration_months":12,"c7_club_id":"c1ab0000-0000-4000-8000-000000000006","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-napa"}`)
 	if status != 201 || body["c7_pickup_location_id"] != "loc-napa" {
 		t.Fatalf("pickup tier: %d %v", status, body)
 	}

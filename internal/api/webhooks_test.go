@@ -61,8 +61,8 @@ func newHookWorld(t *testing.T, hooks ...func(*api.Webhooks, *commerce7.Client))
 	// The order tests authenticate with the global pair, so the client is one made before
 	// per-client credentials; c7_credentials_test.go tests the client's own pair.
 	h.makeLegacy(w.c7)
-	w.gold = id(h.do("POST", "/api/clients/"+w.c7+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"min_purchase_cents":5000,"c7_club_id":"club-gold"}`))
-	w.plat = id(h.do("POST", "/api/clients/"+w.c7+"/tiers", `{"name":"Platinum","rank":2,"duration_months":12,"min_ltv_cents":20000,"c7_club_id":"club-plat"}`))
+	w.gold = id(h.do("POST", "/api/clients/"+w.c7+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"min_purchase_cents":5000,"c7_club_id":"c1ab0000-0000-4000-8000-000000000001"}`))
+	w.plat = id(h.do("POST", "/api/clients/"+w.c7+"/tiers", `{"name":"Platinum","rank":2,"duration_months":12,"min_ltv_cents":20000,"c7_club_id":"c1ab0000-0000-4000-8000-000000000002"}`))
 	w.sh = id(h.do("POST", "/api/clients", `{"name":"Vino","crm_type":"shopify","tenant":"`+shop+`","shopify_access_token":"shpat_x","shopify_webhook_secret":"`+shopSecret+`"}`))
 	w.shopGold = id(h.do("POST", "/api/clients/"+w.sh+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"min_purchase_cents":5000,"shopify_tag":"gold"}`))
 	return w

@@ -101,7 +101,7 @@ func seedExpired(ctx context.Context, pool *pgxpool.Pool, n int) (client, tier s
 		WITH c AS (INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute)
 		           VALUES ('Bench Winery', 'commerce7', 'bench-expire', 100000) RETURNING id),
 		     t AS (INSERT INTO tiers (client_id, crm_type, name, rank, duration_months, c7_club_id, c7_delivery_method, c7_pickup_location_id)
-		           SELECT id, 'commerce7', 'Gold', 1, 12, 'club-gold', 'Pickup', 'loc-1' FROM c RETURNING id)
+		           SELECT id, 'commerce7', 'Gold', 1, 12, 'c1ab0000-0000-4000-8000-000000000001', 'Pickup', 'loc-1' FROM c RETURNING id)
 		SELECT c.id, t.id FROM c, t`).Scan(&client, &tier)
 	if err != nil {
 		return "", "", fmt.Errorf("bench: seed client: %w", err)

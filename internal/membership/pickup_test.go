@@ -22,14 +22,14 @@ func TestSyncSubjectCarriesPickupLocation(t *testing.T) {
 	}
 	str := func(s string) *string { return &s }
 	pickup, err := store.CreateTier(ctx, client.ID, membership.NewTier{Name: "Pickup", Rank: 1, DurationMonths: 12,
-		C7ClubID: str("club-pickup"), C7DeliveryMethod: str(membership.DeliveryPickup), C7PickupLocationID: str(" loc-napa ")})
+		C7ClubID: str("c1ab0000-0000-4000-8000-000000000006"), C7DeliveryMethod: str(membership.DeliveryPickup), C7PickupLocationID: str(" loc-napa ")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pickup.C7PickupLocationID == nil || *pickup.C7PickupLocationID != "loc-napa" {
 		t.Fatalf("stored location %v, want loc-napa (trimmed)", pickup.C7PickupLocationID)
 	}
-	ship, err := store.CreateTier(ctx, client.ID, membership.NewTier{Name: "Ship", Rank: 2, DurationMonths: 12, C7ClubID: str("club-ship")})
+	ship, err := store.CreateTier(ctx, client.ID, membership.NewTier{Name: "Ship", Rank: 2, DurationMonths: 12, C7ClubID: str("c1ab0000-0000-4000-8000-000000000007")})
 	if err != nil {
 		t.Fatal(err)
 	}

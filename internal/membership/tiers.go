@@ -47,6 +47,10 @@ type NewTier struct {
 	C7DeliveryMethod   *string
 	C7PickupLocationID *string
 	ShopifyTag         *string
+
+	// storedClubID: C7ClubID is the tier's stored club id, kept by an update that does
+	// not change it; a club id made before the UUID rule is left as it is.
+	storedClubID bool
 }
 
 const (
@@ -97,6 +101,18 @@ func (in *NewTier) validate(crmType string) error {
 		}
 		if err := CheckCRMID("c7_club_id", *in.C7ClubID); err != nil {
 			return err
+		}
+		if !in.storedClubID {
+			// Commerce7's ids are UUIDs; a placeholder ("club-gold") would be accepted here
+			// and fail every membership at the CRM. Lower-case, as Commerce7 sends them in
+			// webhooks, which find the tier by exact club id.
+			if !uuidRe.MatchString(*in.C7ClubID) {
+				return apperr.Invalidf("c7_club_id %q is not a Commerce7 club id: Commerce7 ids are UUIDs such as "+
+					"3f2c8a4e-1b7d-4e9a-9c61-2d5e8f0a7b13 (the id in the club's page address in Commerce7's admin, "+
+					"or the id that GET /club answers)", *in.C7ClubID)
+			}
+			lower := strings.ToLower(*in.C7ClubID)
+			in.C7ClubID = &lower
 		}
 		if in.C7DeliveryMethod == nil {
 			d := DeliveryShip
@@ -166,21 +182,32 @@ func (s *Store) CreateTier(ctx context.Context, clientID string, in NewTier) (Ti
 			return t, nil
 		}
 	}
-	if name, ok := db.UniqueViolation(err); ok {
-		switch name {
-		case "tiers_client_rank_key":
-			return Tier{}, apperr.Conflictf("client already has a tier with rank %d", in.Rank)
-		case "tiers_client_c7_club_key":
-			return Tier{}, apperr.Conflictf("client already has a tier for Commerce7 club %s", *in.C7ClubID)
-		case "tiers_client_shopify_tag_key":
-			return Tier{}, apperr.Conflictf("client already has a tier with shopify_tag %q", *in.ShopifyTag)
-		}
+	if conflict := tierConflict(err, in); conflict != nil {
+		return Tier{}, conflict
 	}
 	if _, ok := db.ForeignKeyViolation(err); ok {
 		// The client was deleted between the read and the insert.
 		return Tier{}, apperr.NotFoundf("client %s not found", clientID)
 	}
 	return Tier{}, fmt.Errorf("create tier: %w", err)
+}
+
+// tierConflict turns a unique violation of a tier's rank, club or tag into a 409 naming
+// the value; nil for any other error.
+func tierConflict(err error, in NewTier) error {
+	name, ok := db.UniqueViolation(err)
+	if !ok {
+		return nil
+	}
+	switch name {
+	case "tiers_client_rank_key":
+		return apperr.Conflictf("client already has a tier with rank %d", in.Rank)
+	case "tiers_client_c7_club_key":
+		return apperr.Conflictf("client already has a tier for Commerce7 club %s", *in.C7ClubID)
+	case "tiers_client_shopify_tag_key":
+		return apperr.Conflictf("client already has a tier with shopify_tag %q", *in.ShopifyTag)
+	}
+	return nil
 }
 
 // ListTiers returns one page of a client's tiers by rank, and the next page's cursor.

@@ -45,6 +45,7 @@ func TestNewClientValidate(t *testing.T) {
 }
 
 func TestNewTierValidate(t *testing.T) {
+	const club = "c1ab0000-0000-4000-8000-000000000001"
 	cases := []struct {
 		name     string
 		crm      string
@@ -52,19 +53,23 @@ func TestNewTierValidate(t *testing.T) {
 		kind     apperr.Kind
 		delivery string
 	}{
-		{"c7 default Ship", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr("club")}, apperr.Internal, DeliveryShip},
-		{"c7 Pickup", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr("club"), C7DeliveryMethod: ptr("Pickup"), C7PickupLocationID: ptr("loc-1")}, apperr.Internal, DeliveryPickup},
-		{"c7 Pickup without location", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr("club"), C7DeliveryMethod: ptr("Pickup")}, apperr.Invalid, ""},
-		{"c7 Pickup blank location", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr("club"), C7DeliveryMethod: ptr("Pickup"), C7PickupLocationID: ptr(" ")}, apperr.Invalid, ""},
-		{"c7 Pickup location not an id", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr("club"), C7DeliveryMethod: ptr("Pickup"), C7PickupLocationID: ptr("../x")}, apperr.BadRequest, ""},
-		{"c7 Ship with location", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr("club"), C7PickupLocationID: ptr("loc-1")}, apperr.Invalid, ""},
+		{"c7 default Ship", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr(club)}, apperr.Internal, DeliveryShip},
+		{"c7 Pickup", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr(club), C7DeliveryMethod: ptr("Pickup"), C7PickupLocationID: ptr("loc-1")}, apperr.Internal, DeliveryPickup},
+		{"c7 Pickup without location", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr(club), C7DeliveryMethod: ptr("Pickup")}, apperr.Invalid, ""},
+		{"c7 Pickup blank location", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr(club), C7DeliveryMethod: ptr("Pickup"), C7PickupLocationID: ptr(" ")}, apperr.Invalid, ""},
+		{"c7 Pickup location not an id", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr(club), C7DeliveryMethod: ptr("Pickup"), C7PickupLocationID: ptr("../x")}, apperr.BadRequest, ""},
+		{"c7 Ship with location", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr(club), C7PickupLocationID: ptr("loc-1")}, apperr.Invalid, ""},
 		{"location on shopify", CRMShopify, NewTier{Name: "G", Rank: 1, DurationMonths: 12, ShopifyTag: ptr("t"), C7PickupLocationID: ptr("loc-1")}, apperr.Invalid, ""},
 		{"shopify", CRMShopify, NewTier{Name: "G", Rank: 0, DurationMonths: 1, ShopifyTag: ptr("vip")}, apperr.Internal, ""},
-		{"blank name", CRMCommerce7, NewTier{Name: " ", Rank: 1, DurationMonths: 12, C7ClubID: ptr("c")}, apperr.BadRequest, ""},
-		{"duration 0", CRMCommerce7, NewTier{Name: "G", Rank: 1, C7ClubID: ptr("c")}, apperr.Invalid, ""},
-		{"duration huge", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 1201, C7ClubID: ptr("c")}, apperr.Invalid, ""},
-		{"delivery lower-case", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr("c"), C7DeliveryMethod: ptr("ship")}, apperr.Invalid, ""},
+		{"blank name", CRMCommerce7, NewTier{Name: " ", Rank: 1, DurationMonths: 12, C7ClubID: ptr(club)}, apperr.BadRequest, ""},
+		{"duration 0", CRMCommerce7, NewTier{Name: "G", Rank: 1, C7ClubID: ptr(club)}, apperr.Invalid, ""},
+		{"duration huge", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 1201, C7ClubID: ptr(club)}, apperr.Invalid, ""},
+		{"delivery lower-case", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr(club), C7DeliveryMethod: ptr("ship")}, apperr.Invalid, ""},
 		{"blank club", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr(" ")}, apperr.Invalid, ""},
+		{"club a placeholder", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr("club-gold")}, apperr.Invalid, ""},
+		{"club a short id", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr("1234")}, apperr.Invalid, ""},
+		{"club a path", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr("../club")}, apperr.BadRequest, ""},
+		{"club in capitals", CRMCommerce7, NewTier{Name: "G", Rank: 1, DurationMonths: 12, C7ClubID: ptr(strings.ToUpper(club))}, apperr.Internal, DeliveryShip},
 		{"long tag", CRMShopify, NewTier{Name: "G", Rank: 1, DurationMonths: 12, ShopifyTag: ptr(strings.Repeat("t", 256))}, apperr.Invalid, ""},
 		{"delivery on shopify", CRMShopify, NewTier{Name: "G", Rank: 1, DurationMonths: 12, ShopifyTag: ptr("t"), C7DeliveryMethod: ptr("Ship")}, apperr.Invalid, ""},
 	}

@@ -142,8 +142,8 @@ func SetRateLimit(t testing.TB, q db.Querier, clientID string, perMinute int) {
 }
 
 // TierOpts describes a tier; zero values mean the defaults. The CRM mapping that the
-// client's CRM needs is filled in unless given (a Commerce7 club "club-<random>" with
-// delivery "Ship", or the Shopify tag "club-<random>").
+// client's CRM needs is filled in unless given (a Commerce7 club with a random UUID, the
+// shape of Commerce7's ids, with delivery "Ship", or the Shopify tag "club-<random>").
 type TierOpts struct {
 	Name             string // default "Tier <rank>"
 	Rank             int    // default one above the client's best tier (1 for the first)
@@ -173,7 +173,7 @@ func Tier(t testing.TB, q db.Querier, clientID string, o TierOpts) string {
 		"min_purchase_cents": o.MinPurchaseCents, "min_ltv_cents": o.MinLTVCents,
 		"c7_club_id": orNil(o.C7ClubID), "c7_delivery_method": orNil(o.C7DeliveryMethod),
 		"c7_pickup_location_id": orNil(o.C7PickupLocationID), "shopify_tag": orNil(o.ShopifyTag),
-		"default_mapping": "club-" + random(t),
+		"default_club": newUUID(t), "default_tag": "club-" + random(t),
 	}).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		t.Fatalf("testfactory.Tier: no client %s", clientID)

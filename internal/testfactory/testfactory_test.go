@@ -103,12 +103,12 @@ func TestTier(t *testing.T) {
 		opts   testfactory.TierOpts
 		want   string // name rank months crm_type club delivery location tag, "*" for any text
 	}{
-		{"commerce7 defaults", c7, testfactory.TierOpts{}, "Tier 1 1 12 commerce7 club-* Ship - -"},
-		{"the next rank", c7, testfactory.TierOpts{Name: "Platinum"}, "Platinum 2 12 commerce7 club-* Ship - -"},
-		{"commerce7 given", c7, testfactory.TierOpts{Name: "Gold", Rank: 5, DurationMonths: 6, C7ClubID: "club-gold", C7DeliveryMethod: "Pickup"},
-			"Gold 5 6 commerce7 club-gold Pickup location-* -"},
+		{"commerce7 defaults", c7, testfactory.TierOpts{}, "Tier 1 1 12 commerce7 * Ship - -"},
+		{"the next rank", c7, testfactory.TierOpts{Name: "Platinum"}, "Platinum 2 12 commerce7 * Ship - -"},
+		{"commerce7 given", c7, testfactory.TierOpts{Name: "Gold", Rank: 5, DurationMonths: 6, C7ClubID: "c1ab0000-0000-4000-8000-000000000001", C7DeliveryMethod: "Pickup"},
+			"Gold 5 6 commerce7 c1ab0000-0000-4000-8000-000000000001 Pickup location-* -"},
 		{"pickup at a given location", c7, testfactory.TierOpts{C7DeliveryMethod: "Pickup", C7PickupLocationID: "loc-napa"},
-			"Tier 6 6 12 commerce7 club-* Pickup loc-napa -"},
+			"Tier 6 6 12 commerce7 * Pickup loc-napa -"},
 		{"shopify defaults", shop, testfactory.TierOpts{}, "Tier 1 1 12 shopify - - - club-*"},
 		{"shopify given", shop, testfactory.TierOpts{Name: "Gold", ShopifyTag: "gold"}, "Gold 2 12 shopify - - - gold"},
 	}

@@ -60,7 +60,7 @@ func TestCommerce7Outage(t *testing.T) {
 		return resp.StatusCode, out
 	}
 	_, client := api("/api/clients", `{"name":"Napa","crm_type":"commerce7","tenant":"napa","rate_limit_per_minute":60000}`)
-	_, tier := api("/api/clients/"+client["id"].(string)+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"c7_club_id":"club-gold","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-1"}`)
+	_, tier := api("/api/clients/"+client["id"].(string)+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"c7_club_id":"c1ab0000-0000-4000-8000-000000000001","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-1"}`)
 
 	fault, _ := http.Post(fake+"/_fake/commerce7/faults", "application/json", strings.NewReader(`{"kind":"status","status":503,"count":1000000000}`))
 	fault.Body.Close()
