@@ -65,7 +65,7 @@ func newQueueWorldWith(t *testing.T, opt func(*api.Options), emails ...string) *
 		t.Fatalf("%d %v", status, body)
 	}
 	w.client = body["id"].(string)
-	_, body = w.do("POST", "/api/clients/"+w.client+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"c7_club_id":"g"}`)
+	_, body = w.do("POST", "/api/clients/"+w.client+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"c7_club_id":"c1ab0000-0000-4000-8000-00000000000e"}`)
 	w.tier = body["id"].(string)
 	for _, email := range emails {
 		var customer string
@@ -163,6 +163,10 @@ func TestQueueAPI(t *testing.T) {
 		{"POST", "/api/cron/sync", `{"id": ` + done + `}`, 409, "completed"},
 		{"POST", "/api/cron/sync", `{"row": 1}`, 400, "unknown field"},
 		{"POST", "/api/cron/sync", `{"id": ` + failed + `}`, 200, "status:failed"},
+		// Failed now: it is not run again, an operator retries it first (DESIGN §4: another
+		// status 409), and its attempts stay as they were.
+		{"POST", "/api/cron/sync", `{"id": ` + failed + `}`, 409, "queue row " + failed + " is failed"},
+		{"GET", "/api/queue/" + failed, "", 200, "attempts:1"},
 		{"POST", "/api/queue/retry-failed?status=pending", "", 422, "failed rows"},
 		{"POST", "/api/queue/retry-failed", "", 200, "retried:1"},
 		{"POST", "/api/queue/" + failed + "/cancel", "", 200, "status:cancelled"},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -440,6 +441,22 @@ func TestRunOne(t *testing.T) {
 	}
 	if _, err := q.RunOne(ctx, 987654321); apperr.KindOf(err) != apperr.NotFound {
 		t.Fatalf("unknown row: %v, want not found", err)
+	}
+
+	// A row already failed is a conflict (an operator retries it first); a pending row
+	// with no attempts left is failed by the claim, and that is the answer.
+	ids := w.enqueue(t, 2)
+	if _, err := w.pool.Exec(ctx, `UPDATE crm_sync_queue SET status = 'failed', error_message = 'x' WHERE id = $1`, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.RunOne(ctx, ids[0]); apperr.KindOf(err) != apperr.Conflict || !strings.Contains(err.Error(), "is failed") {
+		t.Fatalf("failed row: %v, want a conflict saying it is failed", err)
+	}
+	if _, err := w.pool.Exec(ctx, `UPDATE crm_sync_queue SET attempts = max_attempts WHERE id = $1`, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := q.RunOne(ctx, ids[1]); err != nil || st != StatusFailed {
+		t.Fatalf("pending row with no attempts left: %q %v, want failed", st, err)
 	}
 }
 

@@ -57,6 +57,16 @@ func (q *Queue) RunDue(ctx context.Context, limit int) (RunResult, error) {
 // afterwards. A row that does not exist is NotFound; one in another status (or being
 // claimed by a worker this instant) is a Conflict.
 func (q *Queue) RunOne(ctx context.Context, id int64) (string, error) {
+	// The status before the claim: a row already failed must be a 409, not told apart
+	// afterwards from a pending row the claim fails for having no attempts left.
+	before, err := rowStatus(ctx, q.pool, id)
+	if err != nil {
+		return "", err
+	}
+	if before != StatusPending {
+		return "", apperr.Conflictf("queue row %d is %s; only a pending row can be run now", id, before).
+			With("status", before)
+	}
 	jobs, err := q.claimer.one(ctx, id)
 	if err != nil {
 		return "", err
@@ -67,7 +77,7 @@ func (q *Queue) RunOne(ctx context.Context, id int64) (string, error) {
 			return "", err
 		}
 		if status == StatusFailed {
-			// Failed at claim: it had no attempts left.
+			// Pending before, failed at claim: it had no attempts left.
 			return status, nil
 		}
 		return "", apperr.Conflictf("queue row %d is %s; only a pending row can be run now", id, status).
