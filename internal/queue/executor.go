@@ -20,6 +20,11 @@ type outcome struct {
 	httpStatus   *int
 	started      time.Time
 	finished     time.Time
+	// What the log line of a failed attempt names (logOutcome): the row's rate key (the
+	// client), its action, and why it failed (retryable, permanent, attempts_exhausted).
+	rateKey string
+	action  string
+	class   string
 }
 
 // executor runs one claimed row: the handler, the decision of the row's next state, and
@@ -88,7 +93,7 @@ func (e *executor) safeHandle(ctx context.Context, j Job) (err error) {
 
 // decide maps the handler's result to the row's next state.
 func (e *executor) decide(j Job, err, cause error) outcome {
-	o := outcome{id: j.ID, attempt: j.Attempt}
+	o := outcome{id: j.ID, attempt: j.Attempt, rateKey: j.RateKey, action: j.ActionType}
 	if err == nil {
 		o.status, o.kind = StatusCompleted, "succeeded"
 		return o
@@ -105,11 +110,11 @@ func (e *executor) decide(j Job, err, cause error) outcome {
 		o.status, o.kind = StatusPending, "throttled"
 		o.retryAfterMS = throttled.After.Milliseconds()
 	case IsPermanent(err):
-		o.status, o.kind = StatusFailed, "failed"
+		o.status, o.kind, o.class = StatusFailed, "failed", "permanent"
 	case j.Attempt >= j.MaxAttempts:
-		o.status, o.kind = StatusFailed, "failed"
+		o.status, o.kind, o.class = StatusFailed, "failed", "attempts_exhausted"
 	default:
-		o.status, o.kind = StatusPending, "retry"
+		o.status, o.kind, o.class = StatusPending, "retry", "retryable"
 		o.retryAfterMS = e.backoff(j.Attempt).Milliseconds()
 	}
 	return o

@@ -62,7 +62,7 @@ func (c *claimer) claim(ctx context.Context, sql string, args pgx.StrictNamedArg
 		return nil, fmt.Errorf("claim: %w", err)
 	}
 	if len(failed) > 0 {
-		c.log.Warn("rows failed at claim: no attempts left", slog.Any("ids", failed))
+		c.log.Error("rows failed at claim: no attempts left", slog.Any("ids", failed))
 		c.waiters.signal(failed...)
 	}
 	for _, j := range jobs {

@@ -313,7 +313,33 @@ func (w *writer) finish(ctx context.Context, batch []outcome) (map[int64]bool, e
 		if !ok[o.id] {
 			w.log.Warn("outcome refused: the row is no longer this worker's (lease lost)",
 				slog.Int64("id", o.id), slog.Int("attempt", o.attempt), slog.String("outcome", o.kind))
+			continue
 		}
+		w.logOutcome(o)
 	}
 	return ok, nil
+}
+
+// logOutcome logs a failed attempt once it is written, here because every outcome of
+// every path (batches, one by one, RunDue and RunOne) is accepted here exactly once: a
+// retry at WARN, a row reaching failed at ERROR, never both, and never for an outcome the
+// fence refused (another worker's line tells of that row).
+func (w *writer) logOutcome(o outcome) {
+	if o.kind != "retry" && o.kind != "failed" {
+		return
+	}
+	attrs := []slog.Attr{slog.Int64("id", o.id), slog.String("rate_key", o.rateKey), slog.String("action", o.action),
+		slog.Int("attempt", o.attempt), slog.String("class", o.class)}
+	if o.httpStatus != nil {
+		attrs = append(attrs, slog.Int("http_status", *o.httpStatus))
+	}
+	if o.err != nil {
+		attrs = append(attrs, slog.String("error", *o.err))
+	}
+	if o.kind == "failed" {
+		w.log.LogAttrs(context.Background(), slog.LevelError, "row failed", attrs...)
+		return
+	}
+	attrs = append(attrs, slog.Duration("retry_in", time.Duration(o.retryAfterMS)*time.Millisecond))
+	w.log.LogAttrs(context.Background(), slog.LevelWarn, "attempt failed; retrying later", attrs...)
 }
