@@ -101,7 +101,15 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) err
 const (
 	codeUniqueViolation     = "23505"
 	codeForeignKeyViolation = "23503"
+	codeUndefinedTable      = "42P01"
 )
+
+// UndefinedTable reports whether err is a statement on a table the schema does not have
+// (yet: a replica newer than its schema during a rolling upgrade).
+func UndefinedTable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == codeUndefinedTable
+}
 
 // UniqueViolation reports whether err is a unique violation, and of which constraint.
 func UniqueViolation(err error) (constraint string, ok bool) {
@@ -133,15 +141,23 @@ func SchemaVersion(ctx context.Context, q Querier) (int64, error) {
 	return v, nil
 }
 
+// ErrNoSchema means the database holds no tiersync schema at all: no migration applied.
+var ErrNoSchema = errors.New("no tiersync schema")
+
 // CheckReady reports why this binary cannot serve from the database yet: it does not
-// answer, or its schema is older than the binary's migrations. A newer schema is fine
-// (a rolling upgrade migrates before the last old replica stops).
+// answer, or its schema is older than the binary's migrations (ErrNoSchema too when no
+// migration is applied). A newer schema is fine (a rolling upgrade migrates before the
+// last old replica stops).
 func CheckReady(ctx context.Context, q Querier) error {
 	v, err := SchemaVersion(ctx, q)
 	if err != nil {
 		return fmt.Errorf("database unreachable: %w", err)
 	}
-	if latest := LatestVersion(); v < latest {
+	latest := LatestVersion()
+	if v == 0 {
+		return fmt.Errorf("database schema is at migration 0 (%w), this binary needs %d: run `tiersync migrate up`", ErrNoSchema, latest)
+	}
+	if v < latest {
 		return fmt.Errorf("database schema is at migration %d, this binary needs %d: run `tiersync migrate up`", v, latest)
 	}
 	return nil

@@ -5,7 +5,9 @@ package secretbox
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 )
@@ -13,7 +15,13 @@ import (
 // Box seals and opens values under one key. Its zero value is not usable; use New.
 type Box struct {
 	aead cipher.AEAD
+	// check is CheckValue, computed once so that the key itself is not kept.
+	check []byte
 }
+
+// checkLabel is what the key check value is an HMAC of: fixed, public, and never a value
+// anything else computes an HMAC of under this key.
+const checkLabel = "tiersync secret key check v1"
 
 // New makes a Box from a 32-byte key.
 func New(key []byte) (*Box, error) {
@@ -28,8 +36,15 @@ func New(key []byte) (*Box, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secretbox: %w", err)
 	}
-	return &Box{aead: aead}, nil
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(checkLabel))
+	return &Box{aead: aead, check: mac.Sum(nil)}, nil
 }
+
+// CheckValue identifies the key without revealing it: HMAC-SHA256 of a fixed label under
+// the key (32 bytes). Stored at the first start, it lets a later start with another key
+// refuse before it fails to open every stored credential.
+func (b *Box) CheckValue() []byte { return append([]byte(nil), b.check...) }
 
 // Seal returns nonce || ciphertext || tag. The additional data binds the ciphertext to
 // its owner (a client id), so a token copied onto another client's row does not open.

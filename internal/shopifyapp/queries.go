@@ -29,3 +29,13 @@ var (
 	//go:embed sql/list_states_of.sql
 	sqlListStatesOf string
 )
+
+// The key check (keycheck.go).
+var (
+	//go:embed sql/key_check_insert.sql
+	sqlKeyCheckInsert string
+	//go:embed sql/key_check_get.sql
+	sqlKeyCheckGet string
+	//go:embed sql/any_sealed.sql
+	sqlAnySealed string
+)
