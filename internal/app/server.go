@@ -42,6 +42,9 @@ type Server struct {
 	// handler serves LISTEN_ADDR; metricsHandler serves /metrics on METRICS_ADDR when set.
 	handler        http.Handler
 	metricsHandler http.Handler
+	// metricsLn is METRICS_ADDR's listener when the caller opened it before building the
+	// replica (ServeOn); nil: Run opens it.
+	metricsLn net.Listener
 }
 
 // NewServer builds a replica. handler replaces the syncer when not nil (tests). The caller
@@ -78,10 +81,27 @@ func (s *Server) build(ctx context.Context, registry *prometheus.Registry) error
 		return err
 	}
 	if err := db.CheckReady(ctx, s.Pool); err != nil {
-		// Serve anyway: /readyz says 503 until the schema catches up, which is what a
-		// rolling upgrade wants, and /healthz keeps the process from being restarted.
+		if errors.Is(err, db.ErrNoSchema) {
+			// No schema at all is a database nobody migrated (a first install, or the wrong
+			// DATABASE_URL), not a rolling upgrade: serving would answer 500 to every request
+			// while /healthz kept the process alive. Refuse, with the same advice.
+			return err
+		}
+		// Behind: serve anyway. /readyz says 503 until the schema catches up, which is what
+		// a rolling upgrade wants (the new binary starts, then `migrate up` runs), and
+		// /healthz keeps the process from being restarted.
 		log.Warn("not ready", slog.String("reason", err.Error()))
 	}
+	// A wrong TIERSYNC_SECRET_KEY is found here, not at the first Shopify call or webhook.
+	if err := s.Shopify.CheckKey(ctx); err != nil {
+		if !db.UndefinedTable(err) {
+			return err
+		}
+		// A schema from before the key check (migration 00015): checked at the first start
+		// after `migrate up`.
+		log.Warn("TIERSYNC_SECRET_KEY not checked: the schema has no secret_key_check yet (run `tiersync migrate up`)")
+	}
+	logWebhooks(log, cfg)
 	if cfg.ShopifyWebhookSecret != "" {
 		// Upgrade from one webhook secret for every shop: the token clients made before
 		// per-client secrets get it as theirs, so their webhooks keep verifying. A schema
@@ -155,6 +175,29 @@ func (s *Server) build(ctx context.Context, registry *prometheus.Registry) error
 	return nil
 }
 
+// logWebhooks says at start which webhooks this replica accepts, so that an operator
+// reading the log knows why one is refused without reading the settings.
+func logWebhooks(log *slog.Logger, cfg *config.Config) {
+	setOr := func(set bool, yes, no string) string {
+		if set {
+			return yes
+		}
+		return no
+	}
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = "unset: no Shopify install flow, no webhook subscriptions"
+	}
+	log.Info("webhooks",
+		slog.String("commerce7", "enabled: each client's own Basic pair"),
+		slog.String("commerce7_global_pair", setOr(cfg.Commerce7WebhookUser != "",
+			"set (deprecated): accepted for clients without their own pair", "unset: clients without their own pair are refused")),
+		slog.String("shopify", "enabled: each client's own secret"),
+		slog.String("shopify_app", setOr(cfg.ShopifyAppClientID != "",
+			"configured: installs (/shopify/install) and its shops' webhooks", "not configured: no oauth clients")),
+		slog.String("public_url", publicURL))
+}
+
 // Close closes the database pools.
 func (s *Server) Close() {
 	if s.readyPool != nil {
@@ -174,7 +217,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	var metricsSrv *http.Server
 	if s.metricsHandler != nil {
 		var err error
-		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+		if metricsLn = s.metricsLn; metricsLn != nil {
+			s.metricsLn = nil // Run closes it from here on
+		} else if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
 			ln.Close()
 			return fmt.Errorf("listen on METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
 		}
@@ -233,12 +278,22 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 
 // Serve builds a replica, runs it on ln until ctx ends, and closes it: `serve` in one call.
 func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Listener, handler queue.Handler) error {
+	return ServeOn(ctx, cfg, log, ln, nil, handler)
+}
+
+// ServeOn is Serve with METRICS_ADDR's listener already open (nil: opened by Run), so
+// that `serve` finds a busy address before it connects to anything. It closes both.
+func ServeOn(ctx context.Context, cfg *config.Config, log *slog.Logger, ln, metricsLn net.Listener, handler queue.Handler) error {
 	s, err := NewServer(ctx, cfg, log, handler)
 	if err != nil {
 		ln.Close()
+		if metricsLn != nil {
+			metricsLn.Close()
+		}
 		return err
 	}
 	defer s.Close()
+	s.metricsLn = metricsLn
 	return s.Run(ctx, ln)
 }
 
