@@ -124,8 +124,13 @@ func (s *Server) routes() {
 	api("POST /api/clients/{client_id}/tiers", s.createTier)
 	api("GET /api/clients/{client_id}/tiers", s.listTiers)
 	api("POST /api/clients/{client_id}/shopify/webhooks", s.registerShopifyWebhooks)
+	api("PATCH /api/clients/{client_id}/tiers/{tier_id}", s.updateTier)
 	api("POST /api/enrollments", s.enroll)
+	api("GET /api/enrollments", s.listEnrollments)
 	api("GET /api/enrollments/{id}", s.getEnrollment)
+	api("POST /api/enrollments/{id}/cancel", s.cancelEnrollment)
+	api("GET /api/customers", s.listCustomers)
+	api("GET /api/customers/{id}", s.getCustomer)
 	if s.opts.Privacy != nil {
 		api("GET /api/privacy/requests", s.listPrivacyRequests)
 	}

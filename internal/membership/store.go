@@ -57,7 +57,8 @@ var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[
 // checkUUID refuses an id that is not a UUID before PostgreSQL does it with a 500.
 func checkUUID(field, v string) error {
 	if !uuidRe.MatchString(v) {
-		return apperr.BadRequestf("%s %q is not a UUID", field, v)
+		// Clipped: an id from a path or a query can be kilobytes long.
+		return apperr.BadRequestf("%s %q is not a UUID", field, clip(v, 64))
 	}
 	return nil
 }
