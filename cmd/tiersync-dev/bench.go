@@ -18,16 +18,38 @@ import (
 	"tiersync/internal/membership"
 )
 
+// benches are the benchmarks, each with what it does: `bench --help` and the top-level
+// help both list them from here.
+func benches() [][3]string {
+	return [][3]string{
+		{"queue", "rows/s of the engine draining a backlog", "drain --jobs N rows through the engine with --workers W and a no-op handler"},
+		{"expire", "the nightly expiration of N enrollments under load", "expire --enrollments N past their end (with their cancel rows) in --batch-size\n" +
+			"transactions while new enrollments keep committing"},
+		{"e2e", "enrollments through the API to a fake Commerce7: rate, p50/p99", "--enrollments N through the API of a real server syncing to a fake Commerce7 with\n" +
+			"--latency per request; rate, and p50/p99 from the POST to the membership in the CRM"},
+		{"report", "docs/benchmarks.md's section from a `make bench` run", "turn a `make bench` run's JSON lines (--in) into docs/benchmarks.md's section (not a benchmark)"},
+	}
+}
+
+// benchDetails are the benches as the top-level help lists them, one line each.
+func benchDetails() []string {
+	var out []string
+	for _, b := range benches() {
+		out = append(out, fmt.Sprintf("%-7s %s", b[0], b[1]))
+	}
+	return out
+}
+
 func runBench(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(e.Stdout, "Usage: tiersync-dev bench <name> [flags]\n\nBenchmarks (each prints one JSON line):\n"+
-			"  queue   drain --jobs N rows through the engine with --workers W and a no-op handler\n"+
-			"  expire  expire --enrollments N past their end (with their cancel rows) in --batch-size\n"+
-			"          transactions while new enrollments keep committing\n"+
-			"  e2e     --enrollments N through the API of a real server syncing to a fake Commerce7 with\n"+
-			"          --latency per request; rate, and p50/p99 from the POST to the membership in the CRM\n\n"+
-			"Each runs in a fresh database: a private PostgreSQL when DATABASE_URL is unset, else a\n"+
+		var b strings.Builder
+		b.WriteString("Usage: tiersync-dev bench <name> [flags]\n\nBenchmarks (each prints one JSON line):\n")
+		for _, bb := range benches() {
+			fmt.Fprintf(&b, "  %-7s %s\n", bb[0], strings.ReplaceAll(bb[2], "\n", "\n          "))
+		}
+		b.WriteString("\nEach runs in a fresh database: a private PostgreSQL when DATABASE_URL is unset, else a\n" +
 			"new database on DATABASE_URL's server (dropped afterwards; needs CREATEDB).")
+		fmt.Fprintln(e.Stdout, b.String())
 		if len(args) == 0 {
 			return cli.ErrUsage
 		}
@@ -82,7 +104,7 @@ func benchExpire(ctx context.Context, e env, args []string) error {
 // benchOnScratch runs a benchmark in a fresh database (see scratchDatabase) and prints its
 // result as one JSON line.
 func benchOnScratch(ctx context.Context, e env, serverURL string, run func(*pgxpool.Pool) (any, error)) error {
-	dbURL, cleanup, err := scratchDatabase(ctx, e, serverURL, "tiersync_bench")
+	dbURL, cleanup, _, err := scratchDatabase(ctx, e, serverURL, "tiersync_bench")
 	if err != nil {
 		return err
 	}
@@ -101,27 +123,32 @@ func benchOnScratch(ctx context.Context, e env, serverURL string, run func(*pgxp
 
 // scratchDatabase makes a fresh, migrated database: on a private cluster when serverURL is
 // empty, else on that server. cleanup drops it (and stops the private cluster).
-func scratchDatabase(ctx context.Context, e env, serverURL, prefix string) (dbURL string, cleanup func(), err error) {
+//
+// stopHint says how to remove by hand what cleanup would have removed (the database, and
+// the private PostgreSQL when one was started), for a caller that keeps them.
+func scratchDatabase(ctx context.Context, e env, serverURL, prefix string) (dbURL string, cleanup func(), stopHint string, err error) {
 	stop := func() {}
+	clusterHint := ""
 	if serverURL == "" {
 		cluster, err := devdb.Start(ctx, devdb.Options{Logf: func(f string, a ...any) {
 			fmt.Fprintf(e.Stderr, "devdb: "+f+"\n", a...)
 		}})
 		if err != nil {
-			return "", nil, err
+			return "", nil, "", err
 		}
 		stop = func() { _ = cluster.Stop() }
+		clusterHint = cluster.StopCommand()
 		serverURL = cluster.URL("postgres")
 	}
 	name := prefix + "_" + randomHex(4)
 	if err := createDatabase(ctx, serverURL, name); err != nil {
 		stop()
-		return "", nil, err
+		return "", nil, "", err
 	}
 	dbURL, err = withDatabase(serverURL, name)
 	if err != nil {
 		stop()
-		return "", nil, err
+		return "", nil, "", err
 	}
 	drop := func() {
 		conn, err := pgx.Connect(context.Background(), serverURL)
@@ -133,9 +160,13 @@ func scratchDatabase(ctx context.Context, e env, serverURL, prefix string) (dbUR
 	}
 	if err := db.MigrateUp(ctx, dbURL); err != nil {
 		drop()
-		return "", nil, err
+		return "", nil, "", err
 	}
-	return dbURL, drop, nil
+	stopHint = "the private PostgreSQL is still running; stop it and remove its files with:\n  " + clusterHint
+	if clusterHint == "" {
+		stopHint = "drop the database when done with it:\n  psql '" + redactURL(serverURL) + "' -c 'DROP DATABASE " + name + "'"
+	}
+	return dbURL, drop, stopHint, nil
 }
 
 // withDatabase returns serverURL pointing at database name instead.

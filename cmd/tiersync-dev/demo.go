@@ -49,15 +49,17 @@ func runDemo(ctx context.Context, e env, args []string) (err error) {
 	if e.Getenv("LOG_LEVEL") == "" {
 		cfg.LogLevel = "warn" // the story speaks on stdout; request logs would drown it
 	}
-	log := cli.NewLogger(e.Stderr, cfg.LogLevel)
+	log := cli.Logger(e.Stderr, cfg)
 
-	dbURL, cleanup, err := scratchDatabase(ctx, e, cfg.DatabaseURL, "tiersync_demo")
+	dbURL, cleanup, stopHint, err := scratchDatabase(ctx, e, cfg.DatabaseURL, "tiersync_demo")
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if *keep {
-			fmt.Fprintf(e.Stdout, "database kept: %s\n", redactURL(dbURL))
+			// What --keep left behind, and how to remove it: the private PostgreSQL outlives
+			// this process, and nothing else would say where it is.
+			fmt.Fprintf(e.Stdout, "database kept: %s\n%s\n", redactURL(dbURL), stopHint)
 			return
 		}
 		cleanup()

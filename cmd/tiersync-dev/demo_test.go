@@ -4,26 +4,44 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"tiersync/internal/db/dbtest"
 )
 
 // TestDemoStory runs `tiersync-dev demo --size small --speed fast` to the end of its story
 // and checks its summary: every row completed, the expiries done, memberships in both fakes.
+// With --keep, what it leaves behind is said after Ctrl-C, with how to remove it.
 func TestDemoStory(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keep=%v", keep), func(t *testing.T) {
+			t.Parallel()
+			testDemoStory(t, keep)
+		})
+	}
+}
+
+func testDemoStory(t *testing.T, keep bool) {
 	url := dbtest.NewURL(t) // the demo makes (and drops) a database of its own on this server
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
+	args := []string{"demo", "--size", "small", "--speed", "fast"}
+	if keep {
+		args = append(args, "--keep")
+	}
 	go func() {
 		done <- run(ctx, env{Stdout: pw, Stderr: io.Discard, Getenv: func(k string) string {
 			return map[string]string{"DATABASE_URL": url, "LISTEN_ADDR": "127.0.0.1:0"}[k]
-		}}, []string{"demo", "--size", "small", "--speed", "fast"})
+		}}, args)
 		pw.Close()
 	}()
 	var out strings.Builder
@@ -34,8 +52,10 @@ func TestDemoStory(t *testing.T) {
 			break
 		}
 	}
-	cancel() // Ctrl-C
-	go io.Copy(io.Discard, pr)
+	cancel()        // Ctrl-C
+	for sc.Scan() { // what the demo says as it stops
+		out.WriteString(sc.Text() + "\n")
+	}
 	if code := <-done; code != 0 {
 		t.Fatalf("demo exited %d:\n%s", code, out.String())
 	}
@@ -58,9 +78,26 @@ func TestDemoStory(t *testing.T) {
 	if !strings.Contains(text, "the nightly job, run now: 4 expired, 4 cancellations queued") {
 		t.Fatalf("story:\n%s", text)
 	}
+	kept := regexp.MustCompile(`DROP DATABASE (tiersync_demo_[0-9a-f]+)`).FindStringSubmatch(text)
+	if !keep {
+		if kept != nil || strings.Contains(text, "database kept") {
+			t.Fatalf("without --keep the demo says it kept something:\n%s", text)
+		}
+		return
+	}
+	if kept == nil || !strings.Contains(text, "database kept: ") {
+		t.Fatalf("--keep: no line saying what was kept and how to drop it:\n%s", text)
+	}
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), "DROP DATABASE "+kept[1]+" WITH (FORCE)"); err != nil {
+		t.Fatalf("the kept database %s is not there to drop: %v", kept[1], err)
+	}
 }
 
-// TestBenchE2E runs the end-to-end benchmark small: one JSON line with sane figures.
 func TestBenchE2E(t *testing.T) {
 	url := dbtest.NewURL(t)
 	code, out, errOut := runCmd(t, map[string]string{"DATABASE_URL": url}, "bench", "e2e", "--enrollments", "6", "--concurrency", "2", "--latency", "1ms")

@@ -31,6 +31,10 @@ func TestHelp(t *testing.T) {
 		contains string
 	}{
 		{[]string{"--help"}, 0, "fakecrm"},
+		{[]string{"--help"}, 0, "  queue "}, // every bench, in the top-level help
+		{[]string{"--help"}, 0, "  expire "},
+		{[]string{"--help"}, 0, "  e2e "},
+		{[]string{"--help"}, 0, "  report "},
 		{[]string{"demo", "--help"}, 0, "-keep"},
 		{[]string{"bench", "--help"}, 0, "queue"},
 		{[]string{"serve"}, 2, "unknown command"},

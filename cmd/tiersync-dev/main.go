@@ -16,7 +16,7 @@ type env = cli.Env
 func commands() map[string]cli.Command {
 	return map[string]cli.Command{
 		"demo":    {Summary: "start a private database, the CRM fakes and a server, and play a story", Run: runDemo},
-		"bench":   {Summary: "run a benchmark and print one JSON line: queue, expire, e2e, report", Run: runBench},
+		"bench":   {Summary: "run a benchmark and print one JSON line:", Details: benchDetails(), Run: runBench},
 		"fakecrm": {Summary: "serve fake Commerce7 (and Shopify) APIs for the demo and outside tests", Run: runFakeCRM},
 	}
 }

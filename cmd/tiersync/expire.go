@@ -20,7 +20,12 @@ func runExpire(ctx context.Context, e env, args []string) error {
 		`{"expired": N, "queued": N, "batches": N}; with --dry-run {"would_expire": N, "enrollments": [first 100]}.`)
 	dry := fs.Bool("dry-run", false, "change nothing; list what would expire")
 	batch := fs.Int("batch-size", membership.DefaultExpireBatch, "enrollments per transaction")
-	cfg, err := cli.Settings(e, fs, args, config.Database)
+	load := config.Bind(fs, e.Getenv, config.Database)
+	config.MarkRequired(fs, config.EnvDatabaseURL)
+	if err := cli.Parse(e, fs, args); err != nil {
+		return err
+	}
+	cfg, err := load()
 	if err != nil {
 		return err
 	}

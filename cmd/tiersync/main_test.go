@@ -46,7 +46,12 @@ func TestHelpAndUsage(t *testing.T) {
 		{[]string{"demo"}, 2, "unknown command"},
 		{[]string{}, 2, "Usage"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
-		{[]string{"serve", "-NOPE=1"}, 2, "flag provided but not defined"},
+		{[]string{"serve", "-NOPE=1"}, 2, "unknown flag -NOPE"},
+		{[]string{"serve", "-workrs=1"}, 2, "unknown flag -workrs: did you mean -WORKERS?"},
+		{[]string{"serve", "--help"}, 0, "-WORKERS number"},
+		{[]string{"serve", "--help"}, 0, "-QUEUE_LEASE duration"},
+		{[]string{"serve", "--help"}, 0, "[env TIERSYNC_SECRET_KEY] (required)"},
+		{[]string{"queue", "ls", "--help"}, 0, "[env DATABASE_URL] (required)"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
@@ -58,6 +63,13 @@ func TestHelpAndUsage(t *testing.T) {
 				t.Fatalf("output lacks %q:\n%s%s", c.contains, out, errOut)
 			}
 		})
+	}
+	// Required is what each command needs: the token is serve's alone.
+	if _, out, _ := runCmd(t, nil, "queue", "ls", "--help"); strings.Contains(out, "TIERSYNC_API_TOKEN] (required)") {
+		t.Fatalf("queue ls --help marks the API token required:\n%s", out)
+	}
+	if _, out, _ := runCmd(t, nil, "serve", "--help"); strings.Count(out, "(required)") != 3 {
+		t.Fatalf("serve --help: want DATABASE_URL, the token and the key required:\n%s", out)
 	}
 	// migrate --help must not list the server's settings.
 	if _, out, _ := runCmd(t, nil, "migrate", "--help"); strings.Contains(out, "WORKERS") {
@@ -84,6 +96,14 @@ func TestMigrateCommands(t *testing.T) {
 		if code != 0 || !strings.Contains(out, s.want) {
 			t.Fatalf("%v: exit %d, output lacks %q:\n%s%s", s.args, code, s.want, out, errOut)
 		}
+	}
+	// One line per migration applied, then the summary; never the SQL, on either stream.
+	runCmd(t, envVars, "migrate", "down", "--to", "0")
+	code, out, errOut := runCmd(t, envVars, "migrate", "up")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || int64(len(lines)) != db.LatestVersion()+1 || !strings.HasPrefix(lines[0], "applied 00001_schema.sql (") ||
+		strings.Contains(out+errOut, "CREATE TABLE") {
+		t.Fatalf("migrate up: exit %d, want one line per migration and no SQL:\n%s%s", code, out, errOut)
 	}
 	if code, _, errOut := runCmd(t, envVars, "migrate", "sideways"); code == 0 || !strings.Contains(errOut, "up, down or status") {
 		t.Fatalf("unknown verb: exit %d %s", code, errOut)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"tiersync/internal/cli"
 	"tiersync/internal/config"
@@ -17,6 +18,7 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 		"  status  list migrations and whether each is applied")
 	to := fs.Int64("to", -1, "with down: roll back to this version (0 removes every table)")
 	load := config.Bind(fs, e.Getenv, config.Database)
+	config.MarkRequired(fs, config.EnvDatabaseURL)
 	// The verb comes first (`migrate down --to 0`); flags may follow it.
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		args = append(args[1:], args[0])
@@ -35,14 +37,18 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 		fs.Usage()
 		return cli.ErrUsage
 	}
-	m, err := db.NewMigrator(cfg.DatabaseURL, cli.NewLogger(e.Stderr, cfg.LogLevel))
+	m, err := db.NewMigrator(cfg.DatabaseURL, cli.Logger(e.Stderr, cfg))
 	if err != nil {
 		return err
 	}
 	defer m.Close()
 	switch verb := fs.Arg(0); verb {
 	case "up":
-		n, err := m.Up(ctx)
+		// One line a migration on stdout, as it commits: what an operator watching a deploy
+		// needs (goose's own log would print every statement's SQL).
+		n, err := m.UpEach(ctx, func(a db.Applied) {
+			fmt.Fprintf(e.Stdout, "applied %s (%s)\n", a.Name, a.Duration.Round(time.Millisecond))
+		})
 		if err != nil {
 			return err
 		}

@@ -38,6 +38,8 @@ func openOps(ctx context.Context, e env, name, synopsis string, args []string, s
 		setup(fs)
 	}
 	load := config.Bind(fs, e.Getenv, config.Database, config.Server)
+	// The operator commands need the database alone; the token is serve's.
+	config.MarkRequired(fs, config.EnvDatabaseURL)
 	// Positional arguments may come before the flags (`queue show 42 --json`).
 	var pos []string
 	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -63,7 +65,7 @@ func openOps(ctx context.Context, e env, name, synopsis string, args []string, s
 			return errors.New("this command runs no queue rows")
 		}
 	}
-	core, err := app.NewCore(ctx, cfg, cli.NewLogger(e.Stderr, level), opts)
+	core, err := app.NewCore(ctx, cfg, cli.NewLoggerFormat(e.Stderr, level, cfg.LogFormat), opts)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -142,9 +144,17 @@ func runQueue(ctx context.Context, e env, args []string) error {
 		if o.asJSON {
 			return printJSON(e.Stdout, it)
 		}
-		return table(e.Stdout, []string{"ID", "STATUS", "ACTION", "ATTEMPTS", "NEXT RETRY", "ERROR"},
+		// One row's error is printed whole, on lines of its own: it is what the operator
+		// came for, and a CRM's answer cut at 80 characters loses the part that says why.
+		if err := table(e.Stdout, []string{"ID", "STATUS", "ACTION", "ATTEMPTS", "NEXT RETRY"},
 			[][]string{{strconv.FormatInt(it.ID, 10), it.Status, it.ActionType, fmt.Sprintf("%d/%d", it.Attempts, it.MaxAttempts),
-				when(it.NextRetryAt), short(orDash(it.ErrorMessage), 80)}})
+				when(it.NextRetryAt)}}); err != nil {
+			return err
+		}
+		if it.ErrorMessage != nil && *it.ErrorMessage != "" {
+			fmt.Fprintf(e.Stdout, "\nerror: %s\n", *it.ErrorMessage)
+		}
+		return nil
 	}
 	switch verb {
 	case "ls":
@@ -189,9 +199,19 @@ func runQueue(ctx context.Context, e env, args []string) error {
 			if a.HTTPStatus != nil {
 				st = strconv.Itoa(*a.HTTPStatus)
 			}
-			rows = append(rows, []string{strconv.Itoa(a.Attempt), when(a.StartedAt), a.Outcome, st, a.Worker, short(orDash(a.Error), 70)})
+			rows = append(rows, []string{strconv.Itoa(a.Attempt), when(a.StartedAt), a.Outcome, st, a.Worker})
 		}
-		return table(e.Stdout, []string{"ATTEMPT", "STARTED", "OUTCOME", "HTTP", "WORKER", "ERROR"}, rows)
+		if err := table(e.Stdout, []string{"ATTEMPT", "STARTED", "OUTCOME", "HTTP", "WORKER"}, rows); err != nil {
+			return err
+		}
+		// Each attempt's error whole, after the table: a tab-aligned column would stretch
+		// every row to the longest message.
+		for _, a := range history {
+			if a.Error != nil && *a.Error != "" {
+				fmt.Fprintf(e.Stdout, "attempt %d: %s\n", a.Attempt, *a.Error)
+			}
+		}
+		return nil
 	case "retry":
 		if *failed {
 			n, err := o.Engine.RetryFailed(ctx, queue.Filter{ClientID: *client}, *reset)
@@ -320,7 +340,7 @@ func runCron(ctx context.Context, e env, args []string) error {
 		fmt.Fprintln(e.Stdout)
 		rows = rows[:0]
 		for _, r := range runs {
-			rows = append(rows, []string{strconv.FormatInt(r.ID, 10), r.JobName, r.Trigger, when(r.StartedAt), r.Status, short(string(r.Result)+orDash(r.Error), 70)})
+			rows = append(rows, []string{strconv.FormatInt(r.ID, 10), r.JobName, r.Trigger, when(r.StartedAt), r.Status, short(runResult(r), 70)})
 		}
 		return table(e.Stdout, []string{"RUN", "JOB", "TRIGGER", "STARTED", "STATUS", "RESULT"}, rows)
 	case "run":
@@ -336,7 +356,7 @@ func runCron(ctx context.Context, e env, args []string) error {
 				return err
 			}
 		} else {
-			fmt.Fprintf(e.Stdout, "run %d of %s: %s %s%s\n", r.ID, r.JobName, r.Status, string(r.Result), orDash(r.Error))
+			fmt.Fprintf(e.Stdout, "run %d of %s: %s %s\n", r.ID, r.JobName, r.Status, runResult(r))
 		}
 		if r.Status != schedule.StatusSucceeded {
 			return fmt.Errorf("run %d failed", r.ID)
@@ -344,4 +364,20 @@ func runCron(ctx context.Context, e env, args []string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown cron command %q (ls, run)", verb)
+}
+
+// runResult is what a run produced: its result, its error, both, or "-" for neither (a
+// run still going). Concatenating the two printed a stray "-" after every result.
+func runResult(r schedule.Run) string {
+	var parts []string
+	if len(r.Result) > 0 && string(r.Result) != "null" {
+		parts = append(parts, string(r.Result))
+	}
+	if r.Error != nil && *r.Error != "" {
+		parts = append(parts, *r.Error)
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, " ")
 }

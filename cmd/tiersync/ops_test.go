@@ -25,8 +25,10 @@ func TestOperatorCommands(t *testing.T) {
 		members[i] = testfactory.CustomerOpts{Email: fmt.Sprintf("m%d@example.com", i+1), FirstName: "M", LastName: fmt.Sprintf("N%d", i+1)}
 	}
 	m := testfactory.CustomersWith(t, pool, client, members)
+	// Longer than any column: queue show must print it whole (issue 20.6).
+	longError := "commerce7: HTTP 503" + strings.Repeat(" upstream busy,", 20) + " the end of the CRM's answer"
 	ids := testfactory.QueueRows(t, pool, []testfactory.QueueRowOpts{
-		{CustomerID: m[0], TierID: tier, Status: "failed", Attempts: 5, ErrorMessage: "commerce7: HTTP 503"},
+		{CustomerID: m[0], TierID: tier, Status: "failed", Attempts: 5, ErrorMessage: longError},
 		{CustomerID: m[1], TierID: tier},
 		{CustomerID: m[2], TierID: tier},
 	})
@@ -52,8 +54,9 @@ func TestOperatorCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(run(0, "queue", "ls", "--status", "pending", "--json")), &items); err != nil || len(items) != 2 {
 		t.Fatalf("queue ls --json: %v %v", items, err)
 	}
-	if out := run(0, "queue", "show", fmt.Sprint(failed)); !strings.Contains(out, "failed") || !strings.Contains(out, "ATTEMPT") {
-		t.Fatalf("queue show:\n%s", out)
+	if out := run(0, "queue", "show", fmt.Sprint(failed)); !strings.Contains(out, "failed") || !strings.Contains(out, "ATTEMPT") ||
+		!strings.Contains(out, "error: "+longError+"\n") {
+		t.Fatalf("queue show: want the whole error:\n%s", out)
 	}
 	run(1, "queue", "show", "999999")
 	run(1, "queue", "cancel", fmt.Sprint(failed+1000000))
@@ -85,6 +88,12 @@ func TestOperatorCommands(t *testing.T) {
 	out = run(0, "cron", "ls")
 	if !strings.Contains(out, "process-expired-enrollments  0 2 * * *") || !strings.Contains(out, "manual") {
 		t.Fatalf("cron ls:\n%s", out)
+	}
+	// The run's result stands alone: no "-" for the error it does not have.
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "manual") && !strings.HasSuffix(strings.TrimSpace(line), "}") {
+			t.Fatalf("cron ls: the run's line ends in something else than its result:\n%s", out)
+		}
 	}
 	var cron map[string]any
 	if err := json.Unmarshal([]byte(run(0, "cron", "ls", "--json")), &cron); err != nil || len(cron["jobs"].([]any)) != 2 || len(cron["runs"].([]any)) != 1 {

@@ -62,6 +62,8 @@ type Config struct {
 
 	AlertWebhookURL string
 	LogLevel        string
+	// LogFormat is json or text: the one format of every command's log lines.
+	LogFormat string
 
 	// MetricsAddr serves /metrics on a listener of its own; "" serves it on LISTEN_ADDR.
 	MetricsAddr string
@@ -90,7 +92,7 @@ const (
 type Group int
 
 const (
-	// Database is DATABASE_URL and LOG_LEVEL alone.
+	// Database is DATABASE_URL, LOG_LEVEL and LOG_FORMAT alone.
 	Database Group = iota
 	// Server is everything `serve` needs.
 	Server
@@ -128,11 +130,20 @@ func settings() []setting {
 				}
 				return fmt.Errorf("LOG_LEVEL: %q is not debug, info, warn or error", raw)
 			}},
+		{"LOG_FORMAT", "json", "log lines on stderr: json (one object a line, for a log collector) or text (key=value); a command's own output on stdout is unaffected", Database,
+			func(c *Config, raw string) error {
+				switch strings.ToLower(raw) {
+				case "json", "text":
+					c.LogFormat = strings.ToLower(raw)
+					return nil
+				}
+				return fmt.Errorf("LOG_FORMAT: %q is not json or text", raw)
+			}},
 		{"LISTEN_ADDR", "127.0.0.1:8080", "address the HTTP server listens on", Server,
 			str(func(c *Config) *string { return &c.ListenAddr })},
-		{EnvAPIToken, "", "bearer token required on /api/* and for the admin page (required)", Server,
+		{EnvAPIToken, "", "bearer token required on /api/* and for the admin page: at least 16 characters, 8 different ones", Server,
 			str(func(c *Config) *string { return &c.APIToken })},
-		{EnvSecretKey, "", "32 random bytes in standard base64 (openssl rand -base64 32); encrypts stored CRM tokens (required)", Server,
+		{EnvSecretKey, "", "32 random bytes in standard base64 (openssl rand -base64 32); seals stored CRM credentials: keep it, a start with another key is refused", Server,
 			func(c *Config, raw string) error {
 				if raw == "" {
 					c.SecretKey = nil
@@ -203,7 +214,7 @@ func settings() []setting {
 			str(func(c *Config) *string { return &c.Commerce7WebhookUser })},
 		{"COMMERCE7_WEBHOOK_PASSWORD", "", "Basic auth password Commerce7 webhooks must send", Server,
 			str(func(c *Config) *string { return &c.Commerce7WebhookPassword })},
-		{"COMMERCE7_ECHO_USER", "", "webhook `user` that marks our own writes echoed back (default: COMMERCE7_APP_ID)", Server,
+		{"COMMERCE7_ECHO_USER", "", "webhook user field that marks our own writes echoed back (default: COMMERCE7_APP_ID)", Server,
 			str(func(c *Config) *string { return &c.Commerce7EchoUser })},
 		{"SHOPIFY_API_URL", "https://{shop}", "Shopify Admin API base URL; {shop} is replaced by the shop domain", Server,
 			urlSetting("SHOPIFY_API_URL", func(c *Config) *string { return &c.ShopifyAPIURL })},
@@ -325,6 +336,38 @@ func Bind(fs *flag.FlagSet, getenv func(string) string, groups ...Group) func() 
 			c.DBMaxConns = DefaultMaxConns(c.Workers)
 		}
 		return c, errors.Join(errs...)
+	}
+}
+
+// kinds are what each setting's value is, shown by --help in place of Go's "string"
+// (every setting is bound as a string so that its own parser checks it).
+var kinds = map[string]string{
+	EnvDatabaseURL: "url", "LOG_LEVEL": "level", "LOG_FORMAT": "json|text", "LISTEN_ADDR": "host:port",
+	EnvAPIToken: "token", EnvSecretKey: "base64", "WORKERS": "number", "SHUTDOWN_TIMEOUT": "duration",
+	"INLINE_SYNC_TIMEOUT": "duration", "QUEUE_RETENTION": "duration", "QUEUE_LEASE": "duration",
+	"POLL_INTERVAL": "duration", "RETRY_BACKOFF_BASE": "duration", "RETRY_BACKOFF_MAX": "duration",
+	"SCHEDULE_EXPIRE": "cron|off", "SCHEDULE_SYNC": "cron|off", "EXPIRE_BATCH_SIZE": "number",
+	"ALERT_PENDING_AGE": "duration", "ALERT_INTERVAL": "duration", "NOTIFY_MODE": "listen|poll",
+	"COMMERCE7_API_URL": "url", "COMMERCE7_APP_ID": "string", "COMMERCE7_KEY": "string",
+	"COMMERCE7_WEBHOOK_USER": "string", "COMMERCE7_WEBHOOK_PASSWORD": "string", "COMMERCE7_ECHO_USER": "string",
+	"SHOPIFY_API_URL": "url", "SHOPIFY_API_VERSION": "string", "SHOPIFY_WEBHOOK_SECRET": "string",
+	"SHOPIFY_APP_CLIENT_ID": "string", "SHOPIFY_APP_CLIENT_SECRET": "string", "SHOPIFY_APP_SCOPES": "list",
+	"PUBLIC_URL": "url", "ALERT_WEBHOOK_URL": "url", "METRICS_ADDR": "host:port", "METRICS_INTERVAL": "duration",
+	"DB_MAX_CONNS": "number", "DB_STATEMENT_TIMEOUT": "duration", "REQUEST_TIMEOUT": "duration", "COOKIE_SECURE": "bool",
+}
+
+// Kind is what setting name's value is (duration, number, url, …), or "" for a name that
+// is not a setting.
+func Kind(name string) string { return kinds[name] }
+
+// MarkRequired marks the named settings, bound on fs, as required in --help: each
+// command marks what it cannot run without, so that `queue ls --help` does not claim
+// it needs the API token.
+func MarkRequired(fs *flag.FlagSet, names ...string) {
+	for _, n := range names {
+		if f := fs.Lookup(n); f != nil {
+			f.Usage += " (required)"
+		}
 	}
 }
 

@@ -175,3 +175,32 @@ func TestREADMEListsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+// TestEverySettingHasAKind: --help shows each setting's kind from Kind; a new setting
+// without one would show as a bare flag.
+func TestEverySettingHasAKind(t *testing.T) {
+	for _, s := range settings() {
+		if Kind(s.name) == "" {
+			t.Errorf("%s has no kind", s.name)
+		}
+	}
+}
+
+func TestLogFormat(t *testing.T) {
+	for _, c := range []struct{ raw, want, err string }{
+		{"", "json", ""}, {"text", "text", ""}, {"JSON", "json", ""}, {"yaml", "", "LOG_FORMAT"},
+	} {
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		load := Bind(fs, envOf(map[string]string{"LOG_FORMAT": c.raw}), Database)
+		cfg, err := load()
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("LOG_FORMAT=%q: %v, want an error naming %s", c.raw, err, c.err)
+			}
+			continue
+		}
+		if err != nil || cfg.LogFormat != c.want {
+			t.Errorf("LOG_FORMAT=%q: %q %v, want %q", c.raw, cfg.LogFormat, err, c.want)
+		}
+	}
+}

@@ -6,11 +6,13 @@ import (
 	"database/sql"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
 	"sort"
+	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -58,8 +60,10 @@ func newMigrator(sqlDB *sql.DB, logger *slog.Logger) (*Migrator, error) {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	// Not verbose: goose's verbose log is every statement of every migration, SQL and all;
+	// UpEach says what an operator needs, one line a migration.
 	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, migrationsFS(),
-		goose.WithSessionLocker(locker), goose.WithSlog(logger), goose.WithVerbose(true))
+		goose.WithSessionLocker(locker), goose.WithSlog(logger))
 	if err != nil {
 		return nil, fmt.Errorf("load migrations: %w", err)
 	}
@@ -71,11 +75,35 @@ func (m *Migrator) Close() error { return m.sqlDB.Close() }
 
 // Up applies every pending migration and returns how many it applied.
 func (m *Migrator) Up(ctx context.Context) (int, error) {
-	res, err := m.provider.Up(ctx)
-	if err != nil {
-		return len(res), fmt.Errorf("migrate up: %w", err)
+	return m.UpEach(ctx, nil)
+}
+
+// Applied is one migration UpEach applied.
+type Applied struct {
+	Version  int64
+	Name     string
+	Duration time.Duration
+}
+
+// UpEach applies every pending migration one at a time, calling each (when not nil) as
+// each one commits, so that a long migration's predecessors are reported before it
+// starts. Each step takes the advisory lock, so replicas migrating at once still apply
+// every migration once.
+func (m *Migrator) UpEach(ctx context.Context, each func(Applied)) (int, error) {
+	n := 0
+	for {
+		res, err := m.provider.UpByOne(ctx)
+		if errors.Is(err, goose.ErrNoNextVersion) {
+			return n, nil
+		}
+		if err != nil {
+			return n, fmt.Errorf("migrate up: %w", err)
+		}
+		n++
+		if each != nil && res != nil && res.Source != nil {
+			each(Applied{Version: res.Source.Version, Name: res.Source.Path, Duration: res.Duration})
+		}
 	}
-	return len(res), nil
 }
 
 // DownTo rolls back every migration newer than version (0: all of them).

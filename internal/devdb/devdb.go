@@ -56,6 +56,16 @@ func (c *Cluster) Port() int { return c.port }
 // Dir is the cluster's directory: data/, the server log and the socket directory.
 func (c *Cluster) Dir() string { return c.dir }
 
+// StopCommand is the shell command that stops the cluster and removes its directory: what
+// someone who kept it (tiersync-dev demo --keep) runs when done with it.
+func (c *Cluster) StopCommand() string {
+	pgctl := filepath.Join(c.bin, "pg_ctl") + " -D " + c.dataDir() + " stop"
+	if c.asUser != "" {
+		pgctl = "runuser -u " + c.asUser + " -- " + pgctl
+	}
+	return pgctl + " && rm -rf " + c.dir
+}
+
 // Start starts (or, shared, joins) a cluster.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	c, err := prepare(ctx, opts)
