@@ -31,10 +31,10 @@ import (
 var binary, devBinary string
 
 func TestMain(m *testing.M) {
-	// One well-known place, overwritten by each run (dbtest.Main exits, so nothing could
-	// remove a fresh temporary directory).
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("tiersync-system-%d", os.Getuid()))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// A directory of this run's own, removed after the tests: a fixed path under
+	// os.TempDir() was shared by every checkout of the same user, and left behind.
+	dir, err := os.MkdirTemp("", "tiersync-system-")
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -42,10 +42,13 @@ func TestMain(m *testing.M) {
 	for bin, pkg := range map[string]string{binary: "../../cmd/tiersync", devBinary: "../../cmd/tiersync-dev"} {
 		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
+			os.RemoveAll(dir)
 			os.Exit(1)
 		}
 	}
-	dbtest.Main(m)
+	code := dbtest.Run(m)
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // fakeCRM runs `tiersync-dev fakecrm` without a rate limit and returns its base URL.

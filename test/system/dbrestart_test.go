@@ -70,11 +70,15 @@ func TestDatabaseAway(t *testing.T) {
 			_ = r.cmd.Process.Signal(syscall.SIGQUIT) // the goroutines' stacks, for the log
 			_ = r.cmd.Wait()
 			out := r.log.String()
-			os.WriteFile(filepath.Join(os.TempDir(), "tiersync-dbaway.log"), []byte(out), 0o644) //nolint:errcheck
+			// In this checkout's artifacts/ (ignored by git, kept by CI), not a shared
+			// temporary path another checkout's run would overwrite.
+			logFile, _ := filepath.Abs(filepath.Join("..", "..", "artifacts", "tiersync-dbaway.log"))
+			_ = os.MkdirAll(filepath.Dir(logFile), 0o755)
+			os.WriteFile(logFile, []byte(out), 0o644) //nolint:errcheck
 			if len(out) > 4000 {
 				out = out[len(out)-4000:]
 			}
-			t.Logf("replica log (tail; all in %s):\n%s", filepath.Join(os.TempDir(), "tiersync-dbaway.log"), out)
+			t.Logf("replica log (tail; all in %s):\n%s", logFile, out)
 		}
 	})
 	ready := func() int {

@@ -40,7 +40,11 @@ var server struct {
 
 // Main runs the tests of a package (call it from TestMain) and then releases this
 // process's use of the shared cluster.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main without the exit, for a TestMain that has its own cleanup to do after the
+// tests (a temporary directory of built binaries): it returns the exit code.
+func Run(m *testing.M) int {
 	code := m.Run()
 	server.drops.Wait()
 	if server.cluster != nil {
@@ -48,7 +52,7 @@ func Main(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "dbtest:", err)
 		}
 	}
-	os.Exit(code)
+	return code
 }
 
 // New returns a pool on a fresh migrated database, dropped when the test ends.
