@@ -18,12 +18,8 @@ var errCheckFailed = errors.New("the connection check failed")
 // CRM with this deployment's settings (what POST /api/clients/{id}/check does).
 func runClients(ctx context.Context, e env, args []string) error {
 	usage := "clients check ID   [--json]\n\n  check   one cheap authenticated read at the client's CRM: exit 0 when it answers, 1 with why when not"
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(e.Stdout, "Usage: tiersync "+usage)
-		if len(args) == 0 {
-			return cli.ErrUsage
-		}
-		return nil
+	if done, err := groupUsage(e, "clients", usage, args); done {
+		return err
 	}
 	verb := args[0]
 	if verb != "check" {
@@ -66,12 +62,8 @@ func runClients(ctx context.Context, e env, args []string) error {
 // POST /api/clients/{id}/shopify/webhooks does); running it again subscribes nothing new.
 func runShopify(ctx context.Context, e env, args []string) error {
 	usage := "shopify webhooks ID   [--json]\n\n  webhooks   subscribe the shop to orders/paid, orders/create and app/uninstalled at PUBLIC_URL/webhooks/shopify"
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(e.Stdout, "Usage: tiersync "+usage)
-		if len(args) == 0 {
-			return cli.ErrUsage
-		}
-		return nil
+	if done, err := groupUsage(e, "shopify", usage, args); done {
+		return err
 	}
 	verb := args[0]
 	if verb != "webhooks" {

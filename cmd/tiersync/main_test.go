@@ -52,6 +52,11 @@ func TestHelpAndUsage(t *testing.T) {
 		{[]string{"serve", "--help"}, 0, "-QUEUE_LEASE duration"},
 		{[]string{"serve", "--help"}, 0, "[env TIERSYNC_SECRET_KEY] (required)"},
 		{[]string{"queue", "ls", "--help"}, 0, "[env DATABASE_URL] (required)"},
+		{[]string{"queue", "--help"}, 0, "-DATABASE_URL url"},
+		{[]string{"cron", "--help"}, 0, "-SCHEDULE_EXPIRE cron|off"},
+		{[]string{"clients", "--help"}, 0, "-COMMERCE7_API_URL url"},
+		{[]string{"shopify", "--help"}, 0, "-PUBLIC_URL url"},
+		{[]string{"queue"}, 2, "Usage: tiersync queue ls"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {

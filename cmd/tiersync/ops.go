@@ -72,6 +72,24 @@ func openOps(ctx context.Context, e env, name, synopsis string, args []string, s
 	return &opsEnv{Core: core, cfg: cfg, asJSON: *asJSON}, pos, core.Close, nil
 }
 
+// groupUsage answers a command of verbs (`tiersync queue`, `tiersync queue --help`): the
+// verbs, and with --help the settings every verb reads too, so that the command's help
+// lists its settings like every other command's. done is false when args name a verb.
+func groupUsage(e env, name, usage string, args []string) (done bool, err error) {
+	if len(args) > 0 && args[0] != "-h" && args[0] != "--help" {
+		return false, nil
+	}
+	if len(args) == 0 {
+		fmt.Fprintln(e.Stdout, "Usage: tiersync "+usage)
+		return true, cli.ErrUsage
+	}
+	fs := newFlagSet(e, name, usage)
+	fs.Bool("json", false, "print JSON instead of a table")
+	config.Bind(fs, e.Getenv, config.Database, config.Server)
+	config.MarkRequired(fs, config.EnvDatabaseURL)
+	return true, cli.Parse(e, fs, []string{"--help"})
+}
+
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -107,12 +125,8 @@ func when(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") }
 
 func runQueue(ctx context.Context, e env, args []string) error {
 	usage := "queue ls [--status S] [--action A] [--client ID] [--limit N] | show ID | retry ID [--reset] | retry --failed [--client ID] [--reset] | cancel ID | stats   [--json]"
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(e.Stdout, "Usage: tiersync "+usage)
-		if len(args) == 0 {
-			return cli.ErrUsage
-		}
-		return nil
+	if done, err := groupUsage(e, "queue", usage, args); done {
+		return err
 	}
 	verb := args[0]
 	var status, action, client *string
@@ -296,12 +310,8 @@ func runSync(ctx context.Context, e env, args []string) error {
 
 func runCron(ctx context.Context, e env, args []string) error {
 	usage := "cron ls | run NAME   [--json]\n\n  ls    the jobs, their schedules, next and last runs, and the newest runs\n  run   run a job now (process-expired-enrollments, process-crm-sync-queue) as a manual run"
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(e.Stdout, "Usage: tiersync "+usage)
-		if len(args) == 0 {
-			return cli.ErrUsage
-		}
-		return nil
+	if done, err := groupUsage(e, "cron", usage, args); done {
+		return err
 	}
 	verb := args[0]
 	o, pos, closeDB, err := openOps(ctx, e, "cron "+verb, usage, args[1:], nil, false)
