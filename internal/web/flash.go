@@ -21,6 +21,12 @@ const (
 	flashJobFailed     flashCode = "job-failed"
 	flashJobStarted    flashCode = "job-started"
 	flashLoggedOut     flashCode = "logged-out"
+	// After the enroll form: what the sync had come to when the page stopped waiting.
+	flashEnrolledSynced  flashCode = "enrolled-synced"
+	flashEnrolledPending flashCode = "enrolled-pending"
+	flashEnrolledFailed  flashCode = "enrolled-failed"
+	flashClientSaved     flashCode = "client-saved"
+	flashTierSaved       flashCode = "tier-saved"
 )
 
 // flashText is the text of a code, and whether it reports a failure.
@@ -42,6 +48,16 @@ func flashText(code flashCode) (text string, bad bool) {
 		return "The job was started: its run is below.", false
 	case flashLoggedOut:
 		return "You are logged out.", false
+	case flashEnrolledSynced:
+		return "Enrolled, and the CRM has the membership: the sync's row below is completed.", false
+	case flashEnrolledPending:
+		return "Enrolled. The sync is still under way (or waiting for the CRM): its row is below; reload to follow it.", false
+	case flashEnrolledFailed:
+		return "Enrolled, but the sync failed: its row below says why.", true
+	case flashClientSaved:
+		return "The client is saved.", false
+	case flashTierSaved:
+		return "The tier is saved.", false
 	}
 	return "", false
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 
 	"tiersync/internal/apperr"
@@ -38,19 +37,80 @@ func (h *handler) queueList(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	nextURL := ""
-	if next != "" {
-		v := url.Values{}
-		for k, vs := range q {
-			v[k] = vs
-		}
-		v.Set("cursor", next)
-		nextURL = "/admin/queue?" + v.Encode()
+	rows, err := h.describe(r.Context(), items)
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
+	nextURL := nextPage("/admin/queue", q, next)
 	h.render(w, r, "queue", http.StatusOK, page{Title: "Queue", Nav: "queue", Data: map[string]any{
-		"Items": items, "Filter": queueForm{Filter: f, CustomerEmail: q.Get("email")}, "Clients": clients, "Statuses": queue.Statuses, "Actions": queue.Actions,
+		"Items": rows, "Filter": queueForm{Filter: f, CustomerEmail: q.Get("email")}, "Clients": clients, "Statuses": queue.Statuses, "Actions": queue.Actions,
 		"Next": nextURL, "Here": r.URL.RequestURI(),
 	}})
+}
+
+// queueRow is a queue row as the lists show it: by its client's name, its customer's
+// email and its tiers' names, which their owner (membership) has, not the queue.
+type queueRow struct {
+	queue.Item
+	Client, Email, Tier, OldTier string
+	// CustomerGone: the customer was deleted (or redacted away) since; Email is its id.
+	CustomerGone bool
+}
+
+// describe lays names onto a page of queue rows: one read of the clients, one of each
+// client's tiers and one of the customers' emails, whatever the page's length. A name
+// that is gone shows the id.
+func (h *handler) describe(ctx context.Context, items []queue.Item) ([]queueRow, error) {
+	clients, err := h.opts.Store.ClientsByName(ctx)
+	if err != nil {
+		return nil, err
+	}
+	clientNames := make(map[string]string, len(clients))
+	for _, c := range clients {
+		clientNames[c.ID] = c.Name
+	}
+	tiers := tierNames{}
+	seen := map[string]bool{}
+	var customers []string
+	for _, it := range items {
+		if !seen[it.CustomerID] {
+			seen[it.CustomerID] = true
+			customers = append(customers, it.CustomerID)
+		}
+		if _, known := clientNames[it.ClientID]; !known || seen["client:"+it.ClientID] {
+			continue
+		}
+		seen["client:"+it.ClientID] = true
+		list, _, err := h.opts.Store.ListTiers(ctx, it.ClientID, membership.Page{Limit: membership.MaxPageLimit})
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range list {
+			tiers[t.ID] = t.Name
+		}
+	}
+	emails, err := h.opts.Store.CustomerEmails(ctx, customers)
+	if err != nil {
+		return nil, err
+	}
+	or := func(m map[string]string, id string) string {
+		if v, ok := m[id]; ok {
+			return v
+		}
+		return id
+	}
+	out := make([]queueRow, 0, len(items))
+	for _, it := range items {
+		row := queueRow{Item: it, Client: or(clientNames, it.ClientID), Email: or(emails, it.CustomerID), Tier: or(tiers, it.TierID)}
+		_, found := emails[it.CustomerID]
+		row.CustomerGone = !found
+		if it.OldTierID != nil {
+			row.OldTier = or(tiers, *it.OldTierID)
+		}
+		out = append(out, row)
+	}
+	return out, nil
 }
 
 func (h *handler) queueItem(w http.ResponseWriter, r *http.Request) {
@@ -71,10 +131,49 @@ func (h *handler) queueItem(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	described, err := h.describe(r.Context(), []queue.Item{it})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	tries, resets := numberAttempts(history)
 	h.render(w, r, "item", http.StatusOK, page{Title: fmt.Sprintf("Queue row #%d", id), Nav: "queue", Data: map[string]any{
-		"Item": it, "History": history, "Context": c,
+		"Item": it, "Row": described[0], "History": tries, "Resets": resets, "Context": c,
 		"Actionable": it.Status == queue.StatusPending || it.Status == queue.StatusFailed,
 	}})
+}
+
+// try is one line of a row's history as the item page numbers it.
+type try struct {
+	queue.Attempt
+	// N counts every try of the row, 1, 2, 3, … across resets, so that two lines that
+	// both say "attempt 1 of 5" are still told apart.
+	N int
+	// AfterReset marks the first try after an operator gave the row its attempts back
+	// ("Retry with all attempts"): the attempt numbers start again at 1.
+	AfterReset bool
+}
+
+// numberAttempts numbers a row's history (oldest first) and counts the resets in it. A
+// reset shows as an attempt number lower than the one before, or the same number again
+// after an outcome that counted (a released or throttled try gives its attempt back, so
+// the next try has its number by right).
+func numberAttempts(history []queue.Attempt) ([]try, int) {
+	out := make([]try, 0, len(history))
+	resets := 0
+	for i, a := range history {
+		t := try{Attempt: a, N: i + 1}
+		if i > 0 {
+			prev := history[i-1]
+			gaveBack := prev.Outcome == "released" || prev.Outcome == "throttled"
+			if a.Attempt < prev.Attempt || (a.Attempt == prev.Attempt && !gaveBack) {
+				t.AfterReset = true
+				resets++
+			}
+		}
+		out = append(out, t)
+	}
+	return out, resets
 }
 
 func (h *handler) retry(w http.ResponseWriter, r *http.Request) {

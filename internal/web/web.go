@@ -7,7 +7,9 @@
 //
 // One file per page or concern: web.go (options, routes, rendering, auth), session.go,
 // login.go, flash.go (messages after a POST), dashboard.go, queue.go, cron.go,
-// clients.go, privacy.go, queries.go (the SQL in sql/).
+// clients.go (and editing clients and tiers), members.go (the members list and a
+// customer's page), enroll.go (the enroll form), privacy.go, money.go, queries.go (the
+// SQL in sql/).
 package web
 
 import (
@@ -63,6 +65,10 @@ type Options struct {
 	// Check is the clients page's check button: one cheap authenticated read at a client's
 	// CRM (app.Core.CheckClient); nil: no button.
 	Check func(ctx context.Context, c membership.Client) error
+	// EnrollWait is how long the enroll form waits for a Commerce7 row's sync before it
+	// shows the customer's page: INLINE_SYNC_TIMEOUT, as POST /api/enrollments waits
+	// [0: no wait, the page shows the row pending].
+	EnrollWait time.Duration
 }
 
 type handler struct {
@@ -111,7 +117,10 @@ func New(opts Options) (http.Handler, error) {
 			}
 			return *p
 		},
-		"age": func(sec int64) string { return (time.Duration(sec) * time.Second).String() },
+		"age":    func(sec int64) string { return (time.Duration(sec) * time.Second).String() },
+		"money":  money,
+		"amount": formAmount,
+		"postal": postal,
 		"json": func(b []byte) string {
 			if len(b) == 0 {
 				return "—"
@@ -119,8 +128,8 @@ func New(opts Options) (http.Handler, error) {
 			return string(b)
 		},
 	}
-	for _, page := range []string{"login", "dashboard", "queue", "item", "cron", "clients", "privacy"} {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+page+".html")
+	for _, page := range []string{"login", "dashboard", "queue", "item", "cron", "clients", "privacy", "members", "customer", "enroll"} {
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/rows.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("admin templates: %w", err)
 		}
@@ -141,6 +150,12 @@ func New(opts Options) (http.Handler, error) {
 	h.mux.HandleFunc("POST /admin/cron/run", h.auth(h.cronRun))
 	h.mux.HandleFunc("GET /admin/clients", h.auth(h.clients))
 	h.mux.HandleFunc("POST /admin/clients/{id}/check", h.auth(h.checkClient))
+	h.mux.HandleFunc("POST /admin/clients/{id}", h.auth(h.updateClient))
+	h.mux.HandleFunc("POST /admin/clients/{id}/tiers/{tier}", h.auth(h.updateTier))
+	h.mux.HandleFunc("GET /admin/members", h.auth(h.members))
+	h.mux.HandleFunc("GET /admin/customers/{id}", h.auth(h.customer))
+	h.mux.HandleFunc("GET /admin/enroll", h.auth(h.enrollPage))
+	h.mux.HandleFunc("POST /admin/enroll", h.auth(h.enroll))
 	if opts.Privacy != nil {
 		h.mux.HandleFunc("GET /admin/privacy", h.auth(h.privacyPage))
 	}
