@@ -380,7 +380,7 @@ func newSession(t *testing.T, c *devdb.Cluster, blocks []block) *session {
 
 // serve starts the fake CRMs and tiersync on a fresh database, as the README does, for
 // a doc that assumes them running; its session gets the API token in the environment.
-func (s *session) serve(t *testing.T, bins string, dbname string) {
+func (s *session) serve(t *testing.T, bins string, dbname string, settings ...string) {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, s.cluster.URL("postgres"))
@@ -404,6 +404,7 @@ func (s *session) serve(t *testing.T, bins string, dbname string) {
 		"TIERSYNC_SECRET_KEY="+base64.StdEncoding.EncodeToString(key), "LISTEN_ADDR="+s.ports[tiersyncAddr],
 		"COMMERCE7_API_URL="+fake+"/v1", "COMMERCE7_APP_ID=tiersync-demo", "COMMERCE7_KEY=demo-secret",
 		"SHOPIFY_API_URL="+fake)
+	serverEnv = append(serverEnv, settings...)
 	start := func(name string, args ...string) {
 		cmd := exec.Command(filepath.Join(bins, name), args...)
 		cmd.Env = serverEnv
@@ -429,7 +430,69 @@ func (s *session) serve(t *testing.T, bins string, dbname string) {
 	start("tiersync", "serve")
 	waitHTTP(t, "http://"+s.ports[tiersyncAddr]+"/readyz")
 	waitHTTP(t, fake+"/_fake/commerce7/requests")
-	s.env = append(s.env, "TIERSYNC_API_TOKEN="+token)
+	// The doc's reader is the operator of that server: its settings are theirs, and its
+	// binary is the tiersync on their PATH.
+	for _, kv := range serverEnv {
+		if k, _, _ := strings.Cut(kv, "="); k == "PATH" {
+			kv = "PATH=" + bins + ":" + strings.TrimPrefix(kv, "PATH=")
+		}
+		s.env = append(s.env, kv)
+	}
+}
+
+// api calls the served tiersync (or, with an absolute URL, the fake) and decodes the answer.
+func (s *session) api(t *testing.T, method, path, body string) map[string]any {
+	t.Helper()
+	url := path
+	if strings.HasPrefix(path, "/") {
+		url = "http://" + s.ports[tiersyncAddr] + path
+	}
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range s.env {
+		if v, ok := strings.CutPrefix(kv, "TIERSYNC_API_TOKEN="); ok {
+			req.Header.Set("Authorization", "Bearer "+v)
+		}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("%s %s: %d %v", method, path, resp.StatusCode, out)
+	}
+	return out
+}
+
+// seedFailedRows makes the state operations.md's queue examples act on: a Commerce7
+// client whose two newest enrollments failed (the fake refused them), run by no worker.
+func (s *session) seedFailedRows(t *testing.T) {
+	t.Helper()
+	client := s.api(t, "POST", "/api/clients", `{"name":"Napa Cellars","crm_type":"commerce7","tenant":"napa-cellars"}`)["id"].(string)
+	tier := s.api(t, "POST", "/api/clients/"+client+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,`+
+		`"c7_club_id":"5a1e7000-0000-4000-8000-000000000002","c7_delivery_method":"Pickup","c7_pickup_location_id":"0b7e3c52-9d14-4a6f-8e21-5c3a9f7d2e10"}`)["id"].(string)
+	s.api(t, "POST", "http://"+s.ports[fakeAddr]+"/_fake/commerce7/faults", `{"kind":"status","status":422,"count":2}`)
+	for _, who := range []string{"ada", "grace"} {
+		s.api(t, "POST", "/api/enrollments", fmt.Sprintf(`{"client_id":%q,"tier_id":%q,"customer":{"email":"%s@example.com","first_name":%q,"last_name":"Example"}}`,
+			client, tier, who, who))
+	}
+	for try := 0; ; try++ {
+		s.api(t, "POST", "/api/cron/sync", "")
+		stats := s.api(t, "GET", "/api/queue/stats", "")["by_status"].(map[string]any)
+		if stats["failed"] == float64(2) {
+			return
+		}
+		if try == 20 {
+			t.Fatalf("seeding: the queue is %v, not two failed rows", stats)
+		}
+		time.Sleep(100 * time.Millisecond) // the rate bucket refills; not a test signal
+	}
 }
 
 func waitHTTP(t *testing.T, url string) {
@@ -495,8 +558,8 @@ func build(t *testing.T) string {
 }
 
 // checkSynced asserts that the database dbname holds enrollments and that each one's
-// add_membership row is completed with a membership the fake Commerce7 holds, Active, in
-// the club of the enrollment's tier.
+// add_membership row is completed with a membership the fake Commerce7 holds in the club
+// of the enrollment's tier, Active while the enrollment is (a doc may cancel one).
 func (s *session) checkSynced(t *testing.T, dbname string) {
 	t.Helper()
 	ctx := context.Background()
@@ -506,7 +569,7 @@ func (s *session) checkSynced(t *testing.T, dbname string) {
 	}
 	defer conn.Close(ctx)
 	rows, err := conn.Query(ctx, `
-		SELECT c.tenant, t.c7_club_id, coalesce(e.crm_membership_id, ''), q.status
+		SELECT c.tenant, t.c7_club_id, coalesce(e.crm_membership_id, ''), q.status, e.status = 'active'
 		FROM enrollments e
 		JOIN clients c ON c.id = e.client_id
 		JOIN tiers t ON t.id = e.tier_id
@@ -515,11 +578,14 @@ func (s *session) checkSynced(t *testing.T, dbname string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type enrollment struct{ tenant, club, membership, status string }
+	type enrollment struct {
+		tenant, club, membership, status string
+		active                           bool
+	}
 	var es []enrollment
 	for rows.Next() {
 		var e enrollment
-		if err := rows.Scan(&e.tenant, &e.club, &e.membership, &e.status); err != nil {
+		if err := rows.Scan(&e.tenant, &e.club, &e.membership, &e.status, &e.active); err != nil {
 			t.Fatal(err)
 		}
 		es = append(es, e)
@@ -549,10 +615,10 @@ func (s *session) checkSynced(t *testing.T, dbname string) {
 		}
 		found := false
 		for _, m := range got.Memberships {
-			found = found || (m.ID == e.membership && m.ClubID == e.club && m.Status == "Active")
+			found = found || (m.ID == e.membership && m.ClubID == e.club && (m.Status == "Active" || !e.active))
 		}
 		if !found {
-			t.Errorf("the fake Commerce7 holds no Active membership %q in club %s of tenant %s: %+v", e.membership, e.club, e.tenant, got.Memberships)
+			t.Errorf("the fake Commerce7 holds no membership %q in club %s of tenant %s (Active: %v): %+v", e.membership, e.club, e.tenant, e.active, got.Memberships)
 		}
 	}
 }
@@ -572,7 +638,7 @@ func TestDocExamples(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	_ = build
+	bins := build(t)
 
 	// The README, from "make build" to its last curl, against the database it creates
 	// and the fake CRMs it starts: its enrollment must be completed at the fake Commerce7.
@@ -581,5 +647,23 @@ func TestDocExamples(t *testing.T) {
 		blocks := readBlocks(t, "README.md")
 		s := newSession(t, c, blocks)
 		s.run(t, "README.md", blocks, func() { s.checkSynced(t, "tiersync") })
+	})
+	// The reference pages, against a running tiersync: every call answers 2xx, and
+	// api.md's enrollments reach the fake Commerce7.
+	t.Run("docs/api.md", func(t *testing.T) {
+		t.Parallel()
+		blocks := readBlocks(t, "docs/api.md")
+		s := newSession(t, c, blocks)
+		s.serve(t, bins, "tiersync_api")
+		s.run(t, "docs/api.md", blocks, func() { s.checkSynced(t, "tiersync_api") })
+	})
+	t.Run("docs/operations.md", func(t *testing.T) {
+		t.Parallel()
+		blocks := readBlocks(t, "docs/operations.md")
+		s := newSession(t, c, blocks)
+		// No workers: the rows stay where the examples put them until the examples run them.
+		s.serve(t, bins, "tiersync_ops", "WORKERS=0", "INLINE_SYNC_TIMEOUT=10ms")
+		s.seedFailedRows(t)
+		s.run(t, "docs/operations.md", blocks, nil)
 	})
 }
