@@ -143,7 +143,8 @@ func (h *handler) queueItem(w http.ResponseWriter, r *http.Request) {
 	}})
 }
 
-// try is one line of a row's history as the item page numbers it.
+// try is one line of a row's history as the item page numbers it (its attempt number is
+// .Attempt.Attempt in a template: the embedded struct's name hides the promoted field).
 type try struct {
 	queue.Attempt
 	// N counts every try of the row, 1, 2, 3, … across resets, so that two lines that

@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5"
 
+	"tiersync/internal/crm"
 	"tiersync/internal/crm/commerce7"
 	"tiersync/internal/crm/commerce7/c7test"
 	"tiersync/internal/crm/shopify"
@@ -29,6 +30,7 @@ import (
 	"tiersync/internal/schedule"
 	"tiersync/internal/secretbox"
 	"tiersync/internal/shopifyapp"
+	"tiersync/internal/syncer"
 	"tiersync/internal/testfactory"
 	"tiersync/internal/web"
 )
@@ -104,7 +106,7 @@ func TestAdminPageInABrowser(t *testing.T) {
 	// The check button reads the CRMs over HTTP: a fake Commerce7 that knows Napa's tenant,
 	// and a fake Shopify where Vino's own app is installed but the client was given a
 	// secret Shopify refuses, so its check leaves its connection refresh_failing.
-	_, c7URL := c7test.Start(t, c7test.Options{AppID: "c7-app", AppSecret: "c7-key", Tenants: []string{"napa"}, RateLimit: -1})
+	c7Fake, c7URL := c7test.Start(t, c7test.Options{AppID: "c7-app", AppSecret: "c7-key", Tenants: []string{"napa"}, RateLimit: -1})
 	shopFake, shopURL := shopifytest.Start(t, shopifytest.Options{})
 	shopFake.AddApp(shopifytest.App{ClientID: "vino-app", ClientSecret: "vino-app-secret", Org: true})
 	shopFake.Install("vino.myshopify.com", "vino-app")
@@ -129,7 +131,8 @@ func TestAdminPageInABrowser(t *testing.T) {
 		return c7.Provider(c.ID, c.Tenant).Check(ctx)
 	}
 	admin, err := web.New(web.Options{Token: token, SecretKey: secretKey, CookieSecure: true, Pool: pool, Store: store, Engine: engine,
-		Scheduler: sched, RefreshEvery: time.Second, Connections: shops, Check: check, Privacy: privacy.New(pool, store, nil)})
+		Scheduler: sched, RefreshEvery: time.Second, Connections: shops, Check: check, Privacy: privacy.New(pool, store, nil),
+		EnrollWait: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,6 +149,12 @@ func TestAdminPageInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	tier := testfactory.Tier(t, pool, client, testfactory.TierOpts{Name: "Gold", C7ClubID: "club-gold"})
+	// Silver is the tier the walk enrolls a member in from the form: a Ship tier (so the
+	// form needs an address), with a club the fake Commerce7 has.
+	const silverClub = "0b5f8a4e-6c1d-4f2a-9e3b-7d8c9a0b1c2d"
+	c7Fake.AddClub("napa", silverClub)
+	silver := testfactory.Tier(t, pool, client, testfactory.TierOpts{Name: "Silver", C7ClubID: silverClub, C7DeliveryMethod: "Ship",
+		MinPurchaseCents: 5000, MinLTVCents: 125000})
 	members := make([]testfactory.CustomerOpts, 4)
 	for i := range members {
 		members[i] = testfactory.CustomerOpts{Email: fmt.Sprintf("m%d@example.com", i+1), FirstName: "M", LastName: "N"}
@@ -387,6 +396,150 @@ func TestAdminPageInABrowser(t *testing.T) {
 		}
 		seen, _ = chromedp.Run(browser, chromedp.Evaluate[string](`(document.getElementById("count-cancelled") || {}).textContent || ""`))
 		seen = strings.TrimSpace(seen)
+	}
+
+	// The operator's day (issue 20): enroll a member from the form, find them in the
+	// members list under their tier, open their page and see the sync's row completed at
+	// the fake Commerce7. A worker replica drains the queue with the real syncer over
+	// real HTTP (the admin page's own engine runs no workers, as in a WORKERS=0 replica:
+	// its Wait hears of the row by polling).
+	worker := queue.New(pool, syncer.New(pool, store, map[string]syncer.ProviderFunc{
+		membership.CRMCommerce7: func(_ context.Context, c syncer.Client) (crm.Provider, error) {
+			return c7.Provider(c.ID, c.Tenant), nil
+		},
+	}).Handle, queue.Config{Workers: 2, PollInterval: 100 * time.Millisecond, Limiter: limiter, WorkerID: "browser-test-worker"})
+	if err := worker.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = worker.Stop(context.Background()) }()
+	const walker = "ada.lovelace@example.com"
+	// Silver ships: without an address the form is refused with membership's reason and
+	// shown again with what was typed.
+	run("enroll form", chromedp.EmulateViewport(1280, 900), leave(srv.URL+"/admin/enroll", "/admin/enroll"), chromedp.WaitVisible(chromedp.CSS("#enroll")),
+		chromedp.SetValue(chromedp.CSS("#e-tier"), silver),
+		chromedp.SendKeys(chromedp.CSS("#e-email"), walker), chromedp.SendKeys(chromedp.CSS("#e-first"), "Ada"),
+		chromedp.SendKeys(chromedp.CSS("#e-last"), "Lovelace"), chromedp.Click(chromedp.CSS("#e-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#error")), shot("enroll-needs-address"))
+	if got := text("#error"); !strings.Contains(got, "a Ship tier needs the customer's address") {
+		t.Fatalf("enrolling in a Ship tier without an address: %q", got)
+	}
+	if kept, err := chromedp.Run(browser, chromedp.Evaluate[string](`document.getElementById("e-email").value`)); err != nil || kept != walker {
+		t.Fatalf("the form kept the email %q (%v)", kept, err)
+	}
+	var enrolled int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM customers WHERE email = $1`, walker).Scan(&enrolled); err != nil || enrolled != 0 {
+		t.Fatalf("a refused enrollment left %d customers (%v)", enrolled, err)
+	}
+	run("enroll with an address", chromedp.SendKeys(chromedp.CSS("#e-address"), "1 Vine St"),
+		chromedp.SendKeys(chromedp.CSS("#e-city"), "Napa"), chromedp.SendKeys(chromedp.CSS("#e-state"), "CA"),
+		chromedp.SendKeys(chromedp.CSS("#e-zip"), "94558"), chromedp.SendKeys(chromedp.CSS("#e-country"), "US"), shot("enroll-form"),
+		chromedp.Click(chromedp.CSS("#e-submit")), at("/admin/customers/"), chromedp.WaitVisible(chromedp.CSS("#flash")), shot("enrolled"))
+	// The form waited for the sync (EnrollWait) as POST /api/enrollments does; a loaded
+	// machine may still see it under way, and the member's page below waits for it.
+	if got := text("#flash"); !strings.HasPrefix(got, "Enrolled, and the CRM has") && !strings.HasPrefix(got, "Enrolled. The sync is still") {
+		t.Fatalf("after the enroll form: %q", got)
+	}
+	// The members list, filtered to Silver and searched by part of the name.
+	run("members", chromedp.Navigate(srv.URL+"/admin/members"), chromedp.WaitVisible(chromedp.CSS("#members")),
+		chromedp.SetValue(chromedp.CSS("#m-tier"), silver), chromedp.SendKeys(chromedp.CSS("#m-q"), "lovel"),
+		chromedp.Click(chromedp.CSS("#m-apply")), at("q=lovel"), chromedp.WaitVisible(chromedp.CSS("#members")), shot("members"))
+	if n, err := chromedp.Run(browser, chromedp.Evaluate[int](`document.querySelectorAll("#members tbody tr").length`)); err != nil || n != 1 {
+		t.Fatalf("members in Silver matching lovel: %d (%v)", n, err)
+	}
+	if got := text("#members tbody tr"); !strings.Contains(got, walker) || text("#members .member-tier") != "Silver" ||
+		text("#members .member-status") != "active" {
+		t.Fatalf("members list: %q", got)
+	}
+	// Their page: the enrollment with its history, and the queue row, read until the
+	// worker has completed it (the page does not reload itself: the walk reloads it).
+	run("open the member", chromedp.Click(chromedp.CSS("#members a.member-link")), at("/admin/customers/"),
+		chromedp.WaitVisible(chromedp.CSS("#customer-rows")))
+	customerURL, err := chromedp.Run(browser, chromedp.Evaluate[string](`location.href`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); text("#customer-rows .q-status") != queue.StatusCompleted; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the member's row is %q, not completed: %s", text("#customer-rows .q-status"), text("#customer-rows"))
+		}
+		time.Sleep(200 * time.Millisecond)
+		run("reload the member", chromedp.Navigate(customerURL), chromedp.WaitVisible(chromedp.CSS("#customer-rows")))
+	}
+	run("member screenshot", shot("customer"))
+	if got := text("#customer-rows tbody tr"); !strings.Contains(got, "Napa Cellars") || !strings.Contains(got, walker) ||
+		!strings.Contains(got, "Silver") || !strings.Contains(got, "attempt 1 of 5") {
+		t.Fatalf("the member's queue row: %q", got)
+	}
+	if got := text("#enrollments"); !strings.Contains(got, "Silver") || !strings.Contains(got, "enrolled (api)") {
+		t.Fatalf("the member's enrollments: %q", got)
+	}
+	if got := text("#customer-ltv"); got != "$0.00" {
+		t.Fatalf("lifetime value %q", got)
+	}
+	// At the fake: the customer, with the address, and a Silver membership.
+	c7Customer, ok := c7Fake.CustomerByEmail("napa", walker)
+	if !ok {
+		t.Fatalf("the fake Commerce7 has no %s", walker)
+	}
+	if ms := c7Fake.Memberships("napa", c7Customer.ID); len(ms) != 1 || ms[0].ClubID != silverClub {
+		t.Fatalf("memberships at the fake: %+v", ms)
+	}
+	// The queue list says whom and what each row is about by name.
+	run("queue by names", chromedp.Navigate(srv.URL+"/admin/queue?client="+client), chromedp.WaitVisible(chromedp.CSS("#rows")), shot("queue-names"))
+	if got := text("#rows"); !strings.Contains(got, walker) || !strings.Contains(got, "Napa Cellars") || !strings.Contains(got, "Gold") ||
+		strings.Contains(got, silver) || strings.Contains(got, client) {
+		t.Fatalf("queue list: %q", got)
+	}
+	// Clients and tiers are edited on the clients page: Silver's minimum purchase in
+	// dollars, Napa's rate limit.
+	run("edit a tier", chromedp.Navigate(srv.URL+"/admin/clients"), chromedp.WaitVisible(chromedp.CSS("#edit-tier-"+silver)),
+		chromedp.Click(chromedp.CSS("#edit-tier-"+silver+" summary")), chromedp.WaitVisible(chromedp.CSS("#tier-min-purchase-"+silver)),
+		chromedp.SetValue(chromedp.CSS("#tier-min-purchase-"+silver), "75.50"), shot("clients-edit-tier"),
+		chromedp.Click(chromedp.CSS("#tier-save-"+silver)), at("msg=tier-saved"), chromedp.WaitVisible(chromedp.CSS("#flash")))
+	if got := text(fmt.Sprintf("#tier-%s .tier-min-purchase", silver)); got != "$75.50" {
+		t.Fatalf("Silver's minimum purchase after the edit: %q", got)
+	}
+	run("edit a client", chromedp.Click(chromedp.CSS("#edit-client-"+client+" summary")),
+		chromedp.SetValue(chromedp.CSS(fmt.Sprintf("#client-form-%s input[name=rate_limit_per_minute]", client)), "120"),
+		chromedp.Click(chromedp.CSS("#client-save-"+client)), at("msg=client-saved"), chromedp.WaitVisible(chromedp.CSS("#flash")),
+		shot("clients-edited"))
+	var minPurchase int64
+	var rate int
+	if err := pool.QueryRow(ctx, `SELECT t.min_purchase_cents, c.rate_limit_per_minute FROM tiers t JOIN clients c ON c.id = t.client_id
+		WHERE t.id = $1`, silver).Scan(&minPurchase, &rate); err != nil || minPurchase != 7550 || rate != 120 {
+		t.Fatalf("after the edits the database says %d cents, %d/min (%v)", minPurchase, rate, err)
+	}
+
+	// Attempts read clearly across a reset: a row that failed its five attempts, given
+	// them all back from its page, is tried again as attempt 1, and its history marks
+	// where the count started again.
+	resetCustomer := testfactory.CustomersWith(t, pool, client, []testfactory.CustomerOpts{{Email: "reset@example.com", FirstName: "R", LastName: "S"}})[0]
+	resetRow := testfactory.QueueRows(t, pool, []testfactory.QueueRowOpts{{CustomerID: resetCustomer, TierID: tier, Status: "failed", Attempts: 5,
+		ErrorMessage: "commerce7: HTTP 503"}})[0]
+	if _, err := pool.Exec(ctx, `INSERT INTO crm_sync_attempts (queue_id, attempt, worker, started_at, finished_at, outcome, http_status, error)
+		SELECT $1, n, 'earlier-worker', now() - interval '1 hour' + n * interval '1 minute', now() - interval '1 hour' + n * interval '1 minute',
+		       CASE WHEN n = 5 THEN 'failed' ELSE 'retry' END, 503, 'commerce7: HTTP 503'
+		FROM generate_series(1, 5) n`, resetRow); err != nil {
+		t.Fatal(err)
+	}
+	rowURL := fmt.Sprintf("%s/admin/queue/%d", srv.URL, resetRow)
+	run("reset a row", chromedp.Navigate(rowURL), chromedp.WaitVisible(chromedp.CSS("#retry-reset")),
+		chromedp.Click(chromedp.CSS("#retry-reset")), at("msg=retried"), chromedp.WaitVisible(chromedp.CSS("#history")))
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(text("#history"), "Attempts reset by an operator"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reset in the row's history: %q", text("#history"))
+		}
+		time.Sleep(200 * time.Millisecond)
+		run("reload the row", chromedp.Navigate(rowURL), chromedp.WaitVisible(chromedp.CSS("#history")))
+	}
+	run("reset screenshot", shot("row-reset"))
+	if got := text("#history"); !strings.Contains(got, "attempt 5 of 5") || !strings.Contains(got, "attempt 1 of 5") {
+		t.Fatalf("the row's history: %q", got)
+	}
+	// (A try the rate limit throttled gives its attempt back: the count may read "none
+	// yet" then, and the reset is still marked.)
+	if got := text("#item-attempts"); !strings.Contains(got, "since the last reset") || !strings.Contains(got, "tries in all, reset 1 time") {
+		t.Fatalf("attempts after a reset: %q", got)
 	}
 
 	// Log out (from a page that does not reload itself): the admin page is closed again.
