@@ -243,6 +243,7 @@ func TestCreateClientValidation(t *testing.T) {
 		{"a secret with a newline", `{"name":"a","crm_type":"shopify","tenant":"a.myshopify.com","shopify_access_token":"x\ny","shopify_webhook_secret":"w"}`, 422, "printable ASCII"},
 		{"shopify custom domain", `{"name":"a","crm_type":"shopify","tenant":"shop.example.com","shopify_access_token":"x","shopify_webhook_secret":"whsec_test"}`, 422, "myshopify.com"},
 		{"token on commerce7", `{"name":"a","crm_type":"commerce7","tenant":"t1","shopify_access_token":"x","shopify_webhook_secret":"whsec_test"}`, 422, "only for shopify"},
+		{"not a currency", `{"name":"a","crm_type":"commerce7","tenant":"t1","currency":"dollars"}`, 422, "ISO 4217"},
 		{"duplicate tenant", `{"name":"b","crm_type":"commerce7","tenant":"EXISTING"}`, 409, "already exists"},
 		{"too large", big, 413, "larger than"},
 	}
@@ -270,7 +271,7 @@ func TestClientsCreateAndList(t *testing.T) {
 	if status != 201 {
 		t.Fatalf("create: %d %v", status, c7)
 	}
-	if c7["rate_limit_per_minute"] != float64(membership.DefaultCommerce7RatePerMinute) || c7["crm_type"] != "commerce7" ||
+	if c7["rate_limit_per_minute"] != float64(membership.DefaultCommerce7RatePerMinute) || c7["crm_type"] != "commerce7" || c7["currency"] != "USD" ||
 		c7["tenant"] != "spectrum" || c7["id"] == "" || c7["created_at"] == nil {
 		t.Fatalf("client answer: %v", c7)
 	}

@@ -77,6 +77,7 @@ func (s *Server) withConnections(ctx context.Context, clients []membership.Clien
 type updateClientBody struct {
 	Name                     *string `json:"name"`
 	RateLimitPerMinute       *int    `json:"rate_limit_per_minute"`
+	Currency                 *string `json:"currency"`
 	RotateWebhookCredentials *bool   `json:"rotate_webhook_credentials"`
 	ShopifyAuth              *string `json:"shopify_auth"`
 	ShopifyClientID          *string `json:"shopify_client_id"`
@@ -93,7 +94,7 @@ func (s *Server) updateClient(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	in := membership.ClientUpdate{Name: b.Name, RateLimitPerMinute: b.RateLimitPerMinute,
+	in := membership.ClientUpdate{Name: b.Name, RateLimitPerMinute: b.RateLimitPerMinute, Currency: b.Currency,
 		RotateWebhookCredentials: b.RotateWebhookCredentials != nil && *b.RotateWebhookCredentials}
 	conn := shopifyapp.NewConnection{Auth: b.ShopifyAuth, ClientID: b.ShopifyClientID, ClientSecret: b.ShopifyClientSecret,
 		AccessToken: b.ShopifyAccessToken, WebhookSecret: b.ShopifyWebhookSecret}
@@ -122,6 +123,9 @@ func (s *Server) updateClient(w http.ResponseWriter, r *http.Request) {
 	}
 	if b.RateLimitPerMinute != nil {
 		changed = append(changed, "rate_limit_per_minute")
+	}
+	if b.Currency != nil {
+		changed = append(changed, "currency")
 	}
 	if len(changed) > 0 {
 		log.Info("client updated", slog.String("fields", strings.Join(changed, ",")))

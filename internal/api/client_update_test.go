@@ -115,6 +115,12 @@ func TestPatchClient(t *testing.T) {
 	if rate, _ := h.bucket(id); rate != 240 {
 		t.Fatalf("the bucket's rate is %d after the patch, want 240", rate)
 	}
+	if status, got := h.do("PATCH", path, `{"currency":"cad"}`); status != 200 || got["currency"] != "CAD" || got["name"] != "Napa Cellars" {
+		t.Fatalf("patch currency: %d %v", status, got)
+	}
+	if status, got := h.do("PATCH", path, `{"currency":"C$"}`); status != 422 || !strings.Contains(fmt.Sprint(got["error"]), "ISO 4217") {
+		t.Fatalf("patch a currency that is none: %d %v", status, got)
+	}
 
 	status, got = h.do("PATCH", path, `{"rotate_webhook_credentials":true}`)
 	if status != 200 || got["webhook_user"] == nil || got["webhook_user"] == napa["webhook_user"] || got["webhook_password"] == napa["webhook_password"] {

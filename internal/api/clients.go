@@ -18,6 +18,7 @@ type createClientBody struct {
 	CRMType              *string `json:"crm_type"`
 	Tenant               *string `json:"tenant"`
 	RateLimitPerMinute   *int    `json:"rate_limit_per_minute"`
+	Currency             *string `json:"currency"`
 	ShopifyAuth          *string `json:"shopify_auth"`
 	ShopifyClientID      *string `json:"shopify_client_id"`
 	ShopifyClientSecret  *string `json:"shopify_client_secret"`
@@ -35,7 +36,8 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	in := membership.NewClient{Name: *b.Name, CRMType: *b.CRMType, Tenant: *b.Tenant, RateLimitPerMinute: b.RateLimitPerMinute}
+	in := membership.NewClient{Name: *b.Name, CRMType: *b.CRMType, Tenant: *b.Tenant, RateLimitPerMinute: b.RateLimitPerMinute,
+		Currency: b.Currency}
 	conn := shopifyapp.NewConnection{Auth: b.ShopifyAuth, ClientID: b.ShopifyClientID, ClientSecret: b.ShopifyClientSecret,
 		AccessToken: b.ShopifyAccessToken, WebhookSecret: b.ShopifyWebhookSecret}
 	switch {

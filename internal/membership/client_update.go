@@ -22,6 +22,7 @@ var sqlClientUpdate string
 type ClientUpdate struct {
 	Name               *string
 	RateLimitPerMinute *int
+	Currency           *string // ISO 4217
 	// RotateWebhookCredentials gives a Commerce7 client a new webhook pair (as
 	// RotateWebhookCredentials does), returned once.
 	RotateWebhookCredentials bool
@@ -33,8 +34,8 @@ type ClientUpdate struct {
 
 // validate checks the values sent; it changes nothing.
 func (in *ClientUpdate) validate() error {
-	if in.Name == nil && in.RateLimitPerMinute == nil && !in.RotateWebhookCredentials && in.Connect == nil {
-		return apperr.BadRequestf("nothing to change: send name, rate_limit_per_minute, rotate_webhook_credentials " +
+	if in.Name == nil && in.RateLimitPerMinute == nil && in.Currency == nil && !in.RotateWebhookCredentials && in.Connect == nil {
+		return apperr.BadRequestf("nothing to change: send name, rate_limit_per_minute, currency, rotate_webhook_credentials " +
 			"(Commerce7) or Shopify credentials (shopify_auth, shopify_client_id, shopify_client_secret, " +
 			"shopify_access_token, shopify_webhook_secret)")
 	}
@@ -53,7 +54,7 @@ func (in *ClientUpdate) validate() error {
 			return apperr.Invalidf("rate_limit_per_minute must be between 1 and %d, got %d", maxRatePerMinute, r)
 		}
 	}
-	return nil
+	return checkCurrency(in.Currency)
 }
 
 // UpdateClient changes a client's name and rate limit and rotates its credentials, all in
@@ -73,7 +74,7 @@ func (s *Store) UpdateClient(ctx context.Context, id string, in ClientUpdate) (C
 	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
 		c, err = scanClientRow(tx.QueryRow(ctx, sqlClientUpdate, pgx.StrictNamedArgs{
-			"id": id, "name": in.Name, "rate_limit_per_minute": in.RateLimitPerMinute}))
+			"id": id, "name": in.Name, "rate_limit_per_minute": in.RateLimitPerMinute, "currency": in.Currency}))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return apperr.NotFoundf("client %s not found", id)
 		}

@@ -34,12 +34,15 @@ const (
 // Client is a winery. Its webhook password never leaves the package after it is made; a
 // Shopify client's credentials are internal/shopifyapp's (shopify_connections).
 type Client struct {
-	ID                 string    `json:"id"`
-	Name               string    `json:"name"`
-	CRMType            string    `json:"crm_type"`
-	Tenant             string    `json:"tenant"`
-	RateLimitPerMinute int       `json:"rate_limit_per_minute"`
-	CreatedAt          time.Time `json:"created_at"`
+	ID                 string `json:"id"`
+	Name               string `json:"name"`
+	CRMType            string `json:"crm_type"`
+	Tenant             string `json:"tenant"`
+	RateLimitPerMinute int    `json:"rate_limit_per_minute"`
+	// Currency is the ISO 4217 code of the client's amounts (tier thresholds, lifetime
+	// values): the API keeps cents, the admin page shows money in it.
+	Currency  string    `json:"currency"`
+	CreatedAt time.Time `json:"created_at"`
 	// WebhookAuth is how a Commerce7 client's webhooks authenticate: WebhookAuthOwn or
 	// WebhookAuthGlobal (made before per-client credentials; rotate to leave it). Null for
 	// Shopify.
@@ -53,6 +56,7 @@ type NewClient struct {
 	CRMType            string
 	Tenant             string
 	RateLimitPerMinute *int
+	Currency           *string // ISO 4217, upper-case three letters; default USD
 	// Connect stores a Shopify client's connection (internal/shopifyapp) in the
 	// transaction that makes the client, so a Shopify client never exists without one.
 	// Required for Shopify, refused for Commerce7.
@@ -106,6 +110,25 @@ func (in *NewClient) validate() error {
 			return apperr.Invalidf("rate_limit_per_minute must be between 1 and %d, got %d", maxRatePerMinute, r)
 		}
 	}
+	if in.Currency == nil {
+		usd := DefaultCurrency
+		in.Currency = &usd
+	}
+	return checkCurrency(in.Currency)
+}
+
+// DefaultCurrency is a client's currency when none is given.
+const DefaultCurrency = "USD"
+
+// checkCurrency upper-cases a currency code and checks its shape.
+func checkCurrency(c *string) error {
+	if c == nil {
+		return nil
+	}
+	*c = strings.ToUpper(strings.TrimSpace(*c))
+	if !currencyRe.MatchString(*c) {
+		return apperr.Invalidf("currency %q is not an ISO 4217 code (three letters, e.g. USD, CAD, EUR)", clip(*c, 20))
+	}
 	return nil
 }
 
@@ -137,7 +160,7 @@ func (s *Store) CreateClient(ctx context.Context, in NewClient) (ClientWithCrede
 	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		row := tx.QueryRow(ctx, sqlClientInsert, pgx.StrictNamedArgs{
 			"name": in.Name, "crm_type": in.CRMType, "tenant": in.Tenant, "rate_limit_per_minute": rate,
-			"webhook_user": hookUser, "webhook_password_hash": hookHash,
+			"webhook_user": hookUser, "webhook_password_hash": hookHash, "currency": *in.Currency,
 		})
 		var err error
 		if c, err = scanClientRow(row); err != nil {
@@ -224,7 +247,7 @@ func scanClient(row pgx.CollectableRow) (Client, error) { return scanClientRow(r
 func scanClientRow(row pgx.Row) (Client, error) {
 	var c Client
 	var legacy bool
-	err := row.Scan(&c.ID, &c.Name, &c.CRMType, &c.Tenant, &c.RateLimitPerMinute, &c.CreatedAt, &legacy)
+	err := row.Scan(&c.ID, &c.Name, &c.CRMType, &c.Tenant, &c.RateLimitPerMinute, &c.CreatedAt, &legacy, &c.Currency)
 	c.CreatedAt = c.CreatedAt.UTC()
 	if c.CRMType == CRMCommerce7 {
 		auth := WebhookAuthOwn

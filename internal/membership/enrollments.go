@@ -183,7 +183,7 @@ func (in *NewEnrollment) validate(now time.Time) error {
 	switch in.Source {
 	case "":
 		in.Source = "api"
-	case "api", "cli":
+	case "api", "cli", "admin": // admin: the admin page's enroll form (migration 00017)
 	default:
 		return fmt.Errorf("enroll: unknown source %q", in.Source)
 	}

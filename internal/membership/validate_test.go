@@ -29,6 +29,8 @@ func TestNewClientValidate(t *testing.T) {
 		{"bad tenant", NewClient{Name: "W", CRMType: CRMCommerce7, Tenant: "a/b"}, apperr.Invalid, ""},
 		{"a connection on commerce7", NewClient{Name: "W", CRMType: CRMCommerce7, Tenant: "t", Connect: connect}, apperr.Invalid, ""},
 		{"rate too high", NewClient{Name: "W", CRMType: CRMCommerce7, Tenant: "t", RateLimitPerMinute: ptr(100_001)}, apperr.Invalid, ""},
+		{"a currency, upper-cased", NewClient{Name: "W", CRMType: CRMCommerce7, Tenant: "t", Currency: ptr(" cad ")}, apperr.Internal, "t"},
+		{"not a currency", NewClient{Name: "W", CRMType: CRMCommerce7, Tenant: "t", Currency: ptr("CA$")}, apperr.Invalid, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

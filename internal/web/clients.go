@@ -127,7 +127,11 @@ func (h *handler) updateClient(w http.ResponseWriter, r *http.Request) {
 		}
 		in.RateLimitPerMinute = &n
 	}
-	if in.Name == nil && in.RateLimitPerMinute == nil {
+	if cur, sent := r.PostForm["currency"]; sent && !strings.EqualFold(strings.TrimSpace(cur[0]), c.Currency) {
+		code := cur[0]
+		in.Currency = &code
+	}
+	if in.Name == nil && in.RateLimitPerMinute == nil && in.Currency == nil {
 		back(w, r, "/admin/clients#client-"+c.ID, flashClientSaved)
 		return
 	}
@@ -136,7 +140,8 @@ func (h *handler) updateClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.opts.Logger.Info("admin: client updated", slog.String("client_id", c.ID),
-		slog.Bool("name", in.Name != nil), slog.Bool("rate_limit_per_minute", in.RateLimitPerMinute != nil))
+		slog.Bool("name", in.Name != nil), slog.Bool("rate_limit_per_minute", in.RateLimitPerMinute != nil),
+		slog.Bool("currency", in.Currency != nil))
 	back(w, r, "/admin/clients#client-"+c.ID, flashClientSaved)
 }
 

@@ -127,7 +127,7 @@ func (f enrollForm) enrollment() (membership.NewEnrollment, error) {
 	if strings.TrimSpace(a.Address+a.Address2+a.City+a.StateCode+a.ZipCode+a.CountryCode) != "" {
 		c.Address = &a
 	}
-	in := membership.NewEnrollment{ClientID: f.ClientID, TierID: f.TierID, Customer: c}
+	in := membership.NewEnrollment{ClientID: f.ClientID, TierID: f.TierID, Customer: c, Source: "admin"}
 	if v := strings.TrimSpace(f.EnrolledAt); v != "" {
 		t, err := parseEnrolledAt(v)
 		if err != nil {

@@ -110,7 +110,7 @@ func (h *handler) customer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.render(w, r, "customer", http.StatusOK, page{Title: d.FirstName + " " + d.LastName, Nav: "members", Data: map[string]any{
-		"Customer": d, "Client": client, "Tiers": names, "Currency": currencyOf(d.Orders), "Rows": rows, "MoreRows": next != "",
+		"Customer": d, "Client": client, "Tiers": names, "Currency": client.Currency, "Rows": rows, "MoreRows": next != "",
 		"QueueLink": "/admin/queue?" + url.Values{"client": {d.ClientID}, "email": {d.Email}}.Encode(),
 	}})
 }

@@ -13,11 +13,9 @@ import (
 	"tiersync/internal/membership"
 )
 
-// defaultCurrency is the currency of amounts that carry none: tiers' thresholds and
-// lifetime values, and orders whose webhook sent no currency. tiersync keeps no currency
-// per client; its wineries sell in US dollars (Commerce7 is US-only), and an order that
-// says otherwise is shown in its own.
-const defaultCurrency = "USD"
+// defaultCurrency is the currency of an amount that names none (the client's is passed
+// wherever it is known: tiers' thresholds, lifetime values, orders without a currency).
+const defaultCurrency = membership.DefaultCurrency
 
 // currencySymbols are the prefixes of the currencies our CRMs' stores sell in; any other
 // code is written after the amount ("12.00 CHF").
@@ -64,17 +62,6 @@ func money(cents int64, currency ...any) string {
 		}
 	}
 	return formatMoney(cents, code)
-}
-
-// currencyOf is the currency a customer's amounts are shown in: their orders' (the first
-// that names one), else defaultCurrency.
-func currencyOf(orders []membership.OrderRecord) string {
-	for _, o := range orders {
-		if o.Currency != nil && *o.Currency != "" {
-			return *o.Currency
-		}
-	}
-	return defaultCurrency
 }
 
 // formAmount is cents as a form's amount field holds them, for parseMoney to read back:

@@ -470,7 +470,7 @@ func TestAdminPageInABrowser(t *testing.T) {
 		!strings.Contains(got, "Silver") || !strings.Contains(got, "attempt 1 of 5") {
 		t.Fatalf("the member's queue row: %q", got)
 	}
-	if got := text("#enrollments"); !strings.Contains(got, "Silver") || !strings.Contains(got, "enrolled (api)") {
+	if got := text("#enrollments"); !strings.Contains(got, "Silver") || !strings.Contains(got, "enrolled (admin)") {
 		t.Fatalf("the member's enrollments: %q", got)
 	}
 	if got := text("#customer-ltv"); got != "$0.00" {

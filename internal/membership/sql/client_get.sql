@@ -1,3 +1,3 @@
-SELECT id, name, crm_type, tenant, rate_limit_per_minute, created_at, webhook_password_hash IS NULL AS webhook_legacy
+SELECT id, name, crm_type, tenant, rate_limit_per_minute, created_at, webhook_password_hash IS NULL AS webhook_legacy, currency
 FROM clients
 WHERE id = @id
