@@ -4,6 +4,7 @@ import (
 	"context"
 	"html/template"
 	"net/http"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -37,6 +38,10 @@ var installedPage = template.Must(template.New("installed").Parse(`<!doctype htm
 <body><h1>tiersync is connected to {{.Shop}}</h1>
 <p>Client <code>{{.ClientID}}</code>{{if .Created}} was made for this shop{{end}}. {{.Webhooks}}</p></body></html>
 `))
+
+// registerWait bounds the webhook subscription the install's callback makes before it
+// answers the merchant.
+const registerWait = 5 * time.Second
 
 // shopifyCallback is GET /shopify/callback: checks Shopify's answer, exchanges the code
 // for expiring offline tokens, stores them (making the shop's client, or linking the one
@@ -81,8 +86,12 @@ func (s *Server) shopifyCallback(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("shopify app installed", "shop", shop, "client_id", clientID, "client_created", created)
 	// The webhooks are the install's second half; a failure here is said, and
 	// POST /api/clients/{id}/shopify/webhooks finishes it.
+	// Bounded: the merchant's browser waits on this page, and the client's bucket may be
+	// paused for a while yet (a row held before the reinstall, coming back after it).
 	note := "Its order and uninstall webhooks are subscribed."
-	if _, err := s.opts.Shopify.RegisterWebhooks(ctx, clientID, s.opts.PublicURL); err != nil {
+	rctx, cancel := context.WithTimeout(ctx, registerWait)
+	defer cancel()
+	if _, err := s.opts.Shopify.RegisterWebhooks(rctx, clientID, s.opts.PublicURL); err != nil {
 		s.log.Warn("shopify install: webhook registration failed", "shop", shop, "client_id", clientID, "error", err.Error())
 		note = "Its webhooks could not be subscribed yet (" + err.Error() + "): POST /api/clients/" + clientID + "/shopify/webhooks retries."
 	}
