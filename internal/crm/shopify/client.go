@@ -151,6 +151,9 @@ type gqlResponse struct {
 	} `json:"extensions"`
 }
 
+// refusedAgainWait is how long a row waits after Shopify refused a just-renewed token.
+const refusedAgainWait = 5 * time.Second
+
 // waitForBudget waits until the shop's bucket can pay cost, as far as the last answer
 // tells. A wait longer than the request timeout gives the row back as throttled instead
 // of parking a worker.
@@ -227,6 +230,15 @@ func (p *Provider) graphql(ctx context.Context, op string, cost float64, query s
 		case fresh != token:
 			if resp, raw, err = p.send(ctx, op, fresh, body); err != nil {
 				return err
+			}
+			if resp.StatusCode == http.StatusUnauthorized {
+				// Refused again, with a token just renewed (by this worker or another):
+				// the app was uninstalled or its credentials changed a moment ago. Not
+				// this row's fault: it waits without spending an attempt, and its next
+				// attempt's renewal, refused by the token endpoint, holds the client's
+				// rows and says why (shopifyapp) instead of failing them one by one.
+				return &crm.Error{Class: crm.Throttled, CRM: "shopify", Op: op, Status: resp.StatusCode, RetryAfter: refusedAgainWait,
+					Message: "Shopify refused a token renewed a moment ago (app uninstalled, or credentials changed?); the row waits"}
 			}
 		}
 	}

@@ -254,11 +254,11 @@ func TestRenewOn401(t *testing.T) {
 			t.Fatalf("%d requests took %d rate-limit tokens", len(reqs), got)
 		}
 	})
-	t.Run("a second 401 after renewing is the answer", func(t *testing.T) {
+	t.Run("a second 401 after renewing holds the row, no loop", func(t *testing.T) {
 		fake, client, _, _ := setupAuth(t)
 		tokens := &renewing{client: client, token: "shpat_refused", bad: true}
 		_, _, err := client.ProviderWith("c", shop, tokens).EnsureCustomer(ctx, customer)
-		if e := wantClass(t, err, crm.Permanent); e.Status != 401 || !strings.Contains(err.Error(), "Invalid API key or access token") {
+		if e := wantClass(t, err, crm.Throttled); e.Status != 401 || e.RetryAfter <= 0 || !strings.Contains(err.Error(), "renewed a moment ago") {
 			t.Fatalf("error %v", err)
 		}
 		if tokens.renews != 1 || len(fake.Requests()) != 2 {
