@@ -56,12 +56,6 @@ type CustomerFilter struct {
 	Email string
 }
 
-// customerCursor is the sort key of a page's last customer.
-type customerCursor struct {
-	CreatedAt time.Time `json:"t"`
-	ID        string    `json:"id"`
-}
-
 func scanCustomer(row pgx.CollectableRow) (Customer, error) {
 	var c Customer
 	var address []byte
@@ -113,16 +107,8 @@ func (s *Store) ListCustomers(ctx context.Context, f CustomerFilter, p Page) ([]
 	if err != nil {
 		return nil, "", err
 	}
-	args["after_created_at"], args["after_id"] = nil, nil
-	if p.Cursor != "" {
-		var c customerCursor
-		if err := decodeCursor(p.Cursor, &c); err != nil {
-			return nil, "", err
-		}
-		if checkUUID("cursor", c.ID) != nil || c.CreatedAt.IsZero() {
-			return nil, "", apperr.BadRequestf("cursor %q is not one this API returned", clip(p.Cursor, 120))
-		}
-		args["after_created_at"], args["after_id"] = c.CreatedAt, c.ID
+	if err := setAfter(args, "created_at", p); err != nil {
+		return nil, "", err
 	}
 	args["limit"] = p.Limit + 1
 	rows, err := s.pool.Query(ctx, sqlCustomerList, args)
@@ -137,7 +123,7 @@ func (s *Store) ListCustomers(ctx context.Context, f CustomerFilter, p Page) ([]
 	if len(items) > p.Limit {
 		items = items[:p.Limit]
 		last := items[len(items)-1]
-		next = encodeCursor(customerCursor{CreatedAt: last.CreatedAt, ID: last.ID})
+		next = encodeCursor(timeCursor{At: last.CreatedAt, ID: last.ID})
 	}
 	return items, next, nil
 }

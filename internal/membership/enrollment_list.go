@@ -5,7 +5,6 @@ import (
 	_ "embed" // the statement below
 	"fmt"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -36,12 +35,6 @@ type EnrollmentItem struct {
 	CustomerFirstName string `json:"customer_first_name"`
 	CustomerLastName  string `json:"customer_last_name"`
 	TierName          string `json:"tier_name"`
-}
-
-// enrollmentCursor is the sort key of a page's last enrollment.
-type enrollmentCursor struct {
-	EnrolledAt time.Time `json:"t"`
-	ID         string    `json:"id"`
 }
 
 // args checks the filter and returns its SQL parameters (nil for "any"). Lengths are
@@ -97,20 +90,19 @@ func oneOf(v string, set []string) bool {
 // page's cursor ("" on the last page). A filter naming a client or tier that does not
 // exist matches nothing (an empty page), as the queue list's filters do.
 func (s *Store) ListEnrollments(ctx context.Context, f EnrollmentFilter, p Page) ([]EnrollmentItem, string, error) {
+	return s.listEnrollments(ctx, f, nil, p)
+}
+
+// listEnrollments is ListEnrollments narrowed, when search is not nil, to the customers
+// whose email or name contains it (SearchEnrollments).
+func (s *Store) listEnrollments(ctx context.Context, f EnrollmentFilter, search *string, p Page) ([]EnrollmentItem, string, error) {
 	args, err := f.args()
 	if err != nil {
 		return nil, "", err
 	}
-	args["after_enrolled_at"], args["after_id"] = nil, nil
-	if p.Cursor != "" {
-		var c enrollmentCursor
-		if err := decodeCursor(p.Cursor, &c); err != nil {
-			return nil, "", err
-		}
-		if checkUUID("cursor", c.ID) != nil || c.EnrolledAt.IsZero() {
-			return nil, "", apperr.BadRequestf("cursor %q is not one this API returned", clip(p.Cursor, 120))
-		}
-		args["after_enrolled_at"], args["after_id"] = c.EnrolledAt, c.ID
+	args["search"] = search
+	if err := setAfter(args, "enrolled_at", p); err != nil {
+		return nil, "", err
 	}
 	args["limit"] = p.Limit + 1
 	rows, err := s.pool.Query(ctx, sqlEnrollmentList, args)
@@ -132,7 +124,7 @@ func (s *Store) ListEnrollments(ctx context.Context, f EnrollmentFilter, p Page)
 	if len(items) > p.Limit {
 		items = items[:p.Limit]
 		last := items[len(items)-1]
-		next = encodeCursor(enrollmentCursor{EnrolledAt: last.EnrolledAt, ID: last.ID})
+		next = encodeCursor(timeCursor{At: last.EnrolledAt, ID: last.ID})
 	}
 	return items, next, nil
 }

@@ -12,12 +12,8 @@ import (
 	"tiersync/internal/apperr"
 )
 
-var (
-	//go:embed sql/enrollment_search.sql
-	sqlEnrollmentSearch string
-	//go:embed sql/customer_emails.sql
-	sqlCustomerEmails string
-)
+//go:embed sql/customer_emails.sql
+var sqlCustomerEmails string
 
 // MaxSearchBytes caps SearchEnrollments' search text: an email's length, longer than any
 // name an operator types.
@@ -39,45 +35,7 @@ func (s *Store) SearchEnrollments(ctx context.Context, f EnrollmentFilter, searc
 	if !utf8.ValidString(search) || strings.ContainsRune(search, 0) {
 		return nil, "", apperr.BadRequestf("search is not valid UTF-8 text")
 	}
-	args, err := f.args()
-	if err != nil {
-		return nil, "", err
-	}
-	args["search"] = search
-	args["after_enrolled_at"], args["after_id"] = nil, nil
-	if p.Cursor != "" {
-		var c enrollmentCursor
-		if err := decodeCursor(p.Cursor, &c); err != nil {
-			return nil, "", err
-		}
-		if checkUUID("cursor", c.ID) != nil || c.EnrolledAt.IsZero() {
-			return nil, "", apperr.BadRequestf("cursor %q is not one this API returned", clip(p.Cursor, 120))
-		}
-		args["after_enrolled_at"], args["after_id"] = c.EnrolledAt, c.ID
-	}
-	args["limit"] = p.Limit + 1
-	rows, err := s.pool.Query(ctx, sqlEnrollmentSearch, args)
-	if err != nil {
-		return nil, "", fmt.Errorf("search enrollments: %w", err)
-	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (EnrollmentItem, error) {
-		var it EnrollmentItem
-		e := &it.Enrollment
-		err := row.Scan(&e.ID, &e.Status, &e.ClientID, &e.TierID, &e.CustomerID, &e.EnrolledAt, &e.ExpiresAt, &e.CRMMembershipID,
-			&it.CustomerEmail, &it.CustomerFirstName, &it.CustomerLastName, &it.TierName)
-		e.EnrolledAt, e.ExpiresAt = e.EnrolledAt.UTC(), e.ExpiresAt.UTC()
-		return it, err
-	})
-	if err != nil {
-		return nil, "", fmt.Errorf("search enrollments: %w", err)
-	}
-	next := ""
-	if len(items) > p.Limit {
-		items = items[:p.Limit]
-		last := items[len(items)-1]
-		next = encodeCursor(enrollmentCursor{EnrolledAt: last.EnrolledAt, ID: last.ID})
-	}
-	return items, next, nil
+	return s.listEnrollments(ctx, f, &search, p)
 }
 
 // CustomerEmails returns the emails of the customers ids (of any client) by id; a

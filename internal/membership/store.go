@@ -6,7 +6,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"regexp"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tiersync/internal/apperr"
@@ -49,6 +51,31 @@ func decodeCursor(cursor string, key any) error {
 	if err != nil || json.Unmarshal(b, key) != nil {
 		return apperr.BadRequestf("cursor %q is not one this API returned", cursor)
 	}
+	return nil
+}
+
+// timeCursor is the sort key of a page's last row in the lists ordered newest first by a
+// time, then by id (enrollments, customers).
+type timeCursor struct {
+	At time.Time `json:"t"`
+	ID string    `json:"id"`
+}
+
+// setAfter puts a page's cursor into args as after_<at> and after_id: both NULL on the
+// first page. A cursor that does not decode to a time and a UUID is a 400.
+func setAfter(args pgx.StrictNamedArgs, at string, p Page) error {
+	args["after_"+at], args["after_id"] = nil, nil
+	if p.Cursor == "" {
+		return nil
+	}
+	var c timeCursor
+	if err := decodeCursor(p.Cursor, &c); err != nil {
+		return err
+	}
+	if checkUUID("cursor", c.ID) != nil || c.At.IsZero() {
+		return apperr.BadRequestf("cursor %q is not one this API returned", clip(p.Cursor, 120))
+	}
+	args["after_"+at], args["after_id"] = c.At, c.ID
 	return nil
 }
 
