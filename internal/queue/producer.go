@@ -23,36 +23,98 @@ type claimer struct {
 	waiters  *waiters
 }
 
-// due claims up to n due rows, fairly (see sql/claim_due.sql).
+// due claims up to n due rows in as many claims as it takes: one claim walks at most n
+// lanes, and lanes that turn out empty, out of tokens or paused give nothing. It stops
+// when a claim saw every lane there was to see, or after a bounded number of claims (each
+// puts the lanes it could not serve to sleep, so the next walks others).
 func (c *claimer) due(ctx context.Context, n int) ([]Job, error) {
-	return c.claim(ctx, sqlClaimDue, pgx.StrictNamedArgs{"now": c.clock.sql(), "worker": c.worker,
+	var jobs []Job
+	for range 100 {
+		got, more, err := c.once(ctx, n-len(jobs))
+		if err != nil {
+			if len(jobs) > 0 {
+				return jobs, nil // what was claimed is held: run it
+			}
+			return nil, err
+		}
+		jobs = append(jobs, got...)
+		if len(jobs) >= n || !more {
+			break
+		}
+	}
+	return jobs, nil
+}
+
+// once claims up to n due rows in one statement, fairly (see sql/claim_due.sql). more
+// reports that the claim walked as many lanes as it could take rows: others may be
+// waiting behind them.
+func (c *claimer) once(ctx context.Context, n int) (jobs []Job, more bool, err error) {
+	rows, err := c.pool.Query(ctx, sqlClaimDue, pgx.StrictNamedArgs{"now": c.clock.sql(), "worker": c.worker,
 		"lease_ms": c.lease.Milliseconds(), "limit": n})
+	if err != nil {
+		return nil, false, fmt.Errorf("claim: %w", err)
+	}
+	var emptyKeys []string
+	var emptyPriorities []int16
+	jobs, err = c.take(rows, func(kind, rateKey string, priority int16) {
+		switch kind {
+		case "empty":
+			emptyKeys, emptyPriorities = append(emptyKeys, rateKey), append(emptyPriorities, priority)
+		case "more":
+			more = true
+		}
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if len(emptyKeys) > 0 {
+		// The rows are claimed (the claim has committed); a failure here only leaves the
+		// lanes due, to be found empty again by the next claim.
+		if _, err := c.pool.Exec(ctx, sqlRetract, pgx.StrictNamedArgs{"rate_keys": emptyKeys,
+			"priorities": emptyPriorities, "now": c.clock.sql()}); err != nil && ctx.Err() == nil {
+			c.log.Warn("lanes found empty stay due", slog.Int("lanes", len(emptyKeys)), slog.String("error", err.Error()))
+		}
+	}
+	return jobs, more, nil
 }
 
 // one claims pending row id whatever its next_retry_at; none when it is not pending.
 func (c *claimer) one(ctx context.Context, id int64) ([]Job, error) {
-	return c.claim(ctx, sqlClaimOne, pgx.StrictNamedArgs{"now": c.clock.sql(), "worker": c.worker,
+	rows, err := c.pool.Query(ctx, sqlClaimOne, pgx.StrictNamedArgs{"now": c.clock.sql(), "worker": c.worker,
 		"lease_ms": c.lease.Milliseconds(), "id": id})
-}
-
-// claim runs one claim statement and returns the rows to run, held by this process. Rows
-// the claim failed (no attempts left) are not returned; their waiters are told.
-func (c *claimer) claim(ctx context.Context, sql string, args pgx.StrictNamedArgs) ([]Job, error) {
-	rows, err := c.pool.Query(ctx, sql, args)
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
+	return c.take(rows, nil)
+}
+
+// take reads a claim's rows and returns the jobs to run, held by this process. Rows the
+// claim failed (no attempts left) are not returned; their waiters are told. A row of
+// another kind (claim_due.sql's lanes) goes to other.
+func (c *claimer) take(rows pgx.Rows, other func(kind, rateKey string, priority int16)) ([]Job, error) {
 	var jobs []Job
 	var failed []int64
 	for rows.Next() {
 		var j Job
-		var status string
-		if err := rows.Scan(&j.ID, &j.ActionType, &j.RateKey, &j.OrderKey, &j.Priority, &j.Attempt, &j.MaxAttempts,
-			&j.CreatedAt, &status); err != nil {
+		var kind string
+		var id, priority, attempt, maxAttempts *int64
+		var action, rateKey, orderKey, status *string
+		var createdAt *time.Time
+		dest := []any{&id, &action, &rateKey, &orderKey, &priority, &attempt, &maxAttempts, &createdAt, &status}
+		if other != nil {
+			dest = append([]any{&kind}, dest...)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("claim: %w", err)
 		}
-		if status == StatusFailed {
+		if other != nil && kind != "row" {
+			other(kind, orZero(rateKey), int16(orZero(priority)))
+			continue
+		}
+		j.ID, j.ActionType, j.RateKey, j.OrderKey = *id, *action, *rateKey, *orderKey
+		j.Priority, j.Attempt, j.MaxAttempts, j.CreatedAt = int(*priority), int(*attempt), int(*maxAttempts), *createdAt
+		if *status == StatusFailed {
 			failed = append(failed, j.ID)
 			continue
 		}
@@ -71,6 +133,15 @@ func (c *claimer) claim(ctx context.Context, sql string, args pgx.StrictNamedArg
 	return jobs, nil
 }
 
+// orZero is *p, or the zero value for nil: a lane row of a claim has no job columns.
+func orZero[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
 // The claim window, in multiples of Workers. Under a backlog the producer waits until
 // batchFactor×Workers rows of the window are free, then claims them in one statement.
 // The fair claim (per-key round-robin, per-order-key order, token caps) costs a few
@@ -83,6 +154,10 @@ const (
 	windowFactor = 3
 	batchFactor  = 2
 )
+
+// maxEmptyClaims bounds the claims in a row that take nothing although lanes remain to walk
+// (see producer.run).
+const maxEmptyClaims = 8
 
 // producer keeps the workers fed: it claims due rows up to windowFactor×workers in hand
 // and hands them out on jobs. The window means a worker that finishes finds its next row
@@ -129,7 +204,7 @@ func (p *producer) runOnce(ctx context.Context) (claimed int, more bool, err err
 	if free <= 0 || (p.backlog && free < batchFactor*p.workers) {
 		return 0, false, nil
 	}
-	jobs, err := p.claimer.due(ctx, free)
+	jobs, more, err := p.claimer.once(ctx, free)
 	if err != nil {
 		p.backlog = false
 		return 0, false, err
@@ -139,7 +214,7 @@ func (p *producer) runOnce(ctx context.Context) (claimed int, more bool, err err
 		p.jobs <- j // never blocks: the buffer holds the whole window
 	}
 	p.backlog = len(jobs) == free
-	return len(jobs), p.backlog, nil
+	return len(jobs), p.backlog || more, nil
 }
 
 // run claims until ctx ends, sleeping until a nudge or the poll interval.
@@ -150,9 +225,13 @@ func (p *producer) run(ctx context.Context) {
 	// tries again soon, backing off to 5 s, rather than waiting for a wake-up that may have
 	// come and gone, or for a poll interval that may be long.
 	failDelay := 50 * time.Millisecond
+	// Claims in a row that took nothing but saw more lanes to walk (lanes out of tokens or
+	// empty, which each such claim puts to sleep). Bounded, so that rows held by someone
+	// else's open transaction (skipped, never waited for) cannot keep the producer spinning.
+	emptyMore := 0
 	for {
 		var retry <-chan time.Time
-		_, more, err := p.runOnce(ctx)
+		n, more, err := p.runOnce(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			p.log.Warn("claim failed; trying again", slog.Duration("in", failDelay), slog.String("error", err.Error()))
@@ -160,8 +239,13 @@ func (p *producer) run(ctx context.Context) {
 			failDelay = min(failDelay*2, 5*time.Second)
 		case err == nil:
 			failDelay = 50 * time.Millisecond
-			if more && ctx.Err() == nil {
-				continue // a full batch: there is probably more
+			if n > 0 {
+				emptyMore = 0
+			} else if more {
+				emptyMore++
+			}
+			if more && emptyMore <= maxEmptyClaims && ctx.Err() == nil {
+				continue // a full batch, or more lanes to walk: there is probably more
 			}
 		}
 		select {

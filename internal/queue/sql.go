@@ -8,7 +8,7 @@ import (
 // pgx.StrictNamedArgs, which refuses a missing or an unused argument). @now is the
 // injected clock (NULL: the database's now()), so tests move time without sleeping;
 // durations travel as milliseconds. Every statement touches only the engine's tables:
-// crm_sync_queue, crm_sync_attempts and crm_rate_buckets.
+// crm_sync_queue, crm_sync_attempts, crm_rate_buckets and crm_queue_lanes.
 //
 // These are package-level only because go:embed needs a variable; nothing writes them.
 var (
@@ -18,6 +18,8 @@ var (
 	sqlNotify string
 	//go:embed sql/claim_due.sql
 	sqlClaimDue string
+	//go:embed sql/retract.sql
+	sqlRetract string
 	//go:embed sql/claim_one.sql
 	sqlClaimOne string
 	//go:embed sql/status.sql

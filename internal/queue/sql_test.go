@@ -58,7 +58,7 @@ func TestStatementsAgree(t *testing.T) {
 		a, b        string
 		start, stop string // the shared part: from start to stop ("" : the end)
 	}{
-		{"claim set", "claim_due.sql", "claim_one.sql", "UPDATE crm_sync_queue q SET", ""},
+		{"claim set", "claim_due.sql", "claim_one.sql", "UPDATE crm_sync_queue q SET", "q.created_at, q.status"},
 		{"retry set", "retry.sql", "retry_failed.sql", "UPDATE crm_sync_queue q SET", "WHERE"},
 		{"list filter", "list.sql", "retry_failed.sql", "-- filter:", "\nORDER BY"},
 		{"item columns (retry, list)", "retry.sql", "list.sql", "q.id, q.client_id", "q.completed_at"},
@@ -68,7 +68,8 @@ func TestStatementsAgree(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			a, b := from(t, files[c.a], c.start, c.stop), from(t, files[c.b], c.start, c.stop)
-			if strings.TrimSpace(a) != strings.TrimSpace(b) {
+			// Compared word by word: claim_due.sql indents its copy inside a CTE.
+			if strings.Join(strings.Fields(a), " ") != strings.Join(strings.Fields(b), " ") {
 				t.Errorf("%s and %s differ in their shared part:\n%s\n---\n%s", c.a, c.b, a, b)
 			}
 		})
@@ -89,7 +90,7 @@ func TestEngineReadsOnlyItsTables(t *testing.T) {
 	if err != nil || len(tables) < 5 {
 		t.Fatalf("tables %v, %v", tables, err)
 	}
-	own := map[string]bool{"crm_sync_queue": true, "crm_sync_attempts": true, "crm_rate_buckets": true}
+	own := map[string]bool{"crm_sync_queue": true, "crm_sync_attempts": true, "crm_rate_buckets": true, "crm_queue_lanes": true}
 	word := regexp.MustCompile(`[a-z_][a-z0-9_]*`)
 	for name, sql := range sqlFiles(t) {
 		var code []string

@@ -7,7 +7,7 @@ WITH chosen AS (
 -- claim set: the chosen rows become this worker's: processing, one more attempt, a lease.
 -- A row with no attempt left (its earlier workers died mid-attempt, and the rescuer
 -- counted those attempts) is failed instead of run again. claim_due.sql has the same
--- statement from here on (TestStatementsAgree).
+-- statement (TestStatementsAgree).
 UPDATE crm_sync_queue q SET
     status          = CASE WHEN q.attempts >= q.max_attempts THEN 'failed' ELSE 'processing' END,
     attempts        = CASE WHEN q.attempts >= q.max_attempts THEN q.attempts ELSE q.attempts + 1 END,
