@@ -58,7 +58,6 @@ CREATE TABLE crm_queue_lanes (
     rate_key text NOT NULL,
     priority smallint NOT NULL,
     due_at   timestamp with time zone NOT NULL,
-    turn     timestamp with time zone DEFAULT '-infinity'::timestamp with time zone NOT NULL,
     version  bigint DEFAULT 0 NOT NULL,
     CONSTRAINT crm_queue_lanes_pkey PRIMARY KEY (rate_key, priority)
 );
@@ -364,7 +363,7 @@ CREATE TABLE webhook_order_owners (
 -- Indexes (other than those of primary keys and unique constraints)
 
 CREATE UNIQUE INDEX clients_tenant_key ON public.clients USING btree (lower(tenant));
-CREATE INDEX crm_queue_lanes_ready_idx ON public.crm_queue_lanes USING btree (priority DESC, turn, rate_key) WHERE (due_at = '-infinity'::timestamp with time zone);
+CREATE INDEX crm_queue_lanes_ready_idx ON public.crm_queue_lanes USING btree (priority DESC, rate_key) WHERE (due_at = '-infinity'::timestamp with time zone);
 CREATE INDEX crm_queue_lanes_waiting_idx ON public.crm_queue_lanes USING btree (due_at) WHERE ((due_at > '-infinity'::timestamp with time zone) AND (due_at < 'infinity'::timestamp with time zone));
 CREATE INDEX crm_sync_attempts_queue_idx ON public.crm_sync_attempts USING btree (queue_id, id);
 CREATE INDEX crm_sync_queue_claim_key_idx ON public.crm_sync_queue USING btree (rate_key, priority DESC, id) INCLUDE (next_retry_at, order_key) WHERE (status = 'pending'::text);
@@ -494,10 +493,9 @@ DECLARE
     k record;
 BEGIN
     -- One order (key, priority) for every writer, so two writers never wait on each
-    -- other's lanes in a cycle.
-    -- A lane due already goes straight to the claim's ready index ('-infinity'). now() is
-    -- the database's clock, not the engine's (which tests move): a lane made ready too
-    -- soon is only probed, found empty and put back to sleep until its row's time.
+    -- other's lanes in a cycle. A lane due already goes straight to the ready index
+    -- ('-infinity'). now() is the database's clock, not the engine's (which tests move): a
+    -- lane made ready too soon is only probed, found empty and put back to sleep.
     FOR k IN SELECT t.rate_key, t.priority, t.due,
                     CASE WHEN t.due <= now() THEN '-infinity' ELSE t.due END AS ready
              FROM unnest(keys, prios, dues) AS t(rate_key, priority, due) ORDER BY 1, 2 LOOP

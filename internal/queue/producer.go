@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +15,12 @@ import (
 // claimer turns pending rows into this worker's: one claim statement at a time. The
 // producer calls it in a loop; RunDue and RunOne call it once.
 type claimer struct {
+	// cursor is where this claimer's walk of the lanes resumes (see sql/claim_due.sql).
+	cursor struct {
+		sync.Mutex
+		priority int16
+		key      string
+	}
 	pool     *pgxpool.Pool
 	worker   string
 	lease    time.Duration
@@ -49,17 +56,42 @@ func (c *claimer) due(ctx context.Context, n int) ([]Job, error) {
 // reports that the claim walked as many lanes as it could take rows: others may be
 // waiting behind them.
 func (c *claimer) once(ctx context.Context, n int) (jobs []Job, more bool, err error) {
-	rows, err := c.pool.Query(ctx, sqlClaimDue, pgx.StrictNamedArgs{"now": c.clock.sql(), "worker": c.worker,
-		"lease_ms": c.lease.Milliseconds(), "limit": n})
+	// Claims of one claimer run one at a time, so each resumes where the last stopped.
+	c.cursor.Lock()
+	defer c.cursor.Unlock()
+	// One round trip: a transaction whose only statement is the claim, with bitmap scans off
+	// for it (see the probe in sql/claim_due.sql).
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue("SET LOCAL enable_bitmapscan = off")
+	b.Queue(sqlClaimDue, pgx.StrictNamedArgs{"now": c.clock.sql(), "worker": c.worker,
+		"lease_ms": c.lease.Milliseconds(), "limit": n,
+		"after_priority": c.cursor.priority, "after_key": c.cursor.key})
+	b.Queue("COMMIT")
+	br := c.pool.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, false, fmt.Errorf("claim: begin: %w", err)
+	}
+	if _, err := br.Exec(); err != nil {
+		return nil, false, fmt.Errorf("claim: settings: %w", err)
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return nil, false, fmt.Errorf("claim: %w", err)
 	}
 	var emptyKeys []string
 	var emptyPriorities []int16
-	jobs, err = c.take(rows, func(kind, rateKey string, priority int16) {
+	after := struct {
+		priority int16
+		key      string
+	}{c.cursor.priority, c.cursor.key}
+	jobs, failed, err := c.read(rows, func(kind, rateKey string, priority int16) {
 		switch kind {
 		case "empty":
 			emptyKeys, emptyPriorities = append(emptyKeys, rateKey), append(emptyPriorities, priority)
+		case "cursor":
+			after.priority, after.key = priority, rateKey
 		case "more":
 			more = true
 		}
@@ -67,6 +99,12 @@ func (c *claimer) once(ctx context.Context, n int) (jobs []Job, more bool, err e
 	if err != nil {
 		return nil, false, err
 	}
+	if _, err := br.Exec(); err != nil {
+		return nil, false, fmt.Errorf("claim: commit: %w", err)
+	}
+	// Committed: the rows are this worker's.
+	c.cursor.priority, c.cursor.key = after.priority, after.key
+	c.held(jobs, failed)
 	if len(emptyKeys) > 0 {
 		// The rows are claimed (the claim has committed); a failure here only leaves the
 		// lanes due, to be found empty again by the next claim.
@@ -85,15 +123,18 @@ func (c *claimer) one(ctx context.Context, id int64) ([]Job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
-	return c.take(rows, nil)
+	jobs, failed, err := c.read(rows, nil)
+	if err != nil {
+		return nil, err
+	}
+	c.held(jobs, failed)
+	return jobs, nil
 }
 
-// take reads a claim's rows and returns the jobs to run, held by this process. Rows the
-// claim failed (no attempts left) are not returned; their waiters are told. A row of
-// another kind (claim_due.sql's lanes) goes to other.
-func (c *claimer) take(rows pgx.Rows, other func(kind, rateKey string, priority int16)) ([]Job, error) {
-	var jobs []Job
-	var failed []int64
+// read reads a claim's rows: the jobs to run and the rows the claim failed (no attempts
+// left). A row of another kind (claim_due.sql's lanes) goes to other.
+func (c *claimer) read(rows pgx.Rows, other func(kind, rateKey string, priority int16)) (jobs []Job, failed []int64, err error) {
+	defer rows.Close()
 	for rows.Next() {
 		var j Job
 		var kind string
@@ -105,8 +146,7 @@ func (c *claimer) take(rows pgx.Rows, other func(kind, rateKey string, priority 
 			dest = append([]any{&kind}, dest...)
 		}
 		if err := rows.Scan(dest...); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("claim: %w", err)
+			return nil, nil, fmt.Errorf("claim: %w", err)
 		}
 		if other != nil && kind != "row" {
 			other(kind, orZero(rateKey), int16(orZero(priority)))
@@ -121,8 +161,14 @@ func (c *claimer) take(rows pgx.Rows, other func(kind, rateKey string, priority 
 		jobs = append(jobs, j)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("claim: %w", err)
+		return nil, nil, fmt.Errorf("claim: %w", err)
 	}
+	return jobs, failed, nil
+}
+
+// held makes a committed claim's jobs this process's, and tells the waiters of the rows
+// it failed.
+func (c *claimer) held(jobs []Job, failed []int64) {
 	if len(failed) > 0 {
 		c.log.Error("rows failed at claim: no attempts left", slog.Any("ids", failed))
 		c.waiters.signal(failed...)
@@ -130,7 +176,6 @@ func (c *claimer) take(rows pgx.Rows, other func(kind, rateKey string, priority 
 	for _, j := range jobs {
 		c.inflight.hold(j.ID, j.Attempt, nil)
 	}
-	return jobs, nil
 }
 
 // orZero is *p, or the zero value for nil: a lane row of a claim has no job columns.

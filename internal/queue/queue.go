@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"os"
 	"sync"
@@ -128,6 +129,7 @@ func New(pool *pgxpool.Pool, handler Handler, cfg Config) *Queue {
 		inflight: newInflight(), waiters: newWaiters()}
 	q.claimer = &claimer{pool: pool, worker: cfg.WorkerID, lease: cfg.Lease, clock: clk, log: log,
 		inflight: q.inflight, waiters: q.waiters}
+	q.claimer.cursor.priority = math.MaxInt16 // the first walk starts at the best priority
 	q.producer = newProducer(q.claimer, cfg.Workers, cfg.PollInterval, log)
 	q.executor = &executor{handler: handler, cfg: cfg, clock: clk, log: log, limiter: q.limiter,
 		inflight: q.inflight, waiters: q.waiters}

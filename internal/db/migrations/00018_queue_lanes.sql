@@ -2,17 +2,20 @@
 -- probe every key's pending rows on every statement, so its cost grew with the number of
 -- wineries (50 000 rows: 9 705 jobs/s for one winery, 488 for 1 000). A lane is one rate
 -- key's rows of one priority; crm_queue_lanes keeps, per lane, when it may next have a row
--- to claim (due_at) and when it was last served (turn). The claim walks the lanes that are
--- due, in turn, and probes only those: its cost follows the rows it takes, and a lane with
--- nothing to do costs nothing.
+-- to claim (due_at). The claim walks the lanes that are due and probes only those: its
+-- cost follows the rows it takes, and a lane with nothing to do costs nothing.
 --
--- due_at: '-infinity' = rows to claim now (the ready index); a time = nothing claimable
---   before it (a backoff, an empty bucket, a pause), the claim wakes the lane then;
---   'infinity' = nothing to do until a row is written.
--- turn: when the claim last served the lane; '-infinity' for a lane never served. The
---   claim serves the best priority first, then the lane served longest ago: round-robin.
+-- due_at: '-infinity' = ready, rows to claim now (the ready index); a time = nothing
+--   claimable before it (a backoff, an empty bucket, a pause): the claim wakes the lane
+--   then and serves it before the ready ones; 'infinity' = nothing to do until a row is
+--   written.
 -- version: counts the writes that made the lane due earlier, so that a claim that read
 --   the lane (or its bucket) before such a write does not put the lane back to sleep.
+--
+-- The round-robin is the walk itself: each claimer walks the ready lanes in (priority
+-- DESC, rate_key) order from where its last claim stopped, wrapping around, so a lane is
+-- served once a lap and the claim writes nothing to the lanes it serves (a "last served"
+-- time a lane was measured at 0.7 ms a 48-lane claim: a non-HOT update per lane).
 --
 -- Who keeps due_at right: every statement that makes a row pending, or finishes a row
 -- whose order key has a row waiting behind it, moves the lane's due_at earlier (triggers
@@ -23,13 +26,12 @@ CREATE TABLE crm_queue_lanes (
     rate_key text        NOT NULL,
     priority smallint    NOT NULL,
     due_at   timestamptz NOT NULL,
-    turn     timestamptz NOT NULL DEFAULT '-infinity',
     version  bigint      NOT NULL DEFAULT 0,
     CONSTRAINT crm_queue_lanes_pkey PRIMARY KEY (rate_key, priority)
 );
--- The claim's walk: ready lanes in turn. Lanes that wait or are idle are not in it, so a
--- deployment of thousands of idle wineries polls an empty index.
-CREATE INDEX crm_queue_lanes_ready_idx ON crm_queue_lanes (priority DESC, turn, rate_key)
+-- The claim's walk: ready lanes in walk order. Lanes that wait or are idle are not in it,
+-- so a deployment of thousands of idle wineries polls an empty index.
+CREATE INDEX crm_queue_lanes_ready_idx ON crm_queue_lanes (priority DESC, rate_key)
     WHERE due_at = '-infinity';
 -- The claim's wake-up: waiting lanes by the time their wait ends.
 CREATE INDEX crm_queue_lanes_waiting_idx ON crm_queue_lanes (due_at)
@@ -47,10 +49,9 @@ DECLARE
     k record;
 BEGIN
     -- One order (key, priority) for every writer, so two writers never wait on each
-    -- other's lanes in a cycle.
-    -- A lane due already goes straight to the claim's ready index ('-infinity'). now() is
-    -- the database's clock, not the engine's (which tests move): a lane made ready too
-    -- soon is only probed, found empty and put back to sleep until its row's time.
+    -- other's lanes in a cycle. A lane due already goes straight to the ready index
+    -- ('-infinity'). now() is the database's clock, not the engine's (which tests move): a
+    -- lane made ready too soon is only probed, found empty and put back to sleep.
     FOR k IN SELECT t.rate_key, t.priority, t.due,
                     CASE WHEN t.due <= now() THEN '-infinity' ELSE t.due END AS ready
              FROM unnest(keys, prios, dues) AS t(rate_key, priority, due) ORDER BY 1, 2 LOOP
