@@ -24,6 +24,9 @@ type QueueResult struct {
 	Workers    int     `json:"workers"`
 	Seconds    float64 `json:"seconds"`
 	JobsPerSec float64 `json:"jobs_per_sec"`
+	// IdleClaimMs is the mean time of a claim once every row is done and every lane found
+	// empty: what an idle deployment of this many wineries pays a poll.
+	IdleClaimMs float64 `json:"idle_claim_ms"`
 }
 
 // Queue enqueues jobs rows spread evenly over clients clients (wineries) into the (fresh,
@@ -67,8 +70,36 @@ func Queue(ctx context.Context, pool *pgxpool.Pool, jobs, clients, workers int) 
 	if completed != jobs {
 		return QueueResult{}, fmt.Errorf("bench queue: %d of %d rows completed", completed, jobs)
 	}
+	idle, err := idleClaim(ctx, q, clients)
+	if err != nil {
+		return QueueResult{}, err
+	}
 	return QueueResult{Bench: "queue", Jobs: jobs, Clients: clients, Workers: workers, Seconds: round(elapsed),
-		JobsPerSec: round(float64(jobs) / elapsed)}, nil
+		JobsPerSec: round(float64(jobs) / elapsed), IdleClaimMs: round(idle)}, nil
+}
+
+// idleClaim returns the mean time, in ms, of a claim on the drained queue: first every
+// lane the drain left due is found empty and put to sleep (a lap of claims), then 200
+// claims are timed, each as /api/cron/sync or a poll makes it.
+func idleClaim(ctx context.Context, q *queue.Queue, clients int) (float64, error) {
+	const limit = 32
+	for range clients/limit + 2 {
+		if _, err := q.RunDue(ctx, limit); err != nil {
+			return 0, fmt.Errorf("bench queue: idle claim: %w", err)
+		}
+	}
+	const claims = 200
+	start := time.Now()
+	for range claims {
+		res, err := q.RunDue(ctx, limit)
+		if err != nil {
+			return 0, fmt.Errorf("bench queue: idle claim: %w", err)
+		}
+		if res.Processed != 0 {
+			return 0, fmt.Errorf("bench queue: idle claim ran %d rows", res.Processed)
+		}
+	}
+	return float64(time.Since(start).Microseconds()) / 1000 / claims, nil
 }
 
 // seedQueue makes clients clients (a high rate limit each: the bench measures the engine,

@@ -31,6 +31,15 @@ func TestQueueBench(t *testing.T) {
 			if most-fewest > 1 {
 				t.Fatalf("rows per client from %d to %d: not spread evenly", fewest, most)
 			}
+			// The idle claims put every lane to sleep: an idle deployment walks nothing.
+			var awake int
+			if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM crm_queue_lanes
+				WHERE due_at <> 'infinity'`).Scan(&awake); err != nil {
+				t.Fatal(err)
+			}
+			if awake != 0 || res.IdleClaimMs <= 0 {
+				t.Fatalf("after the drain %d lanes still awake, idle claim %v ms", awake, res.IdleClaimMs)
+			}
 		})
 	}
 	if _, err := Queue(context.Background(), dbtest.New(t), 10, 11, 1); err == nil {
