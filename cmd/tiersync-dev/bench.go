@@ -69,19 +69,20 @@ func runBench(ctx context.Context, e env, args []string) error {
 }
 
 func benchQueue(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "bench queue", "bench queue [--jobs N] [--clients C] [--workers W]")
+	fs := newFlagSet(e, "bench queue", "bench queue [--jobs N] [--clients C] [--workers W] [--retained M]")
 	jobs := fs.Int("jobs", 50_000, "rows to drain")
 	clients := fs.Int("clients", 1, "wineries the rows are spread over evenly (10 rows per customer)")
 	workers := fs.Int("workers", 16, "workers")
+	retained := fs.Int("retained", 0, "completed rows in the table before the run, as 30 days of retention leave them")
 	cfg, err := cli.Settings(e, fs, args, config.Database)
 	if err != nil {
 		return err
 	}
-	if *jobs < 1 || *workers < 1 || *clients < 1 || *clients > *jobs {
-		return fmt.Errorf("--jobs and --workers must be at least 1, --clients between 1 and --jobs")
+	if *jobs < 1 || *workers < 1 || *clients < 1 || *clients > *jobs || *retained < 0 {
+		return fmt.Errorf("--jobs and --workers must be at least 1, --clients between 1 and --jobs, --retained at least 0")
 	}
 	return benchOnScratch(ctx, e, cfg.DatabaseURL, func(pool *pgxpool.Pool) (any, error) {
-		return bench.Queue(ctx, pool, *jobs, *clients, *workers)
+		return bench.Queue(ctx, pool, *jobs, *clients, *workers, *retained)
 	})
 }
 

@@ -22,6 +22,9 @@ type QueueResult struct {
 	Jobs       int     `json:"jobs"`
 	Clients    int     `json:"clients"`
 	Workers    int     `json:"workers"`
+	// Retained is how many completed rows sat in the table before the run, as retention
+	// leaves them (issue 21: the claim must not see them).
+	Retained   int     `json:"retained"`
 	Seconds    float64 `json:"seconds"`
 	JobsPerSec float64 `json:"jobs_per_sec"`
 	// IdleClaimMs is the mean time of a claim once every row is done and every lane found
@@ -30,13 +33,15 @@ type QueueResult struct {
 }
 
 // Queue enqueues jobs rows spread evenly over clients clients (wineries) into the (fresh,
-// migrated) database behind pool, drains them through the real engine with a no-op handler
-// and times the drain: from the engine's start until the last outcome is written.
-func Queue(ctx context.Context, pool *pgxpool.Pool, jobs, clients, workers int) (QueueResult, error) {
-	if clients < 1 || clients > jobs {
-		return QueueResult{}, fmt.Errorf("bench queue: %d clients for %d jobs: want 1 to jobs", clients, jobs)
+// migrated) database behind pool, after retained completed rows, drains them through the
+// real engine with a no-op handler and times the drain: from the engine's start until the
+// last outcome is written.
+func Queue(ctx context.Context, pool *pgxpool.Pool, jobs, clients, workers, retained int) (QueueResult, error) {
+	if clients < 1 || clients > jobs || retained < 0 {
+		return QueueResult{}, fmt.Errorf("bench queue: %d clients for %d jobs, %d retained: want 1 to jobs clients, retained ≥ 0",
+			clients, jobs, retained)
 	}
-	if err := seedQueue(ctx, pool, jobs, clients); err != nil {
+	if err := seedQueue(ctx, pool, jobs, clients, retained); err != nil {
 		return QueueResult{}, err
 	}
 	var handled atomic.Int64
@@ -67,14 +72,14 @@ func Queue(ctx context.Context, pool *pgxpool.Pool, jobs, clients, workers int) 
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM crm_sync_queue WHERE status = 'completed'`).Scan(&completed); err != nil {
 		return QueueResult{}, fmt.Errorf("bench queue: count: %w", err)
 	}
-	if completed != jobs {
-		return QueueResult{}, fmt.Errorf("bench queue: %d of %d rows completed", completed, jobs)
+	if completed != jobs+retained {
+		return QueueResult{}, fmt.Errorf("bench queue: %d of %d rows completed", completed-retained, jobs)
 	}
 	idle, err := idleClaim(ctx, q, clients)
 	if err != nil {
 		return QueueResult{}, err
 	}
-	return QueueResult{Bench: "queue", Jobs: jobs, Clients: clients, Workers: workers, Seconds: round(elapsed),
+	return QueueResult{Bench: "queue", Jobs: jobs, Clients: clients, Workers: workers, Retained: retained, Seconds: round(elapsed),
 		JobsPerSec: round(float64(jobs) / elapsed), IdleClaimMs: round(idle)}, nil
 }
 
@@ -105,7 +110,7 @@ func idleClaim(ctx context.Context, q *queue.Queue, clients int) (float64, error
 // seedQueue makes clients clients (a high rate limit each: the bench measures the engine,
 // not the buckets), a tier each, a customer per 10 rows and the rows, spread evenly over the
 // clients, enqueued 10 000 per statement as the expiration job does.
-func seedQueue(ctx context.Context, pool *pgxpool.Pool, jobs, clients int) error {
+func seedQueue(ctx context.Context, pool *pgxpool.Pool, jobs, clients, retained int) error {
 	type owner struct{ client, tier string }
 	rows, err := pool.Query(ctx, `WITH c AS (
 			INSERT INTO clients (name, crm_type, tenant, rate_limit_per_minute)
@@ -138,6 +143,9 @@ func seedQueue(ctx context.Context, pool *pgxpool.Pool, jobs, clients int) error
 			return fmt.Errorf("bench: seed customers: %w", err)
 		}
 	}
+	if err := seedRetained(ctx, pool, retained); err != nil {
+		return err
+	}
 	const perStatement = 10_000
 	for done := 0; done < jobs; done += perStatement {
 		batch := make([]queue.NewJob, min(perStatement, jobs-done))
@@ -160,6 +168,34 @@ func seedQueue(ctx context.Context, pool *pgxpool.Pool, jobs, clients int) error
 	// Fresh statistics, as a live table would have, so the claim's plan is the real one.
 	if _, err := pool.Exec(ctx, `ANALYZE crm_sync_queue`); err != nil {
 		return fmt.Errorf("bench: analyze: %w", err)
+	}
+	return nil
+}
+
+// seedRetained inserts n completed rows (add_membership, priority 0, so that they are told
+// from the bench's rows), finished over the last 30 days, spread over the customers, 500 000
+// a statement, then vacuums the table as autovacuum would have.
+func seedRetained(ctx context.Context, pool *pgxpool.Pool, n int) error {
+	const perStatement = 500_000
+	for done := 0; done < n; done += perStatement {
+		_, err := pool.Exec(ctx, `WITH owner AS (
+				SELECT c.client_id, c.id AS customer_id, t.id AS tier_id,
+				       row_number() OVER (ORDER BY c.id) - 1 AS n
+				FROM customers c JOIN tiers t ON t.client_id = c.client_id)
+			INSERT INTO crm_sync_queue (client_id, customer_id, action_type, tier_id, priority,
+				status, attempts, last_attempt_at, completed_at, created_at, updated_at)
+			SELECT o.client_id, o.customer_id, 'add_membership', o.tier_id, 0, 'completed', 1, d.at, d.at, d.at, d.at
+			FROM generate_series(1, $1::int) g
+			JOIN owner o ON o.n = g % (SELECT count(*) FROM owner)
+			CROSS JOIN LATERAL (SELECT now() - (g % 43200) * interval '1 minute' AS at) d`, min(perStatement, n-done))
+		if err != nil {
+			return fmt.Errorf("bench: seed retained rows: %w", err)
+		}
+	}
+	if n > 0 {
+		if _, err := pool.Exec(ctx, `VACUUM crm_sync_queue`); err != nil {
+			return fmt.Errorf("bench: vacuum: %w", err)
+		}
 	}
 	return nil
 }
