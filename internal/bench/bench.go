@@ -18,10 +18,10 @@ import (
 
 // QueueResult is the JSON line of `tiersync-dev bench queue`.
 type QueueResult struct {
-	Bench      string  `json:"bench"`
-	Jobs       int     `json:"jobs"`
-	Clients    int     `json:"clients"`
-	Workers    int     `json:"workers"`
+	Bench   string `json:"bench"`
+	Jobs    int    `json:"jobs"`
+	Clients int    `json:"clients"`
+	Workers int    `json:"workers"`
 	// Retained is how many completed rows sat in the table before the run, as retention
 	// leaves them (issue 21: the claim must not see them).
 	Retained   int     `json:"retained"`
