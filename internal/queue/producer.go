@@ -59,48 +59,56 @@ func (c *claimer) once(ctx context.Context, n int) (jobs []Job, more bool, err e
 	// Claims of one claimer run one at a time, so each resumes where the last stopped.
 	c.cursor.Lock()
 	defer c.cursor.Unlock()
-	// One round trip: a transaction whose only statement is the claim, with bitmap scans off
-	// for it (see the probe in sql/claim_due.sql).
-	b := &pgx.Batch{}
-	b.Queue("BEGIN")
-	b.Queue("SET LOCAL enable_bitmapscan = off")
-	b.Queue(sqlClaimDue, pgx.StrictNamedArgs{"now": c.clock.sql(), "worker": c.worker,
-		"lease_ms": c.lease.Milliseconds(), "limit": n,
-		"after_priority": c.cursor.priority, "after_key": c.cursor.key})
-	b.Queue("COMMIT")
-	br := c.pool.SendBatch(ctx, b)
-	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return nil, false, fmt.Errorf("claim: begin: %w", err)
-	}
-	if _, err := br.Exec(); err != nil {
-		return nil, false, fmt.Errorf("claim: settings: %w", err)
-	}
-	rows, err := br.Query()
-	if err != nil {
-		return nil, false, fmt.Errorf("claim: %w", err)
-	}
 	var emptyKeys []string
 	var emptyPriorities []int16
 	after := struct {
 		priority int16
 		key      string
 	}{c.cursor.priority, c.cursor.key}
-	jobs, failed, err := c.read(rows, func(kind, rateKey string, priority int16) {
-		switch kind {
-		case "empty":
-			emptyKeys, emptyPriorities = append(emptyKeys, rateKey), append(emptyPriorities, priority)
-		case "cursor":
-			after.priority, after.key = priority, rateKey
-		case "more":
-			more = true
+	// The claim's connection goes back to the pool before the retraction takes one: a
+	// claimer holding one connection while it waits for another can starve a small pool.
+	jobs, failed, err := func() ([]Job, []int64, error) {
+		// One round trip: a transaction whose only statement is the claim, with bitmap scans
+		// off for it (see the probe in sql/claim_due.sql).
+		b := &pgx.Batch{}
+		b.Queue("BEGIN")
+		b.Queue("SET LOCAL enable_bitmapscan = off")
+		b.Queue(sqlClaimDue, pgx.StrictNamedArgs{"now": c.clock.sql(), "worker": c.worker,
+			"lease_ms": c.lease.Milliseconds(), "limit": n,
+			"after_priority": c.cursor.priority, "after_key": c.cursor.key})
+		b.Queue("COMMIT")
+		br := c.pool.SendBatch(ctx, b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return nil, nil, fmt.Errorf("claim: begin: %w", err)
 		}
-	})
+		if _, err := br.Exec(); err != nil {
+			return nil, nil, fmt.Errorf("claim: settings: %w", err)
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return nil, nil, fmt.Errorf("claim: %w", err)
+		}
+		jobs, failed, err := c.read(rows, func(kind, rateKey string, priority int16) {
+			switch kind {
+			case "empty":
+				emptyKeys, emptyPriorities = append(emptyKeys, rateKey), append(emptyPriorities, priority)
+			case "cursor":
+				after.priority, after.key = priority, rateKey
+			case "more":
+				more = true
+			}
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, err := br.Exec(); err != nil {
+			return nil, nil, fmt.Errorf("claim: commit: %w", err)
+		}
+		return jobs, failed, nil
+	}()
 	if err != nil {
 		return nil, false, err
-	}
-	if _, err := br.Exec(); err != nil {
-		return nil, false, fmt.Errorf("claim: commit: %w", err)
 	}
 	// Committed: the rows are this worker's.
 	c.cursor.priority, c.cursor.key = after.priority, after.key
