@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"tiersync/internal/db"
 )
 
 // TestLanesLoseNoRow: a lane is put to sleep only when no writer's rows can be missing.
@@ -50,7 +52,7 @@ func TestLanesLoseNoRow(t *testing.T) {
 				// The writer's enqueue waits for the lane; the retraction commits.
 				done := make(chan error, 1)
 				go func() {
-					err := inTx(ctx, w, func(tx pgx.Tx) error {
+					err := db.InTx(ctx, w.pool, func(tx pgx.Tx) error {
 						ids, err := Enqueue(ctx, tx, job)
 						if err == nil {
 							id = ids[0]
@@ -95,18 +97,6 @@ func TestLanesLoseNoRow(t *testing.T) {
 			}
 		})
 	}
-}
-
-func inTx(ctx context.Context, w *world, f func(pgx.Tx) error) error {
-	tx, err := w.pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx)
-	if err := f(tx); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
 }
 
 // errNoWait: the writer finished without waiting for the lane (the final claim then says

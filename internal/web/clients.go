@@ -216,14 +216,23 @@ func (h *handler) updateTier(w http.ResponseWriter, r *http.Request) {
 	back(w, r, "/admin/clients#tier-"+t.ID, flashTierSaved)
 }
 
+// clientTiers is a client and all its tiers (a client has a handful).
+func (h *handler) clientTiers(ctx context.Context, clientID string) (membership.Client, []membership.Tier, error) {
+	c, err := h.opts.Store.GetClient(ctx, clientID)
+	if err != nil {
+		return membership.Client{}, nil, err
+	}
+	tiers, _, err := h.opts.Store.ListTiers(ctx, c.ID, membership.Page{Limit: membership.MaxPageLimit})
+	if err != nil {
+		return membership.Client{}, nil, err
+	}
+	return c, tiers, nil
+}
+
 // tier is one of a client's tiers as stored, from the client's list (a client has a
 // handful).
 func (h *handler) tier(ctx context.Context, clientID, tierID string) (membership.Tier, error) {
-	c, err := h.opts.Store.GetClient(ctx, clientID)
-	if err != nil {
-		return membership.Tier{}, err
-	}
-	tiers, _, err := h.opts.Store.ListTiers(ctx, c.ID, membership.Page{Limit: membership.MaxPageLimit})
+	c, tiers, err := h.clientTiers(ctx, clientID)
 	if err != nil {
 		return membership.Tier{}, err
 	}

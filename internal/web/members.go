@@ -39,12 +39,7 @@ func (h *handler) members(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, "members", http.StatusOK, page{Title: "Members", Nav: "members", Data: data})
 		return
 	}
-	client, err := h.opts.Store.GetClient(ctx, f.ClientID)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	tiers, _, err := h.opts.Store.ListTiers(ctx, client.ID, membership.Page{Limit: membership.MaxPageLimit})
+	client, tiers, err := h.clientTiers(ctx, f.ClientID)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -83,12 +78,7 @@ func (h *handler) customer(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	client, err := h.opts.Store.GetClient(ctx, d.ClientID)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	tiers, _, err := h.opts.Store.ListTiers(ctx, client.ID, membership.Page{Limit: membership.MaxPageLimit})
+	client, tiers, err := h.clientTiers(ctx, d.ClientID)
 	if err != nil {
 		h.fail(w, r, err)
 		return
