@@ -15,9 +15,4 @@ const (
 	// LockTestTemplate (one key, "tiersync" in ASCII) is held by dbtest while one test
 	// process builds the migrated template database that every test clones.
 	LockTestTemplate int64 = 0x7469657273796e63
-
-	// LockNamespaceJobRuns (two keys) is the first key of the lock a running job run
-	// holds on its own session; the second key is the run's id (mod 2^31-1). A run whose
-	// lock is free is a run whose process died (schedule.RecoverCrashed).
-	LockNamespaceJobRuns int32 = 74737
 )

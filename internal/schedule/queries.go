@@ -11,8 +11,8 @@ import _ "embed" // the queries below
 var (
 	//go:embed sql/insert_run.sql
 	qInsertRun string
-	//go:embed sql/unlock_run.sql
-	qUnlockRun string
+	//go:embed sql/beat_runs.sql
+	qBeatRuns string
 	//go:embed sql/finish_run.sql
 	qFinishRun string
 	//go:embed sql/recover_runs.sql

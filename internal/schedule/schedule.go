@@ -1,8 +1,9 @@
 // Package schedule runs tiersync's periodic jobs on cron schedules (UTC) so that each slot
 // runs exactly once however many replicas race for it: a run is a job_runs row, and the
 // unique (job_name, scheduled_for) key lets only one replica insert it. Manual runs get
-// rows of their own. A run whose process died is found by its advisory lock, which the
-// running process holds on a session of its own and which PostgreSQL releases with it.
+// rows of their own. A running run's process renews a heartbeat on its row; every
+// replica fails the runs whose heartbeat went stale (their process died). A heartbeat
+// rather than a session advisory lock, because a transaction pooler gives no session.
 package schedule
 
 import (
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,7 +21,6 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"tiersync/internal/apperr"
-	"tiersync/internal/db"
 )
 
 // Job names (the job_runs.job_name values).
@@ -80,7 +81,21 @@ type Scheduler struct {
 	now    func() time.Time
 	// observe is told of every finished run (metrics); nil: nobody.
 	observe func(job, status string, d time.Duration)
+	// heartbeat is how often this process renews its running runs' heartbeats and looks
+	// for dead runs; a run is dead after staleBeats heartbeats missed.
+	heartbeat time.Duration
+
+	mu      sync.Mutex
+	running map[int64]struct{} // this process's running runs
 }
+
+// staleBeats heartbeats missed make a run dead: enough that a replica briefly starved
+// of CPU or of database connections is not declared dead, few enough that a dead run
+// shows as failed within a minute at the default heartbeat.
+const staleBeats = 6
+
+// DefaultHeartbeat is Options.Heartbeat when unset.
+const DefaultHeartbeat = 10 * time.Second
 
 // Options configure a Scheduler.
 type Options struct {
@@ -88,11 +103,18 @@ type Options struct {
 	Logger  *slog.Logger     //
 	Now     func() time.Time // nil: time.Now
 	Observe func(job, status string, d time.Duration)
+	// Heartbeat is how often running runs renew their heartbeat (0: DefaultHeartbeat); a
+	// run whose heartbeat is six of these old is failed as dead.
+	Heartbeat time.Duration
 }
 
 // New makes a scheduler of jobs; a bad cron spec is an error.
 func New(pool *pgxpool.Pool, opts Options, jobs ...Job) (*Scheduler, error) {
-	s := &Scheduler{pool: pool, runner: opts.Runner, log: opts.Logger, jobs: map[string]*job{}, now: opts.Now, observe: opts.Observe}
+	s := &Scheduler{pool: pool, runner: opts.Runner, log: opts.Logger, jobs: map[string]*job{}, now: opts.Now, observe: opts.Observe,
+		heartbeat: opts.Heartbeat, running: map[int64]struct{}{}}
+	if s.heartbeat <= 0 {
+		s.heartbeat = DefaultHeartbeat
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -113,19 +135,54 @@ func New(pool *pgxpool.Pool, opts Options, jobs ...Job) (*Scheduler, error) {
 	return s, nil
 }
 
-// Start recovers runs of dead processes, then runs each job at its slots until ctx ends.
+// Start runs each job at its slots until ctx ends, and keeps the heartbeats: this
+// process's running runs', and a watch on every other process's.
 func (s *Scheduler) Start(ctx context.Context) {
-	if n, err := s.RecoverCrashed(ctx); err != nil {
-		s.log.Warn("recover crashed runs", slog.String("error", err.Error()))
-	} else if n > 0 {
-		s.log.Warn("runs of dead processes marked failed", slog.Int64("count", n))
-	}
+	go s.keep(ctx)
 	for _, j := range s.jobs {
 		if j.sched == nil {
 			continue
 		}
 		go s.loop(ctx, j)
 	}
+}
+
+// keep renews this process's heartbeats and fails dead runs, once a heartbeat.
+func (s *Scheduler) keep(ctx context.Context) {
+	t := time.NewTicker(s.heartbeat)
+	defer t.Stop()
+	for {
+		if err := s.Beat(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("job run heartbeat", slog.String("error", err.Error()))
+		}
+		if n, err := s.RecoverCrashed(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("recover crashed runs", slog.String("error", err.Error()))
+		} else if n > 0 {
+			s.log.Warn("runs of dead processes marked failed", slog.Int64("count", n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Beat renews the heartbeat of this process's running runs.
+func (s *Scheduler) Beat(ctx context.Context) error {
+	s.mu.Lock()
+	ids := make([]int64, 0, len(s.running))
+	for id := range s.running {
+		ids = append(ids, id)
+	}
+	s.mu.Unlock()
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := s.pool.Exec(ctx, qBeatRuns, pgx.StrictNamedArgs{"ids": ids}); err != nil {
+		return fmt.Errorf("renew job run heartbeats: %w", err)
+	}
+	return nil
 }
 
 func (s *Scheduler) loop(ctx context.Context, j *job) {
@@ -175,16 +232,9 @@ func (s *Scheduler) start(ctx context.Context, name, trigger string, slot *time.
 	if len(run) > 0 && run[0] != nil {
 		work = run[0]
 	}
-	// The run's session holds its advisory lock until the run ends: if this process dies,
-	// PostgreSQL ends the session and releases the lock, and RecoverCrashed sees it.
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return Run{}, false, fmt.Errorf("run %s: %w", name, err)
-	}
-	defer conn.Release()
 	var id int64
-	err = conn.QueryRow(ctx, qInsertRun, pgx.StrictNamedArgs{
-		"job_name": name, "trigger": trigger, "scheduled_for": slot, "runner": s.runner, "lock_namespace": db.LockNamespaceJobRuns,
+	err := s.pool.QueryRow(ctx, qInsertRun, pgx.StrictNamedArgs{
+		"job_name": name, "trigger": trigger, "scheduled_for": slot, "runner": s.runner,
 	}).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Run{}, false, nil // another replica has this slot
@@ -192,7 +242,14 @@ func (s *Scheduler) start(ctx context.Context, name, trigger string, slot *time.
 	if err != nil {
 		return Run{}, false, fmt.Errorf("run %s: %w", name, err)
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), qUnlockRun, pgx.StrictNamedArgs{"id": id, "lock_namespace": db.LockNamespaceJobRuns}) //nolint:errcheck // released with the session anyway
+	s.mu.Lock()
+	s.running[id] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.running, id)
+		s.mu.Unlock()
+	}()
 
 	began := time.Now()
 	result, runErr := work(ctx, id)
@@ -209,7 +266,7 @@ func (s *Scheduler) start(ctx context.Context, name, trigger string, slot *time.
 		}
 	}
 	var r Run
-	err = conn.QueryRow(context.WithoutCancel(ctx), qFinishRun, pgx.StrictNamedArgs{
+	err = s.pool.QueryRow(context.WithoutCancel(ctx), qFinishRun, pgx.StrictNamedArgs{
 		"id": id, "status": status, "result": resultJSON, "error": errText,
 	}).Scan(
 		&r.ID, &r.JobName, &r.Trigger, &r.ScheduledFor, &r.StartedAt, &r.FinishedAt, &r.Status, &r.Result, &r.Error)
@@ -234,9 +291,10 @@ func (r Run) utc() Run {
 }
 
 // RecoverCrashed marks failed every run still "running" whose process is gone (its
-// advisory lock is free), and returns how many.
+// heartbeat is six heartbeats old), and returns how many.
 func (s *Scheduler) RecoverCrashed(ctx context.Context) (int64, error) {
-	tag, err := s.pool.Exec(ctx, qRecoverRuns, pgx.StrictNamedArgs{"lock_namespace": db.LockNamespaceJobRuns})
+	stale := (staleBeats * s.heartbeat).Seconds()
+	tag, err := s.pool.Exec(ctx, qRecoverRuns, pgx.StrictNamedArgs{"stale_seconds": stale})
 	if err != nil {
 		return 0, fmt.Errorf("recover crashed runs: %w", err)
 	}

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tiersync/internal/db/dbtest"
 )
@@ -66,10 +69,16 @@ func TestThreeReplicasOneSlot(t *testing.T) {
 func TestCrashedRunsAreFailedLiveOnesKept(t *testing.T) {
 	pool := dbtest.New(t)
 	ctx := context.Background()
-	// A run whose process died: running, and nobody holds its lock.
+	// A run whose process died: running, its heartbeat a minute and a half old (six
+	// heartbeats are one minute at the default); and one whose process is only slow:
+	// its heartbeat is 50 s old.
 	var dead int64
-	if err := pool.QueryRow(ctx, `INSERT INTO job_runs (job_name, trigger, scheduled_for, runner)
-		VALUES ('process-expired-enrollments', 'schedule', '2026-11-24 02:00Z', 'gone-1') RETURNING id`).Scan(&dead); err != nil {
+	if err := pool.QueryRow(ctx, `INSERT INTO job_runs (job_name, trigger, scheduled_for, runner, heartbeat_at)
+		VALUES ('process-expired-enrollments', 'schedule', '2026-11-24 02:00Z', 'gone-1', now() - interval '90 seconds') RETURNING id`).Scan(&dead); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO job_runs (job_name, trigger, scheduled_for, runner, heartbeat_at)
+		VALUES ('process-expired-enrollments', 'schedule', '2026-11-25 02:00Z', 'slow-1', now() - interval '50 seconds')`); err != nil {
 		t.Fatal(err)
 	}
 	started := make(chan struct{})
@@ -89,6 +98,17 @@ func TestCrashedRunsAreFailedLiveOnesKept(t *testing.T) {
 		done <- err
 	}()
 	<-started
+	// This process's own running run: its heartbeat is renewed (set back first, so that
+	// the renewal shows).
+	if _, err := pool.Exec(ctx, `UPDATE job_runs SET heartbeat_at = now() - interval '1 hour' WHERE runner = 'alive'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Beat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fresh := count(t, pool, `SELECT count(*) FROM job_runs WHERE runner = 'alive' AND heartbeat_at > now() - interval '1 minute'`); fresh != 1 {
+		t.Fatalf("Beat renewed %d runs of this process, want 1", fresh)
+	}
 	n, err := s.RecoverCrashed(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("recovered %d (%v), want the dead run only", n, err)
@@ -97,19 +117,22 @@ func TestCrashedRunsAreFailedLiveOnesKept(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	rows, _ := pool.Query(ctx, `SELECT runner, status, coalesce(error, '') FROM job_runs ORDER BY id`)
+	rows, _ := pool.Query(ctx, `SELECT runner, status, coalesce(error, '') FROM job_runs WHERE runner <> 'slow-1' ORDER BY id`)
 	defer rows.Close()
 	var got []string
 	for rows.Next() {
 		var runner, status, msg string
 		_ = rows.Scan(&runner, &status, &msg)
 		got = append(got, runner+":"+status)
-		if runner == "gone-1" && msg != "the process running it (gone-1) stopped before the run finished" {
+		if runner == "gone-1" && !strings.HasPrefix(msg, "the process running it (gone-1) stopped before the run finished: no heartbeat since ") {
 			t.Fatalf("error %q", msg)
 		}
 	}
 	if len(got) != 2 || got[0] != "gone-1:failed" || got[1] != "alive:succeeded" {
 		t.Fatalf("runs %v", got)
+	}
+	if slow := count(t, pool, `SELECT count(*) FROM job_runs WHERE runner = 'slow-1' AND status = 'running'`); slow != 1 {
+		t.Fatal("a run whose heartbeat is five beats old was failed as dead")
 	}
 }
 
@@ -162,4 +185,13 @@ func TestTriggerJobsAndRuns(t *testing.T) {
 	if _, err := New(pool, Options{}, Job{Name: JobSync, Spec: "every minute"}); err == nil {
 		t.Fatal("a bad spec accepted")
 	}
+}
+
+func count(t *testing.T, pool *pgxpool.Pool, sql string) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(), sql).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
