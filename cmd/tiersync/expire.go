@@ -35,7 +35,7 @@ func runExpire(ctx context.Context, e env, args []string) error {
 	if *batch < 1 {
 		return fmt.Errorf("--batch-size must be at least 1, got %d", *batch)
 	}
-	pool, err := db.Open(ctx, cfg.DatabaseURL)
+	pool, err := db.OpenWith(ctx, cfg.DatabaseURL, db.Options{Pooled: cfg.Pooled()})
 	if err != nil {
 		return err
 	}

@@ -116,6 +116,12 @@ func TestMigrateCommands(t *testing.T) {
 	if code, _, errOut := runCmd(t, nil, "migrate", "up"); code == 0 || !strings.Contains(errOut, "DATABASE_URL") {
 		t.Fatalf("no DATABASE_URL: exit %d %s", code, errOut)
 	}
+	// Through a transaction pooler goose's session lock would stay behind on a server
+	// session: refused before connecting, with the way to do it.
+	pooled := map[string]string{"DATABASE_URL": envVars["DATABASE_URL"], "DB_POOLER": "transaction"}
+	if code, _, errOut := runCmd(t, pooled, "migrate", "up"); code == 0 || !strings.Contains(errOut, "DB_POOLER=none") {
+		t.Fatalf("migrate through a pooler: exit %d %s", code, errOut)
+	}
 }
 
 func TestServeRefusesMissingSecrets(t *testing.T) {

@@ -37,6 +37,13 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 		fs.Usage()
 		return cli.ErrUsage
 	}
+	if cfg.Pooled() {
+		// goose holds a session advisory lock while it migrates, so that replicas migrate
+		// one at a time; through a transaction pooler that lock would stay behind on a
+		// server session nobody owns, and block the next migration for good.
+		return fmt.Errorf("DB_POOLER=%s: migrations hold a session lock that a transaction pooler cannot keep; "+
+			"run `tiersync migrate` with DATABASE_URL reaching PostgreSQL itself (as DATABASE_LISTEN_URL does) and DB_POOLER=none", cfg.DBPooler)
+	}
 	m, err := db.NewMigrator(cfg.DatabaseURL, cli.Logger(e.Stderr, cfg))
 	if err != nil {
 		return err

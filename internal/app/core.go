@@ -54,7 +54,7 @@ type CoreOptions struct {
 
 // NewCore opens the database and builds the core. The caller closes it.
 func NewCore(ctx context.Context, cfg *config.Config, log *slog.Logger, o CoreOptions) (*Core, error) {
-	pool, err := db.OpenWith(ctx, cfg.DatabaseURL, db.Options{MaxConns: int32(cfg.DBMaxConns), StatementTimeout: cfg.StatementTimeout})
+	pool, err := db.OpenWith(ctx, cfg.DatabaseURL, db.Options{MaxConns: int32(cfg.DBMaxConns), StatementTimeout: cfg.StatementTimeout, Pooled: cfg.Pooled()})
 	if err != nil {
 		return nil, err
 	}
@@ -93,9 +93,14 @@ func newCore(pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, o CoreOpt
 		c.Syncer = syncer.New(pool, c.Store, crms.providers(c.Shopify))
 		handler = c.Syncer.Handle
 	}
+	notify := "poll"
+	if cfg.Listens() {
+		notify = "listen"
+	}
 	c.Engine = queue.New(pool, handler, queue.Config{
 		Workers:      cfg.Workers,
-		NotifyMode:   cfg.NotifyMode,
+		NotifyMode:   notify,
+		ListenURL:    cfg.DatabaseListenURL,
 		Lease:        cfg.QueueLease,
 		PollInterval: cfg.PollInterval,
 		BackoffBase:  cfg.BackoffBase,

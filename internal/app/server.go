@@ -76,7 +76,7 @@ func (s *Server) build(ctx context.Context, registry *prometheus.Registry) error
 	// /readyz has a connection of its own: a probe that queued behind request traffic on a
 	// busy pool would report a healthy replica dead and have it restarted.
 	var err error
-	s.readyPool, err = db.OpenWith(ctx, cfg.DatabaseURL, db.Options{MaxConns: 1, StatementTimeout: readyTimeout})
+	s.readyPool, err = db.OpenWith(ctx, cfg.DatabaseURL, db.Options{MaxConns: 1, StatementTimeout: readyTimeout, Pooled: cfg.Pooled()})
 	if err != nil {
 		return err
 	}
@@ -102,6 +102,11 @@ func (s *Server) build(ctx context.Context, registry *prometheus.Registry) error
 		log.Warn("TIERSYNC_SECRET_KEY not checked: the schema has no secret_key_check yet (run `tiersync migrate up`)")
 	}
 	logWebhooks(log, cfg)
+	if cfg.Pooled() {
+		if err := checkPooledSettings(ctx, s.Pool, log, cfg.StatementTimeout); err != nil {
+			return err
+		}
+	}
 	if cfg.ShopifyWebhookSecret != "" {
 		// Upgrade from one webhook secret for every shop: the token clients made before
 		// per-client secrets get it as theirs, so their webhooks keep verifying. A schema
@@ -147,12 +152,17 @@ func (s *Server) build(ctx context.Context, registry *prometheus.Registry) error
 		c7Customers = s.CRMs.Commerce7
 	}
 	s.handler = api.New(api.Options{
-		Admin:          admin,
-		Token:          cfg.APIToken,
-		TokenLimiter:   tokenLimiter,
-		Store:          s.Store,
-		Logger:         log,
-		Ready:          func(ctx context.Context) error { return db.CheckReady(ctx, s.readyPool) },
+		Admin:        admin,
+		Token:        cfg.APIToken,
+		TokenLimiter: tokenLimiter,
+		Store:        s.Store,
+		Logger:       log,
+		Ready: func(ctx context.Context) error {
+			// The deadline holds behind a pooler too, where no statement_timeout is set.
+			ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+			defer cancel()
+			return db.CheckReady(ctx, s.readyPool)
+		},
 		Metrics:        apiMetrics,
 		RequestTimeout: cfg.RequestTimeout,
 		// A replica without workers still waits: another replica may finish the row.
@@ -172,6 +182,29 @@ func (s *Server) build(ctx context.Context, registry *prometheus.Registry) error
 			Commerce7Customers: c7Customers,
 		},
 	})
+	return nil
+}
+
+// checkPooledSettings warns when the database's own statement_timeout and jit, which
+// apply behind a transaction pooler (tiersync sends no startup parameters there), differ
+// from what tiersync sets on a direct connection.
+func checkPooledSettings(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, want time.Duration) error {
+	var timeoutMS int64
+	var jit string
+	err := pool.QueryRow(ctx, `SELECT (extract(epoch FROM current_setting('statement_timeout')::interval) * 1000)::bigint,
+		current_setting('jit')`).Scan(&timeoutMS, &jit)
+	if err != nil {
+		return fmt.Errorf("read the database's settings: %w", err)
+	}
+	if got := time.Duration(timeoutMS) * time.Millisecond; got != want {
+		log.Warn("behind DB_POOLER=transaction the database's statement_timeout applies, and it differs from DB_STATEMENT_TIMEOUT",
+			slog.Duration("database", got), slog.Duration("DB_STATEMENT_TIMEOUT", want),
+			slog.String("fix", fmt.Sprintf("ALTER DATABASE … SET statement_timeout = '%dms'", want.Milliseconds())))
+	}
+	if jit != "off" {
+		log.Warn("behind DB_POOLER=transaction the database's jit setting applies, and it is on: a big query can spend more compiling than running",
+			slog.String("fix", "ALTER DATABASE … SET jit = off"))
+	}
 	return nil
 }
 

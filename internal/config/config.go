@@ -18,8 +18,14 @@ import (
 // Config holds every setting. Durations are Go durations ("2s", "720h").
 type Config struct {
 	DatabaseURL string
-	ListenAddr  string
-	APIToken    string
+	// DBPooler is "none" (DATABASE_URL reaches PostgreSQL) or "transaction" (a pooler in
+	// transaction mode sits between: see Pooled).
+	DBPooler string
+	// DatabaseListenURL is a direct PostgreSQL URL for the one LISTEN connection ("": the
+	// pool's own URL, or polling behind a transaction pooler).
+	DatabaseListenURL string
+	ListenAddr        string
+	APIToken          string
 	// SecretKey is TIERSYNC_SECRET_KEY decoded: 32 bytes for AES-256-GCM.
 	SecretKey []byte
 
@@ -121,6 +127,15 @@ func settings() []setting {
 	return []setting{
 		{EnvDatabaseURL, "", "PostgreSQL URL, e.g. postgres://user:pass@host:5432/tiersync", Database,
 			str(func(c *Config) *string { return &c.DatabaseURL })},
+		{"DB_POOLER", "none", "none: DATABASE_URL reaches PostgreSQL itself; transaction: through a pooler in transaction mode (PgBouncer, pgcat, Supavisor): no prepared statements kept, no startup settings, no session locks, and no LISTEN but through DATABASE_LISTEN_URL", Database,
+			func(c *Config, raw string) error {
+				switch strings.ToLower(raw) {
+				case PoolerNone, PoolerTransaction:
+					c.DBPooler = strings.ToLower(raw)
+					return nil
+				}
+				return fmt.Errorf("DB_POOLER: %q is not none or transaction", raw)
+			}},
 		{"LOG_LEVEL", "info", "log level: debug, info, warn or error", Database,
 			func(c *Config, raw string) error {
 				switch strings.ToLower(raw) {
@@ -196,7 +211,15 @@ func settings() []setting {
 			dur("ALERT_PENDING_AGE", func(c *Config) *time.Duration { return &c.AlertPendingAge })},
 		{"ALERT_INTERVAL", "15m", "at most one alert of each kind per interval", Server,
 			dur("ALERT_INTERVAL", func(c *Config) *time.Duration { return &c.AlertInterval })},
-		{"NOTIFY_MODE", "listen", "listen: wake workers with LISTEN/NOTIFY; poll: polling only (PgBouncer in transaction mode)", Server,
+		{"DATABASE_LISTEN_URL", "", "a direct PostgreSQL URL (past the pooler) for the one LISTEN connection that wakes the workers; unset behind DB_POOLER=transaction, the workers poll (POLL_INTERVAL)", Server,
+			func(c *Config, raw string) error {
+				if raw != "" && !strings.HasPrefix(raw, "postgres://") && !strings.HasPrefix(raw, "postgresql://") {
+					return errors.New("DATABASE_LISTEN_URL: not a postgres:// URL")
+				}
+				c.DatabaseListenURL = raw
+				return nil
+			}},
+		{"NOTIFY_MODE", "listen", "listen: wake workers with LISTEN/NOTIFY (behind DB_POOLER=transaction, only with DATABASE_LISTEN_URL); poll: polling only", Server,
 			func(c *Config, raw string) error {
 				if raw != "listen" && raw != "poll" {
 					return fmt.Errorf("NOTIFY_MODE: %q is not listen or poll", raw)
@@ -342,7 +365,7 @@ func Bind(fs *flag.FlagSet, getenv func(string) string, groups ...Group) func() 
 // kinds are what each setting's value is, shown by --help in place of Go's "string"
 // (every setting is bound as a string so that its own parser checks it).
 var kinds = map[string]string{
-	EnvDatabaseURL: "url", "LOG_LEVEL": "level", "LOG_FORMAT": "json|text", "LISTEN_ADDR": "host:port",
+	EnvDatabaseURL: "url", "DB_POOLER": "none|transaction", "DATABASE_LISTEN_URL": "url", "LOG_LEVEL": "level", "LOG_FORMAT": "json|text", "LISTEN_ADDR": "host:port",
 	EnvAPIToken: "token", EnvSecretKey: "base64", "WORKERS": "number", "SHUTDOWN_TIMEOUT": "duration",
 	"INLINE_SYNC_TIMEOUT": "duration", "QUEUE_RETENTION": "duration", "QUEUE_LEASE": "duration",
 	"POLL_INTERVAL": "duration", "RETRY_BACKOFF_BASE": "duration", "RETRY_BACKOFF_MAX": "duration",
@@ -369,6 +392,21 @@ func MarkRequired(fs *flag.FlagSet, names ...string) {
 			f.Usage += " (required)"
 		}
 	}
+}
+
+// DB_POOLER's values.
+const (
+	PoolerNone        = "none"
+	PoolerTransaction = "transaction"
+)
+
+// Pooled reports whether a transaction pooler sits between tiersync and PostgreSQL.
+func (c *Config) Pooled() bool { return c.DBPooler == PoolerTransaction }
+
+// Listens reports whether the workers wake on NOTIFY: NOTIFY_MODE=listen, and a
+// connection that can hold a LISTEN (a direct DATABASE_URL, or DATABASE_LISTEN_URL).
+func (c *Config) Listens() bool {
+	return c.NotifyMode == "listen" && (!c.Pooled() || c.DatabaseListenURL != "")
 }
 
 // DefaultMaxConns is DB_MAX_CONNS when unset: the workers share connections (a worker

@@ -78,6 +78,30 @@ func TestBind(t *testing.T) {
 		{name: "bad pool size", env: map[string]string{"DB_MAX_CONNS": "1"}, wantErr: "DB_MAX_CONNS"},
 		{name: "bad cookie flag", env: map[string]string{"COOKIE_SECURE": "maybe"}, wantErr: "COOKIE_SECURE"},
 		{name: "bad log level", args: []string{"-LOG_LEVEL", "loud"}, wantErr: "LOG_LEVEL"},
+		{name: "direct listens", check: func(t *testing.T, c *Config) {
+			if c.DBPooler != "none" || c.Pooled() || !c.Listens() {
+				t.Fatalf("DB_POOLER %q: pooled %v, listens %v", c.DBPooler, c.Pooled(), c.Listens())
+			}
+		}},
+		{name: "pooled polls", env: map[string]string{"DB_POOLER": "Transaction"}, check: func(t *testing.T, c *Config) {
+			if !c.Pooled() || c.Listens() {
+				t.Fatalf("pooled %v, listens %v: want pooled, polling", c.Pooled(), c.Listens())
+			}
+		}},
+		{name: "pooled listens past the pooler", env: map[string]string{"DB_POOLER": "transaction", "DATABASE_LISTEN_URL": "postgres://u@db:5432/t"},
+			check: func(t *testing.T, c *Config) {
+				if !c.Pooled() || !c.Listens() {
+					t.Fatalf("pooled %v, listens %v: want both", c.Pooled(), c.Listens())
+				}
+			}},
+		{name: "poll wins over a listen URL", env: map[string]string{"NOTIFY_MODE": "poll", "DATABASE_LISTEN_URL": "postgres://u@db:5432/t"},
+			check: func(t *testing.T, c *Config) {
+				if c.Listens() {
+					t.Fatal("NOTIFY_MODE=poll listens")
+				}
+			}},
+		{name: "bad pooler", env: map[string]string{"DB_POOLER": "pgbouncer"}, wantErr: "DB_POOLER"},
+		{name: "bad listen url", env: map[string]string{"DATABASE_LISTEN_URL": "db:5432"}, wantErr: "DATABASE_LISTEN_URL"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

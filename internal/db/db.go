@@ -24,6 +24,13 @@ type Options struct {
 	StatementTimeout time.Duration
 	// Tracer observes every query (tests count them with it).
 	Tracer pgx.QueryTracer
+	// Pooled says a pooler in transaction mode (PgBouncer's pool_mode = transaction) sits
+	// between the pool and PostgreSQL: each transaction may run on another server
+	// session. Nothing may outlive a transaction then: no prepared statement kept by name
+	// (queries describe themselves once per connection and run as unnamed statements), no
+	// startup parameter (PgBouncer refuses those it does not know; StatementTimeout and
+	// jit=off are then the role's to set), no session lock, no LISTEN.
+	Pooled bool
 }
 
 // Open connects a pool to url with pgx's defaults and checks that the server answers.
@@ -33,28 +40,9 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 
 // OpenWith connects a pool to url shaped by opts and checks that the server answers.
 func OpenWith(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+	cfg, err := PoolConfig(url, opts)
 	if err != nil {
-		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
-	}
-	if opts.MaxConns > 0 {
-		cfg.MaxConns = opts.MaxConns
-		cfg.MinConns = 0
-	}
-	if opts.StatementTimeout > 0 {
-		cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
-	}
-	if opts.Tracer != nil {
-		cfg.ConnConfig.Tracer = opts.Tracer
-	}
-	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
-		cfg.ConnConfig.RuntimeParams["application_name"] = "tiersync"
-	}
-	// Every statement here is short OLTP work. The claim's estimated cost can cross
-	// jit_above_cost on a big queue, and compiling it then costs 30-90 ms a claim: a
-	// twentyfold slowdown measured with 50 000 rows. JIT never pays for itself here.
-	if _, set := cfg.ConnConfig.RuntimeParams["jit"]; !set {
-		cfg.ConnConfig.RuntimeParams["jit"] = "off"
+		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -65,6 +53,46 @@ func OpenWith(ctx context.Context, url string, opts Options) (*pgxpool.Pool, err
 		return nil, fmt.Errorf("connect to database %s: %w", redact(cfg), err)
 	}
 	return pool, nil
+}
+
+// PoolConfig is the pool OpenWith opens: url's settings shaped by opts.
+func PoolConfig(url string, opts Options) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+		cfg.MinConns = 0
+	}
+	if opts.Tracer != nil {
+		cfg.ConnConfig.Tracer = opts.Tracer
+	}
+	// application_name is one of the few startup parameters PgBouncer passes on.
+	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "tiersync"
+	}
+	if opts.Pooled {
+		// pgx's default caches prepared statements by name on each connection; behind a
+		// transaction pooler the next transaction may run on a session that has none of
+		// them, or another client's of the same name. Caching only the description keeps
+		// one round trip a query and prepares nothing by name.
+		if cfg.ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement {
+			cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+		}
+		return cfg, nil
+	}
+	if opts.StatementTimeout > 0 {
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
+	}
+	// Every statement here is short OLTP work. The claim's estimated cost can cross
+	// jit_above_cost on a big queue, and compiling it then costs 30-90 ms a claim: a
+	// twentyfold slowdown measured with 50 000 rows. JIT never pays for itself here (the
+	// claim also turns it off for its own transaction, which a pooler lets it do).
+	if _, set := cfg.ConnConfig.RuntimeParams["jit"]; !set {
+		cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	}
+	return cfg, nil
 }
 
 // redact names the server without the password, for error messages and logs.

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 // hold a LISTEN) and calls wake on every notification.
 type listener struct {
 	pool *pgxpool.Pool
+	url  string // "": the pool's connection settings
 	log  *slog.Logger
 	wake func()
 }
@@ -40,6 +42,12 @@ func (l *listener) run(ctx context.Context) {
 // runOnce runs one connection until it fails; connected is called once it listens.
 func (l *listener) runOnce(ctx context.Context, connected func()) error {
 	cfg := l.pool.Config().ConnConfig.Copy()
+	if l.url != "" {
+		var err error
+		if cfg, err = pgx.ParseConfig(l.url); err != nil {
+			return fmt.Errorf("parse DATABASE_LISTEN_URL: %w", err)
+		}
+	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err

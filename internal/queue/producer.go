@@ -69,10 +69,12 @@ func (c *claimer) once(ctx context.Context, n int) (jobs []Job, more bool, err e
 	// claimer holding one connection while it waits for another can starve a small pool.
 	jobs, failed, err := func() ([]Job, []int64, error) {
 		// One round trip: a transaction whose only statement is the claim, with bitmap scans
-		// off for it (see the probe in sql/claim_due.sql).
+		// off for it (see the probe in sql/claim_due.sql), and JIT, whose compile costs more
+		// than the claim once its estimate crosses jit_above_cost (the pool turns it off at
+		// connect, which a transaction pooler does not allow: this holds either way).
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")
-		b.Queue("SET LOCAL enable_bitmapscan = off")
+		b.Queue("SELECT set_config('enable_bitmapscan', 'off', true), set_config('jit', 'off', true)")
 		b.Queue(sqlClaimDue, pgx.StrictNamedArgs{"now": c.clock.sql(), "worker": c.worker,
 			"lease_ms": c.lease.Milliseconds(), "limit": n,
 			"after_priority": c.cursor.priority, "after_key": c.cursor.key})

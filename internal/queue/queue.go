@@ -31,6 +31,9 @@ type Config struct {
 	Jitter      float64
 	// NotifyMode is "listen" (wake on NOTIFY, on a dedicated connection) or "poll" [listen].
 	NotifyMode string
+	// ListenURL is where the LISTEN connection connects: a direct path to PostgreSQL when
+	// the pool goes through a transaction pooler ["": the pool's own settings].
+	ListenURL string
 	// WaitPoll is how often Wait re-reads a row another replica may finish [100ms].
 	WaitPoll time.Duration
 	// WorkerID names this process in locked_by and the attempt history [host-pid-random].
@@ -137,7 +140,7 @@ func New(pool *pgxpool.Pool, handler Handler, cfg Config) *Queue {
 	q.heartbeat = &heartbeat{pool: pool, worker: cfg.WorkerID, lease: cfg.Lease, clock: clk, log: log, inflight: q.inflight}
 	q.rescuer = &rescuer{pool: pool, every: cfg.Lease / 3, clock: clk, log: log}
 	q.pruner = &pruner{pool: pool, clock: clk}
-	q.listener = &listener{pool: pool, log: log, wake: q.producer.nudge}
+	q.listener = &listener{pool: pool, url: cfg.ListenURL, log: log, wake: q.producer.nudge}
 	return q
 }
 
