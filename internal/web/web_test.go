@@ -56,7 +56,7 @@ func chromium(t *testing.T) string {
 			return
 		}
 		t.Log("installing Debian's chromium package for the browser tests")
-		for _, args := range [][]string{{"update"}, {"install", "-y", "--no-install-recommends", "chromium"}} {
+		for _, args := range [][]string{{"-o", "DPkg::Lock::Timeout=600", "update"}, {"-o", "DPkg::Lock::Timeout=600", "install", "-y", "--no-install-recommends", "chromium"}} {
 			cmd := exec.Command("apt-get", args...)
 			cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 			if out, err := cmd.CombinedOutput(); err != nil {
