@@ -50,7 +50,14 @@ func (s *Store) CheckKey(ctx context.Context) error {
 		}
 	}
 	var inserted bool
-	if err := s.pool.QueryRow(ctx, sqlKeyCheckInsert, pgx.StrictNamedArgs{"check_value": mine}).Scan(&stored, &since, &inserted); err != nil {
+	err = s.pool.QueryRow(ctx, sqlKeyCheckInsert, pgx.StrictNamedArgs{"check_value": mine}).Scan(&stored, &since, &inserted)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Another replica's insert committed while ours waited on it: the conflict skipped
+		// our row, and the statement's snapshot, older than that commit, cannot see theirs.
+		// A new statement can.
+		err = s.pool.QueryRow(ctx, sqlKeyCheckGet).Scan(&stored, &since)
+	}
+	if err != nil {
 		return fmt.Errorf("key check: %w", err)
 	}
 	// Another replica starting at the same moment may have stored its key's value first.
