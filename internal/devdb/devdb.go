@@ -176,8 +176,13 @@ func canInstall() bool {
 	return err == nil
 }
 
-func install(ctx context.Context) error {
-	for _, args := range [][]string{{"update"}, {"install", "-y", "--no-install-recommends", "postgresql"}} {
+func install(ctx context.Context) error { return installPackage(ctx, "postgresql") }
+
+// installPackage installs a Debian package. apt waits for the package lock: another test
+// process may be installing one at the same moment.
+func installPackage(ctx context.Context, pkg string) error {
+	lock := []string{"-o", "DPkg::Lock::Timeout=600"}
+	for _, args := range [][]string{append(lock, "update"), append(lock, "install", "-y", "--no-install-recommends", pkg)} {
 		cmd := exec.CommandContext(ctx, "apt-get", args...)
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -5,17 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +18,7 @@ import (
 
 	"tiersync/internal/db"
 	"tiersync/internal/db/dbtest"
+	"tiersync/internal/devdb"
 )
 
 // TestBehindPgBouncer runs the README's pooler configuration ("Behind a connection
@@ -47,7 +43,6 @@ func TestBehindPgBouncer(t *testing.T) {
 		token       = "system-test-token-0123456789"
 	)
 	direct := dbtest.NewURL(t)
-	bouncer := startPgBouncer(t, direct, serverConns)
 	fake := fakeCRM(t)
 	ctx := context.Background()
 	pool, err := db.Open(ctx, direct)
@@ -55,13 +50,17 @@ func TestBehindPgBouncer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	// The README's settings for the database, run as written on this test's database.
+	// The README's settings for the database, run as written on this test's database,
+	// before PgBouncer opens a server connection.
 	for _, stmt := range readmeDatabaseSettings(t) {
 		stmt = strings.Replace(stmt, "ALTER DATABASE tiersync ", "ALTER DATABASE "+pgx.Identifier{dbName(t, direct)}.Sanitize()+" ", 1)
 		if _, err := pool.Exec(ctx, stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
 		}
 	}
+	// After them: settings reach new sessions only, and PgBouncer keeps its server
+	// connections (the README says so).
+	bouncer := startPgBouncer(t, direct, serverConns)
 
 	const lease = 3 * time.Second
 	env := func(listen string, extra ...string) []string {
@@ -280,127 +279,16 @@ func TestBehindPgBouncer(t *testing.T) {
 // many server connections it opens, and returns a URL through it to the same database.
 func startPgBouncer(t *testing.T, direct string, serverConns int) string {
 	t.Helper()
-	exe := pgbouncerBinary(t)
-	cfg, err := pgx.ParseConfig(direct)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// pgbouncer refuses to run as root: it switches to postgres, which must reach the
-	// directory (t.TempDir's parent is private), read the configuration and write the log.
-	dir, err := os.MkdirTemp("", "tiersync-pgbouncer-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	target := fmt.Sprintf("host=%s port=%d dbname=%s user=%s", cfg.Host, cfg.Port, cfg.Database, cfg.User)
-	if cfg.Password != "" {
-		target += " password=" + cfg.Password
-	}
-	var ini strings.Builder
-	fmt.Fprintf(&ini, "[databases]\n%s = %s\n\n[pgbouncer]\n", cfg.Database, target)
-	override := map[string]string{
-		"listen_addr": "127.0.0.1", "listen_port": fmt.Sprint(port), "unix_socket_dir": "",
-		// auth_type any: the [databases] line logs in as the test's user.
-		"auth_type": "any", "auth_file": "", "default_pool_size": fmt.Sprint(serverConns),
-		"reserve_pool_size": "0", "max_client_conn": "500",
-		"logfile": filepath.Join(dir, "pgbouncer.log"), "pidfile": "",
-	}
 	readme := readmePgBouncerSettings(t)
 	if readme["pool_mode"] != "transaction" {
 		t.Fatalf("the README's pgbouncer.ini has pool_mode %q, want transaction", readme["pool_mode"])
 	}
-	for k, v := range readme {
-		if _, ok := override[k]; !ok {
-			fmt.Fprintf(&ini, "%s = %s\n", k, v)
-		}
-	}
-	for k, v := range override {
-		if v != "" || k == "unix_socket_dir" {
-			fmt.Fprintf(&ini, "%s = %s\n", k, v)
-		}
-	}
-	path := filepath.Join(dir, "pgbouncer.ini")
-	if err := os.WriteFile(path, []byte(ini.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	args := []string{path}
-	if os.Geteuid() == 0 {
-		args = []string{"-u", "postgres", path}
-	}
-	cmd := exec.Command(exe, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	url := fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", cfg.User, port, cfg.Database)
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGINT); <-exited })
-	waitFor(t, 20*time.Second, "pgbouncer accepting connections", func() bool {
-		select {
-		case <-exited:
-			log, _ := os.ReadFile(filepath.Join(dir, "pgbouncer.log"))
-			t.Fatalf("pgbouncer exited: %s%s", out.String(), log)
-		default:
-		}
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	return url
-}
-
-var pgbouncerOnce sync.Once
-
-// pgbouncerBinary finds Debian's pgbouncer, installing the package when it is missing and
-// this process may (root with apt-get), as the browser tests do with Chromium: CI must run
-// this test, not skip it. apt waits for the package lock: the browser tests may be
-// installing Chromium at the same moment.
-func pgbouncerBinary(t *testing.T) string {
-	t.Helper()
-	find := func() (string, error) {
-		if p, err := exec.LookPath("pgbouncer"); err == nil {
-			return p, nil
-		}
-		if _, err := os.Stat("/usr/sbin/pgbouncer"); err == nil {
-			return "/usr/sbin/pgbouncer", nil
-		}
-		return "", errors.New("no pgbouncer")
-	}
-	pgbouncerOnce.Do(func() {
-		if _, err := find(); err == nil || os.Geteuid() != 0 {
-			return
-		}
-		if _, err := exec.LookPath("apt-get"); err != nil {
-			return
-		}
-		t.Log("installing Debian's pgbouncer package")
-		for _, args := range [][]string{{"-o", "DPkg::Lock::Timeout=600", "update"}, {"-o", "DPkg::Lock::Timeout=600", "install", "-y", "--no-install-recommends", "pgbouncer"}} {
-			cmd := exec.Command("apt-get", args...)
-			cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Logf("apt-get %v: %v\n%s", args, err, out)
-				return
-			}
-		}
-	})
-	p, err := find()
+	b, err := devdb.StartPgBouncer(context.Background(), direct, devdb.BouncerOptions{PoolSize: serverConns, Settings: readme})
 	if err != nil {
-		t.Fatal("no pgbouncer: install Debian's pgbouncer package (apt-get install pgbouncer) to run the pooler test")
+		t.Fatal(err)
 	}
-	return p
+	t.Cleanup(func() { _ = b.Stop() })
+	return b.URL()
 }
 
 // readmePooler is the README's "Behind a connection pooler" section.
