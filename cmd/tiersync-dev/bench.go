@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -58,6 +61,8 @@ func runBench(ctx context.Context, e env, args []string) error {
 	switch args[0] {
 	case "queue":
 		return benchQueue(ctx, e, args[1:])
+	case "queue-replica": // one process of bench queue --replicas, not listed
+		return benchQueueReplica(ctx, e, args[1:])
 	case "expire":
 		return benchExpire(ctx, e, args[1:])
 	case "e2e":
@@ -69,21 +74,68 @@ func runBench(ctx context.Context, e env, args []string) error {
 }
 
 func benchQueue(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "bench queue", "bench queue [--jobs N] [--clients C] [--workers W] [--retained M]")
+	fs := newFlagSet(e, "bench queue", "bench queue [--jobs N] [--clients C] [--workers W] [--retained M] [--replicas R [--pgbouncer S]]")
 	jobs := fs.Int("jobs", 50_000, "rows to drain")
 	clients := fs.Int("clients", 1, "wineries the rows are spread over evenly (10 rows per customer)")
-	workers := fs.Int("workers", 16, "workers")
+	workers := fs.Int("workers", 16, "workers (of each replica)")
 	retained := fs.Int("retained", 0, "completed rows in the table before the run, as 30 days of retention leave them")
+	replicas := fs.Int("replicas", 0, "run the engine in this many processes, each with its own pool of WORKERS/2+8 connections (0: in this process)")
+	bouncer := fs.Int("pgbouncer", 0, "with --replicas: the replicas connect through PgBouncer in transaction mode with this many server connections (DB_POOLER=transaction; LISTEN goes direct); 0: directly")
 	cfg, err := cli.Settings(e, fs, args, config.Database)
 	if err != nil {
 		return err
 	}
-	if *jobs < 1 || *workers < 1 || *clients < 1 || *clients > *jobs || *retained < 0 {
-		return fmt.Errorf("--jobs and --workers must be at least 1, --clients between 1 and --jobs, --retained at least 0")
+	if *jobs < 1 || *workers < 1 || *clients < 1 || *clients > *jobs || *retained < 0 || *replicas < 0 || *bouncer < 0 || (*bouncer > 0 && *replicas == 0) {
+		return fmt.Errorf("--jobs and --workers must be at least 1, --clients between 1 and --jobs, --retained and --replicas at least 0, --pgbouncer only with --replicas")
 	}
-	return benchOnScratch(ctx, e, cfg.DatabaseURL, func(pool *pgxpool.Pool) (any, error) {
-		return bench.Queue(ctx, pool, *jobs, *clients, *workers, *retained)
+	if *replicas == 0 {
+		return benchOnScratch(ctx, e, cfg.DatabaseURL, func(pool *pgxpool.Pool) (any, error) {
+			return bench.Queue(ctx, pool, *jobs, *clients, *workers, *retained)
+		})
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	return benchOnScratchURL(ctx, e, cfg.DatabaseURL, func(pool *pgxpool.Pool, dbURL string) (any, error) {
+		replicaURL, pooler := dbURL, ""
+		if *bouncer > 0 {
+			b, err := devdb.StartPgBouncer(ctx, dbURL, devdb.BouncerOptions{PoolSize: *bouncer})
+			if err != nil {
+				return nil, err
+			}
+			defer b.Stop() //nolint:errcheck
+			replicaURL, pooler = b.URL(), "pgbouncer"
+		}
+		start := func() *exec.Cmd {
+			args := []string{"bench", "queue-replica", "--workers", strconv.Itoa(*workers), "--url", replicaURL}
+			if *bouncer > 0 {
+				args = append(args, "--pooled", "--listen-url", dbURL)
+			}
+			cmd := exec.CommandContext(ctx, exe, args...)
+			cmd.Stderr = e.Stderr
+			return cmd
+		}
+		return bench.QueueReplicas(ctx, pool, *jobs, *clients, *workers, *retained, *replicas, pooler, start)
 	})
+}
+
+// benchQueueReplica is one process of bench queue --replicas (see bench.QueueReplica).
+func benchQueueReplica(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "bench queue-replica", "bench queue-replica --url URL [--workers W] [--pooled] [--listen-url URL]")
+	url := fs.String("url", "", "the database, or the pooler in front of it")
+	workers := fs.Int("workers", 16, "workers")
+	pooled := fs.Bool("pooled", false, "--url is a transaction pooler (DB_POOLER=transaction)")
+	listen := fs.String("listen-url", "", "a direct URL for LISTEN")
+	if err := cli.Parse(e, fs, args); err != nil {
+		return err
+	}
+	pool, err := db.OpenWith(ctx, *url, db.Options{MaxConns: int32(config.DefaultMaxConns(*workers)), Pooled: *pooled})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return bench.QueueReplica(ctx, pool, *workers, *listen, os.Stdin, e.Stdout)
 }
 
 func benchExpire(ctx context.Context, e env, args []string) error {
@@ -105,6 +157,11 @@ func benchExpire(ctx context.Context, e env, args []string) error {
 // benchOnScratch runs a benchmark in a fresh database (see scratchDatabase) and prints its
 // result as one JSON line.
 func benchOnScratch(ctx context.Context, e env, serverURL string, run func(*pgxpool.Pool) (any, error)) error {
+	return benchOnScratchURL(ctx, e, serverURL, func(pool *pgxpool.Pool, _ string) (any, error) { return run(pool) })
+}
+
+// benchOnScratchURL is benchOnScratch for a benchmark that also needs the database's URL.
+func benchOnScratchURL(ctx context.Context, e env, serverURL string, run func(*pgxpool.Pool, string) (any, error)) error {
 	dbURL, cleanup, _, err := scratchDatabase(ctx, e, serverURL, "tiersync_bench")
 	if err != nil {
 		return err
@@ -115,7 +172,7 @@ func benchOnScratch(ctx context.Context, e env, serverURL string, run func(*pgxp
 		return err
 	}
 	defer pool.Close()
-	res, err := run(pool)
+	res, err := run(pool, dbURL)
 	if err != nil {
 		return err
 	}

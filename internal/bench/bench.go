@@ -24,7 +24,11 @@ type QueueResult struct {
 	Workers int    `json:"workers"`
 	// Retained is how many completed rows sat in the table before the run, as retention
 	// leaves them (issue 21: the claim must not see them).
-	Retained   int     `json:"retained"`
+	Retained int `json:"retained"`
+	// Replicas is how many processes ran the engine (0: the bench's own process), and
+	// Pooler what they connected through ("": PostgreSQL itself).
+	Replicas   int     `json:"replicas,omitempty"`
+	Pooler     string  `json:"pooler,omitempty"`
 	Seconds    float64 `json:"seconds"`
 	JobsPerSec float64 `json:"jobs_per_sec"`
 	// IdleClaimMs is the mean time of a claim once every row is done and every lane found

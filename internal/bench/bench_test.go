@@ -3,12 +3,78 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"testing"
 
+	"tiersync/internal/db"
 	"tiersync/internal/db/dbtest"
+	"tiersync/internal/devdb"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
+func TestMain(m *testing.M) {
+	// The test binary is also the replica process of TestQueueReplicasBench.
+	if url := os.Getenv("TIERSYNC_BENCH_REPLICA_URL"); url != "" {
+		os.Exit(replicaMain(url))
+	}
+	dbtest.Main(m)
+}
+
+func replicaMain(url string) int {
+	ctx := context.Background()
+	pooled := os.Getenv("TIERSYNC_BENCH_REPLICA_POOLED") != ""
+	pool, err := db.OpenWith(ctx, url, db.Options{MaxConns: 6, Pooled: pooled})
+	if err == nil {
+		defer pool.Close()
+		err = QueueReplica(ctx, pool, 4, os.Getenv("TIERSYNC_BENCH_REPLICA_LISTEN"), os.Stdin, os.Stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// TestQueueReplicasBench drains the bench's rows with three replica processes, directly
+// and through PgBouncer (4 server connections for 3 × 6 client ones): every row handled
+// exactly once across the processes, and the figures reported.
+func TestQueueReplicasBench(t *testing.T) {
+	for _, pooled := range []bool{false, true} {
+		t.Run(fmt.Sprint("pooled ", pooled), func(t *testing.T) {
+			ctx := context.Background()
+			url := dbtest.NewURL(t)
+			pool, err := db.Open(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pool.Close()
+			env := []string{"TIERSYNC_BENCH_REPLICA_URL=" + url}
+			pooler := ""
+			if pooled {
+				b, err := devdb.StartPgBouncer(ctx, url, devdb.BouncerOptions{PoolSize: 4})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer b.Stop() //nolint:errcheck
+				env = []string{"TIERSYNC_BENCH_REPLICA_URL=" + b.URL(), "TIERSYNC_BENCH_REPLICA_POOLED=1", "TIERSYNC_BENCH_REPLICA_LISTEN=" + url}
+				pooler = "pgbouncer"
+			}
+			start := func() *exec.Cmd {
+				cmd := exec.Command(os.Args[0], "-test.run=^$")
+				cmd.Env = append(os.Environ(), env...)
+				cmd.Stderr = os.Stderr
+				return cmd
+			}
+			res, err := QueueReplicas(ctx, pool, 3000, 7, 4, 100, 3, pooler, start)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Jobs != 3000 || res.Replicas != 3 || res.Pooler != pooler || res.Retained != 100 || res.JobsPerSec <= 0 || res.IdleClaimMs <= 0 {
+				t.Fatalf("result %+v", res)
+			}
+		})
+	}
+}
 
 // TestQueueBench runs the benchmark small, on one client and spread over many: it must
 // drain every row, spread them as asked, and report sane figures.
