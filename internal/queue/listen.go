@@ -48,6 +48,8 @@ func (l *listener) runOnce(ctx context.Context, connected func()) error {
 			return fmt.Errorf("parse DATABASE_LISTEN_URL: %w", err)
 		}
 	}
+	// Named, so that an operator (and the pooler test) can tell it in pg_stat_activity.
+	cfg.RuntimeParams["application_name"] = "tiersync-listener"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err
