@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -83,19 +84,38 @@ func startFake(t *testing.T, args []string) string {
 // replica is one `tiersync serve` process.
 type replica struct {
 	cmd *exec.Cmd
-	log *bytes.Buffer
+	log *logBuffer
+}
+
+// logBuffer is a replica's output: written by os/exec's copying goroutine while the test
+// reads it.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func startReplica(t *testing.T, env []string) *replica {
 	t.Helper()
 	cmd := exec.Command(binary, "serve")
 	cmd.Env = append(os.Environ(), env...)
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
+	log := &logBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	r := &replica{cmd: cmd, log: &log}
+	r := &replica{cmd: cmd, log: log}
 	t.Cleanup(func() {
 		if r.cmd.ProcessState == nil {
 			_ = r.cmd.Process.Signal(syscall.SIGTERM)

@@ -196,10 +196,14 @@ func TestBehindPgBouncer(t *testing.T) {
 	if open := count(t, pool, `SELECT count(*) FROM crm_sync_queue WHERE status <> 'completed'`); open != 0 {
 		t.Fatalf("%d rows not completed", open)
 	}
-	// The listening replicas (0 and the one started after the kill) hold their LISTEN on a
-	// direct connection; the polling one (1) holds none.
-	if n := count(t, pool, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-		AND application_name = 'tiersync-listener' AND query LIKE 'LISTEN%'`); n != 2 {
+	// The listening replicas (0 and the one started after the kill, once it is up) hold
+	// their LISTEN on a direct connection; the polling one (1) holds none.
+	listeners := func() int {
+		return count(t, pool, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND application_name = 'tiersync-listener' AND query LIKE 'LISTEN%'`)
+	}
+	waitFor(t, 30*time.Second, "two direct LISTEN connections", func() bool { return listeners() >= 2 })
+	if n := listeners(); n != 2 {
 		t.Fatalf("%d direct LISTEN connections, want 2 (replica 1 polls)", n)
 	}
 	rescued := count(t, pool, `SELECT count(*) FROM crm_sync_attempts WHERE outcome = 'lease_expired' AND worker LIKE '%-' || $1 || '-%'`, victim)
