@@ -176,18 +176,28 @@ func canInstall() bool {
 	return err == nil
 }
 
-func install(ctx context.Context) error { return installPackage(ctx, "postgresql") }
+func install(ctx context.Context) error { return InstallPackage(ctx, "postgresql") }
 
-// installPackage installs a Debian package. apt waits for the package lock: another test
-// process may be installing one at the same moment.
-func installPackage(ctx context.Context, pkg string) error {
-	lock := []string{"-o", "DPkg::Lock::Timeout=600"}
-	for _, args := range [][]string{append(lock, "update"), append(lock, "install", "-y", "--no-install-recommends", pkg)} {
-		cmd := exec.CommandContext(ctx, "apt-get", args...)
+// InstallPackage installs a Debian package with apt-get (the caller checks it may: root).
+// Other test processes may be installing at the same moment (Chromium, PgBouncer): apt
+// waits for the package lock, and a failed `apt-get update` (its lists lock taken by
+// another) is not fatal when the install then succeeds on the lists the other one fetched.
+func InstallPackage(ctx context.Context, pkg string) error {
+	apt := func(args ...string) error {
+		cmd := exec.CommandContext(ctx, "apt-get", append([]string{"-o", "DPkg::Lock::Timeout=600"}, args...)...)
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("apt-get %s: %w\n%s", strings.Join(args, " "), err, tail(string(out), 20))
 		}
+		return nil
+	}
+	install := func() error { return apt("install", "-y", "--no-install-recommends", pkg) }
+	if install() == nil {
+		return nil // the package lists were fresh enough
+	}
+	updateErr := apt("update")
+	if err := install(); err != nil {
+		return errors.Join(err, updateErr)
 	}
 	return nil
 }

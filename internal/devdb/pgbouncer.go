@@ -151,7 +151,7 @@ func pgbouncerBinary(ctx context.Context) (string, error) {
 	if p, err := find(); err == nil || !canInstall() {
 		return p, err
 	}
-	if err := installPackage(ctx, "pgbouncer"); err != nil {
+	if err := InstallPackage(ctx, "pgbouncer"); err != nil {
 		return "", err
 	}
 	return find()

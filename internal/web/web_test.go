@@ -23,6 +23,7 @@ import (
 	"tiersync/internal/crm/shopify"
 	"tiersync/internal/crm/shopify/shopifytest"
 	"tiersync/internal/db/dbtest"
+	"tiersync/internal/devdb"
 	"tiersync/internal/jobs"
 	"tiersync/internal/membership"
 	"tiersync/internal/privacy"
@@ -56,13 +57,8 @@ func chromium(t *testing.T) string {
 			return
 		}
 		t.Log("installing Debian's chromium package for the browser tests")
-		for _, args := range [][]string{{"-o", "DPkg::Lock::Timeout=600", "update"}, {"-o", "DPkg::Lock::Timeout=600", "install", "-y", "--no-install-recommends", "chromium"}} {
-			cmd := exec.Command("apt-get", args...)
-			cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Logf("apt-get %v: %v\n%s", args, err, out)
-				return
-			}
+		if err := devdb.InstallPackage(context.Background(), "chromium"); err != nil {
+			t.Log(err)
 		}
 	})
 	for _, name := range []string{"chromium", "chromium-browser"} {
