@@ -255,32 +255,12 @@ func TestCrashRecovery(t *testing.T) {
 // tenant first, so each row's customer has its Commerce7 id.
 func seedWinery(t *testing.T, pool *pgxpool.Pool, fake, tenant string, n, w int) {
 	t.Helper()
-	type cust struct {
-		FirstName string   `json:"firstName"`
-		LastName  string   `json:"lastName"`
-		Emails    []string `json:"emails"`
-	}
-	customers := make([]cust, n)
-	emails := make([]string, n)
-	for i := range customers {
-		emails[i] = fmt.Sprintf("member%d@%s.example.com", i, tenant)
-		customers[i] = cust{"Member", strconv.Itoa(i), []string{emails[i]}}
-	}
-	body, _ := json.Marshal(map[string]any{"tenant": tenant, "customers": customers})
-	resp, err := http.Post(fake+"/_fake/commerce7/customers", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var seeded struct{ IDs []string }
-	if err := json.NewDecoder(resp.Body).Decode(&seeded); err != nil || len(seeded.IDs) != n {
-		t.Fatalf("seed fake customers of %s: %v (%d ids)", tenant, err, len(seeded.IDs))
-	}
-	resp.Body.Close()
+	seeded := seedFakeCustomers(t, fake, tenant, "member", n)
 	client := testfactory.Client(t, pool, testfactory.ClientOpts{Name: fmt.Sprintf("Winery %d", w), Tenant: tenant, RateLimitPerMinute: 1000000})
 	tier := testfactory.Tier(t, pool, client, testfactory.TierOpts{Name: "Gold", C7ClubID: "club-gold", C7DeliveryMethod: "Pickup"})
 	members := make([]testfactory.CustomerOpts, n)
 	for i := range members {
-		members[i] = testfactory.CustomerOpts{Email: emails[i], FirstName: "Member", LastName: "M", CRMID: seeded.IDs[i], CurrentTierID: tier}
+		members[i] = testfactory.CustomerOpts{Email: seeded[i].email, FirstName: "Member", LastName: "M", CRMID: seeded[i].id, CurrentTierID: tier}
 	}
 	customerIDs := testfactory.CustomersWith(t, pool, client, members)
 	enrollments := make([]testfactory.EnrollmentOpts, n)
@@ -290,9 +270,42 @@ func seedWinery(t *testing.T, pool *pgxpool.Pool, fake, tenant string, n, w int)
 	enrollmentIDs := testfactory.Enrollments(t, pool, enrollments)
 	queued := make([]testfactory.QueueRowOpts, n)
 	for i, c := range customerIDs {
-		queued[i] = testfactory.QueueRowOpts{CustomerID: c, EnrollmentID: enrollmentIDs[i], TierID: tier, CustomerCRMID: seeded.IDs[i]}
+		queued[i] = testfactory.QueueRowOpts{CustomerID: c, EnrollmentID: enrollmentIDs[i], TierID: tier, CustomerCRMID: seeded[i].id}
 	}
 	testfactory.QueueRows(t, pool, queued)
+}
+
+type fakeCustomer struct{ id, email string }
+
+// seedFakeCustomers makes n customers in the fake's Commerce7 tenant, emailed
+// <prefix><i>@<tenant>.example.com, and returns them with their Commerce7 ids.
+func seedFakeCustomers(t *testing.T, fake, tenant, prefix string, n int) []fakeCustomer {
+	t.Helper()
+	type cust struct {
+		FirstName string   `json:"firstName"`
+		LastName  string   `json:"lastName"`
+		Emails    []string `json:"emails"`
+	}
+	cs := make([]cust, n)
+	out := make([]fakeCustomer, n)
+	for i := range cs {
+		out[i].email = fmt.Sprintf("%s%d@%s.example.com", prefix, i, tenant)
+		cs[i] = cust{"M", strconv.Itoa(i), []string{out[i].email}}
+	}
+	body, _ := json.Marshal(map[string]any{"tenant": tenant, "customers": cs})
+	resp, err := http.Post(fake+"/_fake/commerce7/customers", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var seeded struct{ IDs []string }
+	if err := json.NewDecoder(resp.Body).Decode(&seeded); err != nil || len(seeded.IDs) != n {
+		t.Fatalf("seed fake customers of %s: %v (%d ids)", tenant, err, len(seeded.IDs))
+	}
+	for i := range out {
+		out[i].id = seeded.IDs[i]
+	}
+	return out
 }
 
 // oneMembershipEach checks that the fake's tenant holds exactly one Active membership per

@@ -1,7 +1,6 @@
 package system
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -42,35 +41,17 @@ func TestRateLimitsAndFairness(t *testing.T) {
 
 	seedTenant := func(tenant string, rows, rate int) {
 		t.Helper()
-		type cust struct {
-			FirstName string   `json:"firstName"`
-			LastName  string   `json:"lastName"`
-			Emails    []string `json:"emails"`
-		}
-		cs := make([]cust, rows)
-		emails := make([]string, rows)
-		for i := range cs {
-			emails[i] = fmt.Sprintf("m%d@%s.example", i, tenant)
-			cs[i] = cust{"M", strconv.Itoa(i), []string{emails[i]}}
-		}
-		body, _ := json.Marshal(map[string]any{"tenant": tenant, "customers": cs})
-		resp, err := http.Post(fake+"/_fake/commerce7/customers", "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var seeded struct{ IDs []string }
-		_ = json.NewDecoder(resp.Body).Decode(&seeded)
-		resp.Body.Close()
+		seeded := seedFakeCustomers(t, fake, tenant, "m", rows)
 		client := testfactory.Client(t, pool, testfactory.ClientOpts{Name: tenant, Tenant: tenant, RateLimitPerMinute: rate})
 		tier := testfactory.Tier(t, pool, client, testfactory.TierOpts{Name: "Gold", C7ClubID: "club-gold", C7DeliveryMethod: "Pickup"})
 		members := make([]testfactory.CustomerOpts, rows)
 		for i := range members {
-			members[i] = testfactory.CustomerOpts{Email: emails[i], CRMID: seeded.IDs[i]}
+			members[i] = testfactory.CustomerOpts{Email: seeded[i].email, CRMID: seeded[i].id}
 		}
 		customers := testfactory.CustomersWith(t, pool, client, members)
 		queued := make([]testfactory.QueueRowOpts, rows)
 		for i, c := range customers {
-			queued[i] = testfactory.QueueRowOpts{CustomerID: c, TierID: tier, CustomerCRMID: seeded.IDs[i]}
+			queued[i] = testfactory.QueueRowOpts{CustomerID: c, TierID: tier, CustomerCRMID: seeded[i].id}
 		}
 		testfactory.QueueRows(t, pool, queued)
 	}

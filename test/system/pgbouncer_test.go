@@ -2,7 +2,6 @@ package system
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -134,7 +133,7 @@ func TestBehindPgBouncer(t *testing.T) {
 		t.Fatalf("client %v, tier %v", client, tier)
 	}
 	// The order webhooks' customers exist in Commerce7 already (the shop's own customers).
-	buyers := seedFakeCustomers(t, fake, "napa", orders)
+	buyers := seedFakeCustomers(t, fake, "napa", "buyer", orders)
 
 	// The load balancer sends to replicas 0 and 1; replica 2 works the queue, and dies.
 	work := make(chan func(base string), 64)
@@ -369,38 +368,6 @@ func dbName(t *testing.T, url string) string {
 		t.Fatal(err)
 	}
 	return cfg.Database
-}
-
-type fakeCustomer struct{ id, email string }
-
-// seedFakeCustomers makes n customers in the fake's tenant and returns them.
-func seedFakeCustomers(t *testing.T, fake, tenant string, n int) []fakeCustomer {
-	t.Helper()
-	type cust struct {
-		FirstName string   `json:"firstName"`
-		LastName  string   `json:"lastName"`
-		Emails    []string `json:"emails"`
-	}
-	cs := make([]cust, n)
-	out := make([]fakeCustomer, n)
-	for i := range cs {
-		out[i].email = fmt.Sprintf("buyer%d@%s.example.com", i, tenant)
-		cs[i] = cust{"B", fmt.Sprint(i), []string{out[i].email}}
-	}
-	body, _ := json.Marshal(map[string]any{"tenant": tenant, "customers": cs})
-	resp, err := http.Post(fake+"/_fake/commerce7/customers", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var seeded struct{ IDs []string }
-	if err := json.NewDecoder(resp.Body).Decode(&seeded); err != nil || len(seeded.IDs) != n {
-		t.Fatalf("seed fake customers of %s: %v (%d ids)", tenant, err, len(seeded.IDs))
-	}
-	for i := range out {
-		out[i].id = seeded.IDs[i]
-	}
-	return out
 }
 
 func basicAuth(user, password string) string {
