@@ -74,12 +74,8 @@ func Queue(ctx context.Context, pool *pgxpool.Pool, jobs, clients, workers, reta
 	}
 	elapsed := time.Since(start).Seconds()
 
-	var completed int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM crm_sync_queue WHERE status = 'completed'`).Scan(&completed); err != nil {
-		return QueueResult{}, fmt.Errorf("bench queue: count: %w", err)
-	}
-	if completed != jobs+retained {
-		return QueueResult{}, fmt.Errorf("bench queue: %d of %d rows completed", completed-retained, jobs)
+	if err := allCompleted(ctx, pool, jobs, retained); err != nil {
+		return QueueResult{}, err
 	}
 	idle, err := idleClaim(ctx, q, clients)
 	if err != nil {
@@ -87,6 +83,19 @@ func Queue(ctx context.Context, pool *pgxpool.Pool, jobs, clients, workers, reta
 	}
 	return QueueResult{Bench: "queue", Jobs: jobs, Clients: clients, Workers: workers, Retained: retained, Seconds: round(elapsed),
 		JobsPerSec: round(float64(jobs) / elapsed), IdleClaimMs: round(idle)}, nil
+}
+
+// allCompleted checks that the drain completed every one of its jobs rows, beside the
+// retained ones.
+func allCompleted(ctx context.Context, pool *pgxpool.Pool, jobs, retained int) error {
+	var completed int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM crm_sync_queue WHERE status = 'completed'`).Scan(&completed); err != nil {
+		return fmt.Errorf("bench queue: count: %w", err)
+	}
+	if completed != jobs+retained {
+		return fmt.Errorf("bench queue: %d of %d rows completed", completed-retained, jobs)
+	}
+	return nil
 }
 
 // idleClaim returns the mean time, in ms, of a claim on the drained queue: first every

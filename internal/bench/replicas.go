@@ -124,12 +124,11 @@ func QueueReplicas(ctx context.Context, pool *pgxpool.Pool, jobs, clients, worke
 		}
 		handled += res.Handled
 	}
-	var completed int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM crm_sync_queue WHERE status = 'completed'`).Scan(&completed); err != nil {
-		return QueueResult{}, fmt.Errorf("bench queue: count: %w", err)
+	if err := allCompleted(ctx, pool, jobs, retained); err != nil {
+		return QueueResult{}, err
 	}
-	if completed != jobs+retained || handled != int64(jobs) {
-		return QueueResult{}, fmt.Errorf("bench queue: %d of %d rows completed, %d handled", completed-retained, jobs, handled)
+	if handled != int64(jobs) {
+		return QueueResult{}, fmt.Errorf("bench queue: the replicas handled %d rows for %d jobs", handled, jobs)
 	}
 	q := queue.New(pool, func(context.Context, queue.Job) error { return nil }, queue.Config{Workers: 1})
 	idle, err := idleClaim(ctx, q, clients)
