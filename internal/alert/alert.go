@@ -167,6 +167,16 @@ func (a *Alerter) pendingAge(ctx context.Context, now time.Time) (string, *time.
 	return KindPendingAge, nil, nil
 }
 
+// Send delivers text now, with no rate limit of its own: for alerts that come from a
+// run that happens rarely (a reconcile run that found drift). Without ALERT_WEBHOOK_URL
+// it does nothing.
+func (a *Alerter) Send(ctx context.Context, text string) error {
+	if a.cfg.URL == "" {
+		return nil
+	}
+	return a.deliver(ctx, "drift", text)
+}
+
 func (a *Alerter) deliver(ctx context.Context, kind, text string) error {
 	err := a.post(ctx, text)
 	if err != nil {

@@ -78,6 +78,7 @@ type updateClientBody struct {
 	Name                     *string `json:"name"`
 	RateLimitPerMinute       *int    `json:"rate_limit_per_minute"`
 	Currency                 *string `json:"currency"`
+	DriftPolicy              *string `json:"drift_policy"`
 	RotateWebhookCredentials *bool   `json:"rotate_webhook_credentials"`
 	ShopifyAuth              *string `json:"shopify_auth"`
 	ShopifyClientID          *string `json:"shopify_client_id"`
@@ -95,7 +96,7 @@ func (s *Server) updateClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in := membership.ClientUpdate{Name: b.Name, RateLimitPerMinute: b.RateLimitPerMinute, Currency: b.Currency,
-		RotateWebhookCredentials: b.RotateWebhookCredentials != nil && *b.RotateWebhookCredentials}
+		DriftPolicy: b.DriftPolicy, RotateWebhookCredentials: b.RotateWebhookCredentials != nil && *b.RotateWebhookCredentials}
 	conn := shopifyapp.NewConnection{Auth: b.ShopifyAuth, ClientID: b.ShopifyClientID, ClientSecret: b.ShopifyClientSecret,
 		AccessToken: b.ShopifyAccessToken, WebhookSecret: b.ShopifyWebhookSecret}
 	var rotated shopifyapp.Rotated
@@ -126,6 +127,9 @@ func (s *Server) updateClient(w http.ResponseWriter, r *http.Request) {
 	}
 	if b.Currency != nil {
 		changed = append(changed, "currency")
+	}
+	if b.DriftPolicy != nil {
+		changed = append(changed, "drift_policy")
 	}
 	if len(changed) > 0 {
 		log.Info("client updated", slog.String("fields", strings.Join(changed, ",")))

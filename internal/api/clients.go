@@ -19,6 +19,7 @@ type createClientBody struct {
 	Tenant               *string `json:"tenant"`
 	RateLimitPerMinute   *int    `json:"rate_limit_per_minute"`
 	Currency             *string `json:"currency"`
+	DriftPolicy          *string `json:"drift_policy"`
 	ShopifyAuth          *string `json:"shopify_auth"`
 	ShopifyClientID      *string `json:"shopify_client_id"`
 	ShopifyClientSecret  *string `json:"shopify_client_secret"`
@@ -37,7 +38,7 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in := membership.NewClient{Name: *b.Name, CRMType: *b.CRMType, Tenant: *b.Tenant, RateLimitPerMinute: b.RateLimitPerMinute,
-		Currency: b.Currency}
+		Currency: b.Currency, DriftPolicy: b.DriftPolicy}
 	conn := shopifyapp.NewConnection{Auth: b.ShopifyAuth, ClientID: b.ShopifyClientID, ClientSecret: b.ShopifyClientSecret,
 		AccessToken: b.ShopifyAccessToken, WebhookSecret: b.ShopifyWebhookSecret}
 	switch {

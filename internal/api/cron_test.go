@@ -75,12 +75,15 @@ func TestCronAPI(t *testing.T) {
 	jobsList := body["jobs"].([]any)
 	runs := body["runs"].([]any)
 	exp := jobsList[0].(map[string]any)
-	if len(jobsList) != 2 || keys(exp) != "enabled,last_run,name,next_run_at,schedule" || exp["name"] != "process-expired-enrollments" ||
+	if len(jobsList) != 3 || keys(exp) != "enabled,last_run,name,next_run_at,schedule" || exp["name"] != "process-expired-enrollments" ||
 		exp["schedule"] != "0 2 * * *" || exp["enabled"] != true || exp["last_run"] == nil {
 		t.Fatalf("jobs %v", jobsList)
 	}
 	if sync := jobsList[1].(map[string]any); sync["enabled"] != false || sync["next_run_at"] != nil {
 		t.Fatalf("disabled sync job %v", sync)
+	}
+	if rec := jobsList[2].(map[string]any); rec["name"] != "reconcile-memberships" || rec["enabled"] != false {
+		t.Fatalf("disabled reconcile job %v", rec)
 	}
 	if len(runs) != 4 || keys(runs[0].(map[string]any)) != "error,finished_at,id,job_name,result,scheduled_for,started_at,status,trigger" {
 		t.Fatalf("runs %v", runs)

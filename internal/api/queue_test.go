@@ -51,7 +51,7 @@ func newQueueWorldWith(t *testing.T, opt func(*api.Options), emails ...string) *
 		}, queue.Config{Workers: 1})
 		o.Engine = engine
 		sched, err := jobs.Scheduler(jobs.Deps{Pool: pool, Store: o.Store, Engine: engine, ExpireBatchSize: 100, QueueRetention: time.Hour},
-			"0 2 * * *", "off", schedule.Options{Runner: "api-test"})
+			jobs.Specs{Expire: "0 2 * * *", Sync: "off", Reconcile: "off"}, schedule.Options{Runner: "api-test"})
 		if err != nil {
 			t.Fatal(err)
 		}

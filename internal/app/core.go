@@ -19,6 +19,7 @@ import (
 	"tiersync/internal/jobs"
 	"tiersync/internal/membership"
 	"tiersync/internal/queue"
+	"tiersync/internal/reconcile"
 	"tiersync/internal/schedule"
 	"tiersync/internal/secretbox"
 	"tiersync/internal/shopifyapp"
@@ -34,6 +35,8 @@ type Core struct {
 	Engine    *queue.Queue
 	Syncer    *syncer.Syncer // nil when CoreOptions.Handler replaces it
 	Scheduler *schedule.Scheduler
+	// Reconciler runs reconcile-memberships and reads its reports.
+	Reconciler *reconcile.Reconciler
 	// CRMs are the CRM clients this replica has credentials for.
 	CRMs CRMs
 	// Shopify keeps the Shopify clients' connections and tokens (nil without
@@ -79,7 +82,7 @@ func newCore(pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, o CoreOpt
 	}
 	c.Store = membership.NewStore(pool, box)
 	limiter := queue.NewLimiter(pool, nil)
-	crms, err := newCRMs(cfg, limiter, log)
+	crms, err := newCRMs(cfg, limiter, limiter.Low(), log)
 	if err != nil {
 		return nil, err
 	}
@@ -115,10 +118,17 @@ func newCore(pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, o CoreOpt
 	if c.Shopify != nil {
 		conns = c.Shopify
 	}
+	alerter := alert.New(pool, alert.Config{URL: cfg.AlertWebhookURL, PendingAge: cfg.AlertPendingAge, Interval: cfg.AlertInterval, Logger: log,
+		Connections: conns})
+	threshold := cfg.ReconcileAlertThreshold
+	if threshold == 0 {
+		threshold = -1 // the setting's 0 is "never"
+	}
+	c.Reconciler = reconcile.New(reconcile.Config{Pool: pool, Listers: crms.listers(c.Shopify), Concurrency: cfg.ReconcileConcurrency,
+		AlertThreshold: threshold, Alert: alerter.Send, Logger: log})
 	deps := jobs.Deps{Pool: pool, Store: c.Store, Engine: c.Engine, ExpireBatchSize: cfg.ExpireBatchSize, QueueRetention: cfg.QueueRetention,
-		Alerter: alert.New(pool, alert.Config{URL: cfg.AlertWebhookURL, PendingAge: cfg.AlertPendingAge, Interval: cfg.AlertInterval, Logger: log,
-			Connections: conns})}
-	c.Scheduler, err = jobs.Scheduler(deps, cfg.ScheduleExpire, cfg.ScheduleSync,
+		Alerter: alerter, Reconciler: c.Reconciler}
+	c.Scheduler, err = jobs.Scheduler(deps, jobs.Specs{Expire: cfg.ScheduleExpire, Sync: cfg.ScheduleSync, Reconcile: cfg.ScheduleReconcile},
 		schedule.Options{Runner: runner, Logger: log, Observe: o.ObserveRun})
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"tiersync/internal/crm"
 	"tiersync/internal/crm/commerce7"
 	"tiersync/internal/crm/shopify"
+	"tiersync/internal/reconcile"
 	"tiersync/internal/shopifyapp"
 	"tiersync/internal/syncer"
 )
@@ -26,12 +29,39 @@ type CRMs struct {
 	// operation (a handful of values: never by shop, which would grow with the clients).
 	// The HTTP server registers it on /metrics.
 	ShopifyDeprecated *prometheus.CounterVec
+	// The same clients taking tokens at low priority (queue.Limiter.Low), for
+	// reconciliation's reads.
+	lowCommerce7 *commerce7.Client
+	lowShopify   *shopify.Client
 }
 
-func newCRMs(cfg *config.Config, limiter crm.Limiter, log *slog.Logger) (CRMs, error) {
+func newCRMs(cfg *config.Config, limiter crm.Limiter, low crm.Limiter, log *slog.Logger) (CRMs, error) {
 	var c CRMs
+	c.ShopifyDeprecated = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tiersync_shopify_deprecated_answers_total",
+		Help: "Shopify answers carrying X-Shopify-API-Deprecated-Reason: SHOPIFY_API_VERSION is near its end, or a call uses a deprecated field."},
+		[]string{"op"})
+	c7, sh, err := c.clients(cfg, limiter, log)
+	if err != nil {
+		return CRMs{}, err
+	}
+	c.Commerce7, c.Shopify = c7, sh
+	if c.Commerce7 == nil {
+		log.Warn("COMMERCE7_APP_ID or COMMERCE7_KEY unset: Commerce7 rows cannot sync on this replica")
+	}
+	// The same clients again, taking their tokens at low priority: reconciliation's reads.
+	if c.lowCommerce7, c.lowShopify, err = c.clients(cfg, low, log); err != nil {
+		return CRMs{}, err
+	}
+	return c, nil
+}
+
+// clients makes the Commerce7 client (nil without app credentials) and the Shopify
+// client, drawing on limiter.
+func (c *CRMs) clients(cfg *config.Config, limiter crm.Limiter, log *slog.Logger) (*commerce7.Client, *shopify.Client, error) {
+	var c7 *commerce7.Client
 	if cfg.Commerce7AppID != "" && cfg.Commerce7Key != "" {
-		c7, err := commerce7.New(commerce7.Config{
+		var err error
+		c7, err = commerce7.New(commerce7.Config{
 			BaseURL: cfg.Commerce7APIURL,
 			AppID:   cfg.Commerce7AppID,
 			Key:     cfg.Commerce7Key,
@@ -39,15 +69,9 @@ func newCRMs(cfg *config.Config, limiter crm.Limiter, log *slog.Logger) (CRMs, e
 			Limiter: limiter,
 		})
 		if err != nil {
-			return CRMs{}, err
+			return nil, nil, err
 		}
-		c.Commerce7 = c7
-	} else {
-		log.Warn("COMMERCE7_APP_ID or COMMERCE7_KEY unset: Commerce7 rows cannot sync on this replica")
 	}
-	c.ShopifyDeprecated = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tiersync_shopify_deprecated_answers_total",
-		Help: "Shopify answers carrying X-Shopify-API-Deprecated-Reason: SHOPIFY_API_VERSION is near its end, or a call uses a deprecated field."},
-		[]string{"op"})
 	sh, err := shopify.New(shopify.Config{
 		BaseURL: cfg.ShopifyAPIURL,
 		Version: cfg.ShopifyAPIVersion,
@@ -63,10 +87,26 @@ func newCRMs(cfg *config.Config, limiter crm.Limiter, log *slog.Logger) (CRMs, e
 		},
 	})
 	if err != nil {
-		return CRMs{}, err
+		return nil, nil, err
 	}
-	c.Shopify = sh
-	return c, nil
+	return c7, sh, nil
+}
+
+// listers give reconciliation a client's CRM reader, at low priority.
+func (c CRMs) listers(shops *shopifyapp.Store) reconcile.ListerFunc {
+	return func(_ context.Context, cl reconcile.Client) (crm.Lister, error) {
+		switch {
+		case cl.CRMType == "commerce7" && c.lowCommerce7 != nil:
+			return c.lowCommerce7.Provider(cl.ID, cl.Tenant), nil
+		case cl.CRMType == "commerce7":
+			return nil, errors.New("COMMERCE7_APP_ID or COMMERCE7_KEY unset on this replica")
+		case cl.CRMType == "shopify" && shops != nil:
+			return c.lowShopify.ProviderWith(cl.ID, cl.Tenant, shops.Tokens(cl.ID)), nil
+		case cl.CRMType == "shopify":
+			return nil, errors.New("TIERSYNC_SECRET_KEY unset on this replica: Shopify tokens cannot be opened")
+		}
+		return nil, fmt.Errorf("unknown CRM type %q", cl.CRMType)
+	}
 }
 
 // providers are the syncer's provider per CRM type.

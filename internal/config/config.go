@@ -60,11 +60,18 @@ type Config struct {
 	// webhook subscriptions point under it.
 	PublicURL string
 
-	ScheduleExpire  string // cron spec of process-expired-enrollments; "off" disables
-	ScheduleSync    string // cron spec of the process-crm-sync-queue sweep; "off" disables
-	ExpireBatchSize int
-	AlertPendingAge time.Duration
-	AlertInterval   time.Duration
+	ScheduleExpire string // cron spec of process-expired-enrollments; "off" disables
+	ScheduleSync   string // cron spec of the process-crm-sync-queue sweep; "off" disables
+	// ScheduleReconcile is the cron spec of reconcile-memberships; "off" disables.
+	ScheduleReconcile string
+	// ReconcileConcurrency is how many clients one reconcile run reads at once.
+	ReconcileConcurrency int
+	// ReconcileAlertThreshold is how many differences in one client's run raise an alert
+	// (0: never).
+	ReconcileAlertThreshold int
+	ExpireBatchSize         int
+	AlertPendingAge         time.Duration
+	AlertInterval           time.Duration
 
 	AlertWebhookURL string
 	LogLevel        string
@@ -198,6 +205,12 @@ func settings() []setting {
 			cronSpec("SCHEDULE_EXPIRE", func(c *Config) *string { return &c.ScheduleExpire })},
 		{"SCHEDULE_SYNC", "*/5 * * * *", "cron schedule (UTC) of the process-crm-sync-queue sweep (wake workers, prune, alerts); off disables it", Server,
 			cronSpec("SCHEDULE_SYNC", func(c *Config) *string { return &c.ScheduleSync })},
+		{"SCHEDULE_RECONCILE", "0 3 * * 0", "cron schedule (UTC) of reconcile-memberships (compare every client's memberships with its CRM, repair the differences); off disables it", Server,
+			cronSpec("SCHEDULE_RECONCILE", func(c *Config) *string { return &c.ScheduleReconcile })},
+		{"RECONCILE_CONCURRENCY", "8", "clients a reconcile run reads at once (each within its own CRM rate limit)", Server,
+			intIn("RECONCILE_CONCURRENCY", 1, 256, func(c *Config) *int { return &c.ReconcileConcurrency })},
+		{"RECONCILE_ALERT_THRESHOLD", "25", "differences in one client's reconcile run that raise an alert (0: never)", Server,
+			intIn("RECONCILE_ALERT_THRESHOLD", 0, 1000000, func(c *Config) *int { return &c.ReconcileAlertThreshold })},
 		{"EXPIRE_BATCH_SIZE", "5000", "enrollments expired per transaction", Server,
 			func(c *Config, raw string) error {
 				n, err := strconv.Atoi(raw)
@@ -369,7 +382,8 @@ var kinds = map[string]string{
 	EnvAPIToken: "token", EnvSecretKey: "base64", "WORKERS": "number", "SHUTDOWN_TIMEOUT": "duration",
 	"INLINE_SYNC_TIMEOUT": "duration", "QUEUE_RETENTION": "duration", "QUEUE_LEASE": "duration",
 	"POLL_INTERVAL": "duration", "RETRY_BACKOFF_BASE": "duration", "RETRY_BACKOFF_MAX": "duration",
-	"SCHEDULE_EXPIRE": "cron|off", "SCHEDULE_SYNC": "cron|off", "EXPIRE_BATCH_SIZE": "number",
+	"SCHEDULE_EXPIRE": "cron|off", "SCHEDULE_SYNC": "cron|off", "SCHEDULE_RECONCILE": "cron|off",
+	"RECONCILE_CONCURRENCY": "number", "RECONCILE_ALERT_THRESHOLD": "number", "EXPIRE_BATCH_SIZE": "number",
 	"ALERT_PENDING_AGE": "duration", "ALERT_INTERVAL": "duration", "NOTIFY_MODE": "listen|poll",
 	"COMMERCE7_API_URL": "url", "COMMERCE7_APP_ID": "string", "COMMERCE7_KEY": "string",
 	"COMMERCE7_WEBHOOK_USER": "string", "COMMERCE7_WEBHOOK_PASSWORD": "string", "COMMERCE7_ECHO_USER": "string",
@@ -480,6 +494,18 @@ func cronSpec(name string, field func(*Config) *string) func(*Config, string) er
 			}
 		}
 		*field(c) = raw
+		return nil
+	}
+}
+
+// intIn parses a whole number from lo to hi.
+func intIn(name string, lo, hi int, field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, raw string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(raw))
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("%s: %q is not a number from %d to %d", name, raw, lo, hi)
+		}
+		*field(c) = n
 		return nil
 	}
 }

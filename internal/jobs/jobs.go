@@ -1,10 +1,12 @@
-// Package jobs defines tiersync's two periodic jobs over the domain packages, so that the
+// Package jobs defines tiersync's periodic jobs over the domain packages, so that the
 // scheduler in serve, POST /api/cron and `tiersync cron run` run the same code.
 package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -12,6 +14,7 @@ import (
 	"tiersync/internal/alert"
 	"tiersync/internal/membership"
 	"tiersync/internal/queue"
+	"tiersync/internal/reconcile"
 	"tiersync/internal/schedule"
 )
 
@@ -23,6 +26,13 @@ type Deps struct {
 	Alerter         *alert.Alerter // nil: no alerts
 	ExpireBatchSize int
 	QueueRetention  time.Duration
+	// Reconciler runs reconcile-memberships (nil: the job does nothing).
+	Reconciler *reconcile.Reconciler
+}
+
+// Specs are the jobs' cron schedules ("off" disables one).
+type Specs struct {
+	Expire, Sync, Reconcile string
 }
 
 // SweepResult is what a process-crm-sync-queue sweep saw and did.
@@ -66,9 +76,37 @@ func Sweep(d Deps) func(ctx context.Context, runID int64) (any, error) {
 	}
 }
 
-// Scheduler builds the scheduler of both jobs.
-func Scheduler(d Deps, expireSpec, syncSpec string, opts schedule.Options) (*schedule.Scheduler, error) {
-	return schedule.New(d.Pool, opts,
-		schedule.Job{Name: schedule.JobExpire, Spec: expireSpec, Run: Expire(d)},
-		schedule.Job{Name: schedule.JobSync, Spec: syncSpec, Run: Sweep(d)})
+// Reconcile is reconcile-memberships with opts (every client, repairing, when scheduled).
+func Reconcile(d Deps, opts reconcile.Options) func(ctx context.Context, runID int64) (any, error) {
+	return func(ctx context.Context, runID int64) (any, error) {
+		if d.Reconciler == nil {
+			return nil, errors.New("reconcile: not configured in this process")
+		}
+		return d.Reconciler.Run(ctx, runID, opts)
+	}
+}
+
+// Scheduler builds the scheduler of the jobs. The sweep also starts a reconcile run
+// when a client's run was left unfinished by a process that died, so that it resumes
+// within minutes rather than at the next weekly slot.
+func Scheduler(d Deps, specs Specs, opts schedule.Options) (*schedule.Scheduler, error) {
+	var s *schedule.Scheduler
+	base, sweep := Sweep(d), Sweep(d)
+	if d.Reconciler != nil {
+		sweep = func(ctx context.Context, runID int64) (any, error) {
+			res, err := base(ctx, runID)
+			if n, oerr := d.Reconciler.Orphans(ctx); oerr == nil && n > 0 {
+				if _, err := s.Begin(ctx, schedule.JobReconcile, Reconcile(d, reconcile.Options{Resume: true})); err != nil {
+					slog.Warn("resume reconcile runs", slog.String("error", err.Error()))
+				}
+			}
+			return res, err
+		}
+	}
+	var err error
+	s, err = schedule.New(d.Pool, opts,
+		schedule.Job{Name: schedule.JobExpire, Spec: specs.Expire, Run: Expire(d)},
+		schedule.Job{Name: schedule.JobSync, Spec: specs.Sync, Run: sweep},
+		schedule.Job{Name: schedule.JobReconcile, Spec: specs.Reconcile, Run: Reconcile(d, reconcile.Options{})})
+	return s, err
 }

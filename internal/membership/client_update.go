@@ -23,6 +23,7 @@ type ClientUpdate struct {
 	Name               *string
 	RateLimitPerMinute *int
 	Currency           *string // ISO 4217
+	DriftPolicy        *string // tiersync_wins or crm_wins
 	// RotateWebhookCredentials gives a Commerce7 client a new webhook pair (as
 	// RotateWebhookCredentials does), returned once.
 	RotateWebhookCredentials bool
@@ -34,8 +35,8 @@ type ClientUpdate struct {
 
 // validate checks the values sent; it changes nothing.
 func (in *ClientUpdate) validate() error {
-	if in.Name == nil && in.RateLimitPerMinute == nil && in.Currency == nil && !in.RotateWebhookCredentials && in.Connect == nil {
-		return apperr.BadRequestf("nothing to change: send name, rate_limit_per_minute, currency, rotate_webhook_credentials " +
+	if in.Name == nil && in.RateLimitPerMinute == nil && in.Currency == nil && in.DriftPolicy == nil && !in.RotateWebhookCredentials && in.Connect == nil {
+		return apperr.BadRequestf("nothing to change: send name, rate_limit_per_minute, currency, drift_policy, rotate_webhook_credentials " +
 			"(Commerce7) or Shopify credentials (shopify_auth, shopify_client_id, shopify_client_secret, " +
 			"shopify_access_token, shopify_webhook_secret)")
 	}
@@ -54,6 +55,9 @@ func (in *ClientUpdate) validate() error {
 			return apperr.Invalidf("rate_limit_per_minute must be between 1 and %d, got %d", maxRatePerMinute, r)
 		}
 	}
+	if err := checkDriftPolicy(in.DriftPolicy); err != nil {
+		return err
+	}
 	return checkCurrency(in.Currency)
 }
 
@@ -63,7 +67,7 @@ func (in *ClientUpdate) validate() error {
 // changes through in.Connect. Any refusal (a Shopify field on a Commerce7 client, webhook
 // credentials for a Shopify client, an invalid credential) writes nothing.
 func (s *Store) UpdateClient(ctx context.Context, id string, in ClientUpdate) (ClientWithCredentials, error) {
-	if err := checkUUID("client_id", id); err != nil {
+	if err := CheckUUID("client_id", id); err != nil {
 		return ClientWithCredentials{}, err
 	}
 	if err := in.validate(); err != nil {
@@ -74,7 +78,8 @@ func (s *Store) UpdateClient(ctx context.Context, id string, in ClientUpdate) (C
 	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
 		c, err = scanClientRow(tx.QueryRow(ctx, sqlClientUpdate, pgx.StrictNamedArgs{
-			"id": id, "name": in.Name, "rate_limit_per_minute": in.RateLimitPerMinute, "currency": in.Currency}))
+			"id": id, "name": in.Name, "rate_limit_per_minute": in.RateLimitPerMinute, "currency": in.Currency,
+			"drift_policy": in.DriftPolicy}))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return apperr.NotFoundf("client %s not found", id)
 		}

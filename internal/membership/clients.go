@@ -41,8 +41,12 @@ type Client struct {
 	RateLimitPerMinute int    `json:"rate_limit_per_minute"`
 	// Currency is the ISO 4217 code of the client's amounts (tier thresholds, lifetime
 	// values): the API keeps cents, the admin page shows money in it.
-	Currency  string    `json:"currency"`
-	CreatedAt time.Time `json:"created_at"`
+	Currency string `json:"currency"`
+	// DriftPolicy says who wins when reconciling finds the CRM changed behind our back:
+	// tiersync_wins (the CRM is set back to match us) or crm_wins (we take the CRM's
+	// change).
+	DriftPolicy string    `json:"drift_policy"`
+	CreatedAt   time.Time `json:"created_at"`
 	// WebhookAuth is how a Commerce7 client's webhooks authenticate: WebhookAuthOwn or
 	// WebhookAuthGlobal (made before per-client credentials; rotate to leave it). Null for
 	// Shopify.
@@ -57,6 +61,7 @@ type NewClient struct {
 	Tenant             string
 	RateLimitPerMinute *int
 	Currency           *string // ISO 4217, upper-case three letters; default USD
+	DriftPolicy        *string // tiersync_wins (default) or crm_wins
 	// Connect stores a Shopify client's connection (internal/shopifyapp) in the
 	// transaction that makes the client, so a Shopify client never exists without one.
 	// Required for Shopify, refused for Commerce7.
@@ -114,7 +119,28 @@ func (in *NewClient) validate() error {
 		usd := DefaultCurrency
 		in.Currency = &usd
 	}
+	if in.DriftPolicy == nil {
+		p := DriftTiersyncWins
+		in.DriftPolicy = &p
+	}
+	if err := checkDriftPolicy(in.DriftPolicy); err != nil {
+		return err
+	}
 	return checkCurrency(in.Currency)
+}
+
+// Drift policies (clients.drift_policy).
+const (
+	DriftTiersyncWins = "tiersync_wins"
+	DriftCRMWins      = "crm_wins"
+)
+
+// checkDriftPolicy refuses a drift policy that is neither.
+func checkDriftPolicy(p *string) error {
+	if p != nil && *p != DriftTiersyncWins && *p != DriftCRMWins {
+		return apperr.Invalidf("drift_policy %q is not one of %s, %s", clip(*p, 40), DriftTiersyncWins, DriftCRMWins)
+	}
+	return nil
 }
 
 // DefaultCurrency is a client's currency when none is given.
@@ -160,7 +186,7 @@ func (s *Store) CreateClient(ctx context.Context, in NewClient) (ClientWithCrede
 	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		row := tx.QueryRow(ctx, sqlClientInsert, pgx.StrictNamedArgs{
 			"name": in.Name, "crm_type": in.CRMType, "tenant": in.Tenant, "rate_limit_per_minute": rate,
-			"webhook_user": hookUser, "webhook_password_hash": hookHash, "currency": *in.Currency,
+			"webhook_user": hookUser, "webhook_password_hash": hookHash, "currency": *in.Currency, "drift_policy": *in.DriftPolicy,
 		})
 		var err error
 		if c, err = scanClientRow(row); err != nil {
@@ -223,7 +249,7 @@ func (s *Store) ListClients(ctx context.Context, p Page) ([]Client, string, erro
 
 // GetClient returns one client, or a NotFound error.
 func (s *Store) GetClient(ctx context.Context, id string) (Client, error) {
-	if err := checkUUID("client_id", id); err != nil {
+	if err := CheckUUID("client_id", id); err != nil {
 		return Client{}, err
 	}
 	rows, err := s.pool.Query(ctx, sqlClientGet, pgx.StrictNamedArgs{"id": id})
@@ -247,7 +273,7 @@ func scanClient(row pgx.CollectableRow) (Client, error) { return scanClientRow(r
 func scanClientRow(row pgx.Row) (Client, error) {
 	var c Client
 	var legacy bool
-	err := row.Scan(&c.ID, &c.Name, &c.CRMType, &c.Tenant, &c.RateLimitPerMinute, &c.CreatedAt, &legacy, &c.Currency)
+	err := row.Scan(&c.ID, &c.Name, &c.CRMType, &c.Tenant, &c.RateLimitPerMinute, &c.CreatedAt, &legacy, &c.Currency, &c.DriftPolicy)
 	c.CreatedAt = c.CreatedAt.UTC()
 	if c.CRMType == CRMCommerce7 {
 		auth := WebhookAuthOwn

@@ -85,7 +85,7 @@ func (f CustomerFilter) args() (pgx.StrictNamedArgs, error) {
 	}
 	args := pgx.StrictNamedArgs{"client_id": nil, "email": nil}
 	if f.ClientID != "" {
-		if err := checkUUID("client_id", f.ClientID); err != nil {
+		if err := CheckUUID("client_id", f.ClientID); err != nil {
 			return nil, err
 		}
 		args["client_id"] = f.ClientID
@@ -131,7 +131,7 @@ func (s *Store) ListCustomers(ctx context.Context, f CustomerFilter, p Page) ([]
 // GetCustomer returns a customer with its enrollments (and their history) and orders,
 // read in one snapshot.
 func (s *Store) GetCustomer(ctx context.Context, id string) (CustomerDetail, error) {
-	if err := checkUUID("customer id", id); err != nil {
+	if err := CheckUUID("customer id", id); err != nil {
 		return CustomerDetail{}, err
 	}
 	// REPEATABLE READ: the customer, its enrollments and its orders as of one moment (an

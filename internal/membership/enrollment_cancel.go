@@ -32,7 +32,7 @@ const (
 // that is not active is a 409 that says its status. It answers as GetEnrollment does, so
 // Sync is the cancel row (or the add it superseded).
 func (s *Store) CancelEnrollment(ctx context.Context, id, cause string) (Enrollment, *Sync, error) {
-	if err := checkUUID("enrollment id", id); err != nil {
+	if err := CheckUUID("enrollment id", id); err != nil {
 		return Enrollment{}, nil, err
 	}
 	if cause != CauseAPI && cause != CauseAdmin {

@@ -62,7 +62,7 @@ func (f EnrollmentFilter) args() (pgx.StrictNamedArgs, error) {
 		if p.v == "" {
 			continue
 		}
-		if err := checkUUID(p.name, p.v); err != nil {
+		if err := CheckUUID(p.name, p.v); err != nil {
 			return nil, err
 		}
 		args[p.name] = p.v

@@ -47,7 +47,7 @@ func (s *Store) CustomerEmails(ctx context.Context, ids []string) (map[string]st
 		return out, nil
 	}
 	for _, id := range ids {
-		if err := checkUUID("customer id", id); err != nil {
+		if err := CheckUUID("customer id", id); err != nil {
 			return nil, err
 		}
 	}

@@ -108,13 +108,13 @@ func (in *NewEnrollment) validate(now time.Time) error {
 	if in.ClientID == "" {
 		return apperr.BadRequestf("client_id is required")
 	}
-	if err := checkUUID("client_id", in.ClientID); err != nil {
+	if err := CheckUUID("client_id", in.ClientID); err != nil {
 		return err
 	}
 	if in.TierID == "" {
 		return apperr.BadRequestf("tier_id is required")
 	}
-	if err := checkUUID("tier_id", in.TierID); err != nil {
+	if err := CheckUUID("tier_id", in.TierID); err != nil {
 		return err
 	}
 	c := in.Customer
@@ -306,7 +306,7 @@ func checkShipAddress(crmType, delivery string, crmID *string, hasAddress bool) 
 
 // GetEnrollment returns an enrollment and its latest queue row (nil when it has none).
 func (s *Store) GetEnrollment(ctx context.Context, id string) (Enrollment, *Sync, error) {
-	if err := checkUUID("enrollment id", id); err != nil {
+	if err := CheckUUID("enrollment id", id); err != nil {
 		return Enrollment{}, nil, err
 	}
 	var e Enrollment

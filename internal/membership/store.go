@@ -72,7 +72,7 @@ func setAfter(args pgx.StrictNamedArgs, at string, p Page) error {
 	if err := decodeCursor(p.Cursor, &c); err != nil {
 		return err
 	}
-	if checkUUID("cursor", c.ID) != nil || c.At.IsZero() {
+	if CheckUUID("cursor", c.ID) != nil || c.At.IsZero() {
 		return apperr.BadRequestf("cursor %q is not one this API returned", clip(p.Cursor, 120))
 	}
 	args["after_"+at], args["after_id"] = c.At, c.ID
@@ -81,8 +81,8 @@ func setAfter(args pgx.StrictNamedArgs, at string, p Page) error {
 
 var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
-// checkUUID refuses an id that is not a UUID before PostgreSQL does it with a 500.
-func checkUUID(field, v string) error {
+// CheckUUID refuses an id that is not a UUID before PostgreSQL does it with a 500.
+func CheckUUID(field, v string) error {
 	if !uuidRe.MatchString(v) {
 		// Clipped: an id from a path or a query can be kilobytes long.
 		return apperr.BadRequestf("%s %q is not a UUID", field, clip(v, 64))

@@ -94,7 +94,7 @@ func sameText(a, b *string) bool {
 // upgrades would look in the new club and leave the old memberships live. A new duration
 // applies to enrollments and renewals from now on; existing expires_at stay as they are.
 func (s *Store) UpdateTier(ctx context.Context, clientID, tierID string, u TierUpdate) (Tier, error) {
-	if err := checkUUID("tier id", tierID); err != nil {
+	if err := CheckUUID("tier id", tierID); err != nil {
 		return Tier{}, err
 	}
 	c, err := s.GetClient(ctx, clientID)

@@ -114,7 +114,7 @@ const (
 // webhook credentials. Both halves are compared as SHA-256 hashes in constant time
 // (comparing raw strings would leak their lengths), and an empty password never matches.
 func (s *Store) MatchWebhookCredentials(ctx context.Context, clientID, user, pass string) (WebhookAuthResult, error) {
-	if err := checkUUID("client_id", clientID); err != nil {
+	if err := CheckUUID("client_id", clientID); err != nil {
 		return WebhookAuthWrong, err
 	}
 	var wantUser *string

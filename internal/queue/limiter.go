@@ -60,8 +60,12 @@ func Resume(ctx context.Context, q db.Querier, key string) (int64, error) {
 // TryTake takes a token if one is available now. Otherwise it reports how long until
 // one is (or until the key's pause ends).
 func (l *Limiter) TryTake(ctx context.Context, key string) (granted bool, wait time.Duration, err error) {
+	return l.tryTake(ctx, key, false)
+}
+
+func (l *Limiter) tryTake(ctx context.Context, key string, low bool) (granted bool, wait time.Duration, err error) {
 	var ms int64
-	err = l.pool.QueryRow(ctx, sqlTake, pgx.StrictNamedArgs{"now": l.clock.sql(), "rate_key": key}).Scan(&granted, &ms)
+	err = l.pool.QueryRow(ctx, sqlTake, pgx.StrictNamedArgs{"now": l.clock.sql(), "rate_key": key, "low": low}).Scan(&granted, &ms)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, 0, fmt.Errorf("rate limit: no bucket for %s (its rate was never set)", key)
 	}
@@ -75,9 +79,23 @@ func (l *Limiter) TryTake(ctx context.Context, key string) (granted bool, wait t
 }
 
 // Take waits until the key may send one request.
-func (l *Limiter) Take(ctx context.Context, key string) error {
+func (l *Limiter) Take(ctx context.Context, key string) error { return l.take(ctx, key, false) }
+
+// Low is the limiter at low priority, for work that may wait (reconciliation's reads): a
+// token is granted only while half the bucket's burst stays in it for the queue's rows
+// and the requests a caller waits on. It shares the key's bucket, so the CRM's limit
+// holds for both together.
+func (l *Limiter) Low() LowLimiter { return LowLimiter{l: l} }
+
+// LowLimiter takes tokens at low priority (Limiter.Low).
+type LowLimiter struct{ l *Limiter }
+
+// Take waits until the key may send one low-priority request.
+func (ll LowLimiter) Take(ctx context.Context, key string) error { return ll.l.take(ctx, key, true) }
+
+func (l *Limiter) take(ctx context.Context, key string, low bool) error {
 	for {
-		granted, wait, err := l.TryTake(ctx, key)
+		granted, wait, err := l.tryTake(ctx, key, low)
 		if err != nil || granted {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,8 +26,9 @@ import (
 
 // Job names (the job_runs.job_name values).
 const (
-	JobExpire = "process-expired-enrollments"
-	JobSync   = "process-crm-sync-queue"
+	JobExpire    = "process-expired-enrollments"
+	JobSync      = "process-crm-sync-queue"
+	JobReconcile = "reconcile-memberships"
 )
 
 // Run statuses.
@@ -78,6 +80,7 @@ type Scheduler struct {
 	runner string
 	log    *slog.Logger
 	jobs   map[string]*job
+	order  []string // the jobs' names as given to New: GET /api/cron's order
 	now    func() time.Time
 	// observe is told of every finished run (metrics); nil: nobody.
 	observe func(job, status string, d time.Duration)
@@ -131,6 +134,7 @@ func New(pool *pgxpool.Pool, opts Options, jobs ...Job) (*Scheduler, error) {
 			jj.sched = sched
 		}
 		s.jobs[j.Name] = jj
+		s.order = append(s.order, j.Name)
 	}
 	return s, nil
 }
@@ -216,41 +220,80 @@ func (s *Scheduler) Trigger(ctx context.Context, name string) (Run, error) {
 // work (nil: the job's own): POST /api/cron's action=sync runs due rows inside the
 // request, where the scheduled sweep only wakes the workers.
 func (s *Scheduler) TriggerWith(ctx context.Context, name string, run func(context.Context, int64) (any, error)) (Run, error) {
-	if _, ok := s.jobs[name]; !ok {
-		return Run{}, apperr.BadRequestf("unknown job %q (one of %s, %s)", name, JobExpire, JobSync)
-	}
 	r, _, err := s.start(ctx, name, "manual", nil, run)
 	return r, err
 }
 
-func (s *Scheduler) start(ctx context.Context, name, trigger string, slot *time.Time, run ...func(context.Context, int64) (any, error)) (Run, bool, error) {
-	j, ok := s.jobs[name]
-	if !ok {
-		return Run{}, false, apperr.BadRequestf("unknown job %q", name)
+// Begin records a manual run of the job and runs it in the background (run nil: the
+// job's own work), for a job that outlasts a request (reconcile-memberships): it returns
+// the run's row at once, still running. The work runs on ctx, which the caller keeps
+// alive (serve's own context): a stopped process leaves the run to the heartbeat watch.
+func (s *Scheduler) Begin(ctx context.Context, name string, run func(context.Context, int64) (any, error)) (Run, error) {
+	id, work, ok, err := s.insert(ctx, name, "manual", nil, run)
+	if err != nil || !ok {
+		return Run{}, err
 	}
-	work := j.Run
-	if len(run) > 0 && run[0] != nil {
-		work = run[0]
+	go func() {
+		if _, err := s.execute(ctx, id, name, "manual", work); err != nil && ctx.Err() == nil {
+			s.log.Error("background run", slog.String("job", name), slog.Int64("run_id", id), slog.String("error", err.Error()))
+		}
+	}()
+	return Run{ID: id, JobName: name, Trigger: "manual", Status: StatusRunning, StartedAt: s.now().UTC()}, nil
+}
+
+// names lists the jobs for an error message.
+func (s *Scheduler) names() string {
+	var names []string
+	for n := range s.jobs {
+		names = append(names, n)
 	}
-	var id int64
-	err := s.pool.QueryRow(ctx, qInsertRun, pgx.StrictNamedArgs{
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+func (s *Scheduler) start(ctx context.Context, name, trigger string, slot *time.Time, run func(context.Context, int64) (any, error)) (Run, bool, error) {
+	id, work, ok, err := s.insert(ctx, name, trigger, slot, run)
+	if err != nil || !ok {
+		return Run{}, ok, err
+	}
+	r, err := s.execute(ctx, id, name, trigger, work)
+	return r, true, err
+}
+
+// insert records a run of the job; ok is false when another replica has the slot. It
+// marks the run this process's (heartbeats) until execute ends it.
+func (s *Scheduler) insert(ctx context.Context, name, trigger string, slot *time.Time, run func(context.Context, int64) (any, error)) (id int64, work func(context.Context, int64) (any, error), ok bool, err error) {
+	j, known := s.jobs[name]
+	if !known {
+		return 0, nil, false, apperr.BadRequestf("unknown job %q (one of %s)", name, s.names())
+	}
+	work = j.Run
+	if run != nil {
+		work = run
+	}
+	err = s.pool.QueryRow(ctx, qInsertRun, pgx.StrictNamedArgs{
 		"job_name": name, "trigger": trigger, "scheduled_for": slot, "runner": s.runner,
 	}).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Run{}, false, nil // another replica has this slot
+		return 0, nil, false, nil // another replica has this slot
 	}
 	if err != nil {
-		return Run{}, false, fmt.Errorf("run %s: %w", name, err)
+		return 0, nil, false, fmt.Errorf("run %s: %w", name, err)
 	}
 	s.mu.Lock()
 	s.running[id] = struct{}{}
 	s.mu.Unlock()
+	return id, work, true, nil
+}
+
+// execute does run id's work and records how it ended.
+func (s *Scheduler) execute(ctx context.Context, id int64, name, trigger string, work func(context.Context, int64) (any, error)) (Run, error) {
 	defer func() {
 		s.mu.Lock()
 		delete(s.running, id)
 		s.mu.Unlock()
 	}()
-
+	var err error
 	began := time.Now()
 	result, runErr := work(ctx, id)
 	status, errText := StatusSucceeded, (*string)(nil)
@@ -262,7 +305,7 @@ func (s *Scheduler) start(ctx context.Context, name, trigger string, slot *time.
 	var resultJSON []byte
 	if result != nil {
 		if resultJSON, err = json.Marshal(result); err != nil {
-			return Run{}, true, fmt.Errorf("run %s: result: %w", name, err)
+			return Run{}, fmt.Errorf("run %s: result: %w", name, err)
 		}
 	}
 	var r Run
@@ -271,14 +314,14 @@ func (s *Scheduler) start(ctx context.Context, name, trigger string, slot *time.
 	}).Scan(
 		&r.ID, &r.JobName, &r.Trigger, &r.ScheduledFor, &r.StartedAt, &r.FinishedAt, &r.Status, &r.Result, &r.Error)
 	if err != nil {
-		return Run{}, true, fmt.Errorf("run %s: finish: %w", name, err)
+		return Run{}, fmt.Errorf("run %s: finish: %w", name, err)
 	}
 	if s.observe != nil {
 		s.observe(name, status, time.Since(began))
 	}
 	s.log.Info("job run", slog.String("job", name), slog.String("trigger", trigger), slog.Int64("run_id", id),
 		slog.String("status", status), slog.Duration("took", time.Since(began)))
-	return r.utc(), true, nil
+	return r.utc(), nil
 }
 
 func (r Run) utc() Run {
@@ -304,7 +347,8 @@ func (s *Scheduler) RecoverCrashed(ctx context.Context) (int64, error) {
 // Jobs describes every job: its schedule, next slot and last run.
 func (s *Scheduler) Jobs(ctx context.Context) ([]JobInfo, error) {
 	var out []JobInfo
-	for _, j := range s.jobs {
+	for _, name := range s.order {
+		j := s.jobs[name]
 		info := JobInfo{Name: j.Name, Schedule: j.Spec, Enabled: j.sched != nil}
 		if j.sched != nil {
 			next := j.sched.Next(s.now().UTC())
@@ -323,7 +367,6 @@ func (s *Scheduler) Jobs(ctx context.Context) ([]JobInfo, error) {
 		}
 		out = append(out, info)
 	}
-	sort.Slice(out, func(a, b int) bool { return out[a].Name > out[b].Name }) // expiration first
 	return out, nil
 }
 

@@ -38,7 +38,7 @@ func newAdmin(t *testing.T, opts web.Options) http.Handler {
 	}
 	opts.Store = membership.NewStore(opts.Pool, nil)
 	opts.Engine = queue.New(opts.Pool, nil, queue.Config{Workers: 1})
-	sched, err := jobs.Scheduler(jobs.Deps{Pool: opts.Pool, Store: opts.Store, Engine: opts.Engine}, "off", "off", schedule.Options{})
+	sched, err := jobs.Scheduler(jobs.Deps{Pool: opts.Pool, Store: opts.Store, Engine: opts.Engine}, jobs.Specs{Expire: "off", Sync: "off", Reconcile: "off"}, schedule.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

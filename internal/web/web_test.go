@@ -93,7 +93,7 @@ func TestAdminPageInABrowser(t *testing.T) {
 	store := membership.NewStore(pool, nil)
 	engine := queue.New(pool, func(context.Context, queue.Job) error { return nil }, queue.Config{Workers: 1})
 	sched, err := jobs.Scheduler(jobs.Deps{Pool: pool, Store: store, Engine: engine, ExpireBatchSize: 100, QueueRetention: time.Hour},
-		"0 2 * * *", "off", schedule.Options{Runner: "browser-test"})
+		jobs.Specs{Expire: "0 2 * * *", Sync: "off", Reconcile: "off"}, schedule.Options{Runner: "browser-test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +551,7 @@ func TestAdminPageWithoutABrowser(t *testing.T) {
 	pool := dbtest.New(t)
 	store := membership.NewStore(pool, nil)
 	engine := queue.New(pool, nil, queue.Config{Workers: 1})
-	sched, _ := jobs.Scheduler(jobs.Deps{Pool: pool, Store: store, Engine: engine}, "off", "off", schedule.Options{})
+	sched, _ := jobs.Scheduler(jobs.Deps{Pool: pool, Store: store, Engine: engine}, jobs.Specs{Expire: "off", Sync: "off", Reconcile: "off"}, schedule.Options{})
 	admin, err := web.New(web.Options{Token: token, SecretKey: secretKey, Pool: pool, Store: store, Engine: engine, Scheduler: sched})
 	if err != nil {
 		t.Fatal(err)

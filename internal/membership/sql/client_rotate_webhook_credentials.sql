@@ -6,4 +6,4 @@ SET webhook_user          = @webhook_user,
     updated_at            = now()
 WHERE id = @id
   AND crm_type = 'commerce7'
-RETURNING id, name, crm_type, tenant, rate_limit_per_minute, created_at, webhook_password_hash IS NULL AS webhook_legacy, currency
+RETURNING id, name, crm_type, tenant, rate_limit_per_minute, created_at, webhook_password_hash IS NULL AS webhook_legacy, currency, drift_policy

@@ -51,6 +51,14 @@ type Options struct {
 	// DeprecatedBefore: a request to an older API version is answered with
 	// X-Shopify-API-Deprecated-Reason (versions.go). "": four releases before LatestVersion.
 	DeprecatedBefore string
+	// TagSearch is how a customers search's `tag:` terms match (tags.go): TagSearchExact
+	// (default), TagSearchCaseSensitive, TagSearchPrefix or TagSearchIgnored. Shopify
+	// documents none of these rules.
+	TagSearch TagSearchMode
+	// TagSearchLag is how many tag searches still see a customer's tags as they were
+	// before a change (tagsAdd, tagsRemove, SetTags), as a search index that lags behind
+	// its writes would. The customers it finds are read live: their tags are current.
+	TagSearchLag int
 }
 
 // Customer is a Shopify customer.
@@ -63,6 +71,10 @@ type Customer struct {
 	Tags       []string             `json:"tags"`
 	Metafields map[string]Metafield `json:"metafields"` // by "namespace.key"
 	hiddenFor  int                  // searches left before it shows up
+	// indexedTags is what the tag search sees while tagLag > 0 (Options.TagSearchLag):
+	// the tags before the change it has not caught up with.
+	indexedTags []string
+	tagLag      int
 }
 
 // Metafield is a customer metafield.
@@ -221,6 +233,7 @@ func (f *Fake) AddCustomer(shop string, c Customer) Customer {
 func (c *Customer) copy() Customer {
 	out := *c
 	out.Tags = append([]string{}, c.Tags...)
+	out.indexedTags = append([]string(nil), c.indexedTags...)
 	out.Metafields = map[string]Metafield{}
 	for k, v := range c.Metafields {
 		out.Metafields[k] = v

@@ -51,8 +51,8 @@ func parseOperation(query string) (operation, error) {
 	return op, nil
 }
 
-// rootArgs reads the root field's argument list: name → "$variable", a string literal or
-// a number, as written.
+// rootArgs reads the root field's argument list: name → "$variable", a string literal, a
+// number or an enum value (sortKey: ID), as written.
 func rootArgs(rest string) map[string]string {
 	out := map[string]string{}
 	rest = strings.TrimSpace(rest)
@@ -69,7 +69,7 @@ func rootArgs(rest string) map[string]string {
 	return out
 }
 
-var argPair = regexp.MustCompile(`(\w+)\s*:\s*(\$\w+|"(?:[^"\\]|\\.)*"|-?\d+)`)
+var argPair = regexp.MustCompile(`(\w+)\s*:\s*(\$\w+|"(?:[^"\\]|\\.)*"|-?\d+|[A-Z][A-Z0-9_]*\b)`)
 
 // resolve turns the written arguments into values, reading variables.
 func (op *operation) resolve() {
@@ -82,6 +82,8 @@ func (op *operation) resolve() {
 			var str string
 			_ = json.Unmarshal([]byte(v), &str)
 			op.args[name] = str
+		case v[0] >= 'A' && v[0] <= 'Z': // an enum value: its name
+			op.args[name] = v
 		default:
 			n, _ := strconv.Atoi(v)
 			op.args[name] = float64(n)
@@ -107,8 +109,7 @@ func (op operation) requestedCost() float64 {
 	}
 	switch op.root {
 	case "customers":
-		// Each node: the customer, and its defaultEmailAddress when selected.
-		return float64(2 + op.first()*(1+strings.Count(op.query, "defaultEmailAddress")))
+		return float64(2 + op.first()*op.customerNodeCost())
 	case "customer":
 		return 1 + float64(len(metafieldAliases.FindAllString(op.query, -1))) +
 			float64(strings.Count(op.query, "defaultEmailAddress"))
@@ -116,6 +117,13 @@ func (op operation) requestedCost() float64 {
 		return float64(2 + op.first())
 	}
 	return 1
+}
+
+// customerNodeCost is what one customer of a customers page costs: the customer, and each
+// object selected in it (defaultEmailAddress, each aliased metafield); tags is a list of
+// scalars, free.
+func (op operation) customerNodeCost() int {
+	return 1 + strings.Count(op.query, "defaultEmailAddress") + len(metafieldAliases.FindAllString(op.query, -1))
 }
 
 // first is the connection's page size: the first argument, 1 without it (Shopify requires

@@ -42,24 +42,27 @@ func (f *Fake) execute(s *shopState, op operation) (map[string]any, float64, err
 		return map[string]any{"shop": map[string]any{"name": name, "myshopifyDomain": s.domain}}, 1, nil
 	case "customers":
 		after, _ := v["after"].(string)
-		page := f.searchCustomers(s, searchEmail(str("query")), op.first(), after)
-		perNode := 1 + strings.Count(op.query, "defaultEmailAddress")
-		return map[string]any{"customers": page}, float64(2 + perNode*len(page["nodes"].([]map[string]any))), nil
+		var page map[string]any
+		if tags, isTagSearch, err := parseTagQuery(str("query")); isTagSearch {
+			if err != nil {
+				return nil, 1, err
+			}
+			if sk, _ := v["sortKey"].(string); sk != "" && sk != "ID" {
+				return nil, 1, fmt.Errorf("shopifytest: a tag search sorts by ID only, not %s", sk)
+			}
+			if page, err = f.searchTags(s, op, tags, after); err != nil {
+				return nil, 1, err
+			}
+		} else {
+			page = f.searchCustomers(s, searchEmail(str("query")), op.first(), after)
+		}
+		return map[string]any{"customers": page}, float64(2 + op.customerNodeCost()*len(page["nodes"].([]map[string]any))), nil
 	case "customer":
 		c := s.customer(str("id"))
 		if c == nil {
 			return map[string]any{"customer": nil}, 1, nil
 		}
-		out := customerNode(c)
-		out["tags"] = sortedTags(append([]string{}, c.Tags...))
-		for _, m := range metafieldAliases.FindAllStringSubmatch(op.query, -1) {
-			if mf, ok := c.Metafields[m[2]+"."+m[3]]; ok {
-				out[m[1]] = map[string]any{"value": mf.Value}
-			} else {
-				out[m[1]] = nil
-			}
-		}
-		return map[string]any{"customer": out}, op.requestedCost(), nil
+		return map[string]any{"customer": fullNode(c, op)}, op.requestedCost(), nil
 	case "customerCreate":
 		in, _ := v["input"].(map[string]any)
 		email, _ := in["email"].(string)
@@ -103,6 +106,7 @@ func (f *Fake) execute(s *shopState, op operation) (map[string]any, float64, err
 		case len(tags) == 0:
 			payload["userErrors"] = uerr("Tags can't be blank", "tags")
 		default:
+			f.tagsChanging(c)
 			for _, t := range tags {
 				t = strings.TrimSpace(t)
 				if op.root == "tagsAdd" && !hasTag(c.Tags, t) {
