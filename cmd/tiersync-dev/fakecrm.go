@@ -28,6 +28,7 @@ func runFakeCRM(ctx context.Context, e env, args []string) error {
 	tenants := fs.String("c7-tenants", "", "comma-separated tenants that exist (empty: any)")
 	rate := fs.Int("c7-rate-limit", 100, "requests per minute per tenant (negative: unlimited)")
 	ignoreFilter := fs.Bool("c7-ignore-customer-filter", false, "list every membership of the tenant whatever GET /club-membership's customerId filter says")
+	ignoreClubFilter := fs.Bool("c7-ignore-club-filter", false, "list every membership of the tenant whatever GET /club-membership's clubId filter says")
 	requireCard := fs.Bool("c7-require-card", false, "refuse a club membership without a credit card of the customer's own (422)")
 	clearMode := fs.String("c7-cancel-date-clear", "removes", `what a PUT with "cancelDate": null does to a scheduled cancellation: removes, ignored or refused`)
 	shops := fs.String("shopify-shops", "", "comma-separated shop=token pairs that exist (more can be added over /_fake/shopify/shops)")
@@ -48,7 +49,7 @@ func runFakeCRM(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("--c7-cancel-date-clear: %w", err)
 	}
 	c7 := c7test.New(c7test.Options{AppID: *appID, AppSecret: *key, Tenants: ts, RateLimit: *rate,
-		IgnoreCustomerFilter: *ignoreFilter, RequireCard: *requireCard, CancelDateClear: clear})
+		IgnoreCustomerFilter: *ignoreFilter, IgnoreClubFilter: *ignoreClubFilter, RequireCard: *requireCard, CancelDateClear: clear})
 	defer c7.Close()
 	tokens := map[string]string{}
 	for _, pair := range strings.Split(*shops, ",") {

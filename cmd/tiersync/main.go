@@ -15,14 +15,15 @@ type env = cli.Env
 
 func commands() map[string]cli.Command {
 	return map[string]cli.Command{
-		"serve":   {Summary: "serve the HTTP API and run the sync workers", Run: runServe},
-		"migrate": {Summary: "apply or roll back database migrations: up, down, status", Run: runMigrate},
-		"expire":  {Summary: "expire enrollments past their end now (what the nightly job does), or --dry-run", Run: runExpire},
-		"queue":   {Summary: "inspect and steer the queue: ls, show, retry, cancel, stats", Run: runQueue},
-		"sync":    {Summary: "run due queue rows now through the CRMs and exit", Run: runSync},
-		"cron":    {Summary: "the scheduled jobs: ls, run NAME", Run: runCron},
-		"clients": {Summary: "check a client's CRM connection: check ID", Run: runClients},
-		"shopify": {Summary: "a Shopify client's shop: webhooks ID (subscribe its webhooks at PUBLIC_URL)", Run: runShopify},
+		"serve":     {Summary: "serve the HTTP API and run the sync workers", Run: runServe},
+		"migrate":   {Summary: "apply or roll back database migrations: up, down, status", Run: runMigrate},
+		"expire":    {Summary: "expire enrollments past their end now (what the nightly job does), or --dry-run", Run: runExpire},
+		"queue":     {Summary: "inspect and steer the queue: ls, show, retry, cancel, stats", Run: runQueue},
+		"sync":      {Summary: "run due queue rows now through the CRMs and exit", Run: runSync},
+		"cron":      {Summary: "the scheduled jobs: ls, run NAME", Run: runCron},
+		"reconcile": {Summary: "compare every client's memberships with its CRM now and repair the differences (--client, --dry-run)", Run: runReconcile},
+		"clients":   {Summary: "check a client's CRM connection: check ID", Run: runClients},
+		"shopify":   {Summary: "a Shopify client's shop: webhooks ID (subscribe its webhooks at PUBLIC_URL)", Run: runShopify},
 	}
 }
 

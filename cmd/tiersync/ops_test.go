@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -96,7 +98,26 @@ func TestOperatorCommands(t *testing.T) {
 		}
 	}
 	var cron map[string]any
-	if err := json.Unmarshal([]byte(run(0, "cron", "ls", "--json")), &cron); err != nil || len(cron["jobs"].([]any)) != 2 || len(cron["runs"].([]any)) != 1 {
+	if err := json.Unmarshal([]byte(run(0, "cron", "ls", "--json")), &cron); err != nil || len(cron["jobs"].([]any)) != 3 || len(cron["runs"].([]any)) != 1 {
 		t.Fatalf("cron ls --json: %v %v", cron, err)
 	}
+
+	// The synced members have no enrollment here: a dry run finds them extra at the CRM,
+	// and queues nothing.
+	out = run(0, "reconcile", "--dry-run", "--client", client)
+	if !strings.Contains(out, "dry run true") || !regexp.MustCompile(`extra_at_crm\s+2\n`).MatchString(out) ||
+		!regexp.MustCompile(`missing_at_crm\s+0\n`).MatchString(out) {
+		t.Fatalf("reconcile --dry-run:\n%s", out)
+	}
+	var queued int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM crm_sync_queue WHERE priority < 0`).Scan(&queued); err != nil || queued != 0 {
+		t.Fatalf("a dry run queued %d rows (%v)", queued, err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(run(0, "reconcile", "--json")), &rec); err != nil || rec["job_name"] != "reconcile-memberships" ||
+		rec["result"].(map[string]any)["repaired"] != float64(2) {
+		t.Fatalf("reconcile --json: %v %v", rec, err)
+	}
+	run(1, "reconcile", "--client", "not-a-uuid")
+	run(1, "reconcile", "extra-argument")
 }

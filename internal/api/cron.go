@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"tiersync/internal/apperr"
@@ -28,33 +29,50 @@ func (s *Server) getCron(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"jobs": jobs, "runs": runs})
 }
 
+// cronFields are POST /api/cron's fields.
+type cronFields struct {
+	Action, Job string
+	// reconcile-memberships only.
+	ClientID string
+	DryRun   bool
+}
+
 // cronForm reads POST /api/cron's body: form-encoded as in the seeds' curl examples, or JSON.
-func cronForm(r *http.Request) (action, job string, err error) {
+func cronForm(r *http.Request) (cronFields, error) {
+	var f cronFields
 	raw, err := readBody(r)
 	if err != nil {
-		return "", "", err
+		return f, err
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct == "application/json" || (ct == "" && strings.HasPrefix(strings.TrimSpace(string(raw)), "{")) {
 		var body struct {
-			Action string `json:"action"`
-			Job    string `json:"job"`
+			Action   string `json:"action"`
+			Job      string `json:"job"`
+			ClientID string `json:"client_id"`
+			DryRun   bool   `json:"dry_run"`
 		}
 		dec := json.NewDecoder(strings.NewReader(string(raw)))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&body); err != nil {
-			return "", "", jsonError(err)
+			return f, jsonError(err)
 		}
-		return body.Action, body.Job, nil
+		return cronFields{Action: body.Action, Job: body.Job, ClientID: body.ClientID, DryRun: body.DryRun}, nil
 	}
 	if ct != "" && ct != "application/x-www-form-urlencoded" {
-		return "", "", apperr.BadRequestf("Content-Type must be application/x-www-form-urlencoded or application/json, got %q", ct)
+		return f, apperr.BadRequestf("Content-Type must be application/x-www-form-urlencoded or application/json, got %q", ct)
 	}
 	form, err := url.ParseQuery(string(raw))
 	if err != nil {
-		return "", "", apperr.BadRequestf("malformed form body: %v", err)
+		return f, apperr.BadRequestf("malformed form body: %v", err)
 	}
-	return form.Get("action"), form.Get("job"), nil
+	f = cronFields{Action: form.Get("action"), Job: form.Get("job"), ClientID: form.Get("client_id")}
+	if v := form.Get("dry_run"); v != "" {
+		if f.DryRun, err = strconv.ParseBool(v); err != nil {
+			return f, apperr.BadRequestf("dry_run must be true or false, got %q", truncate(v, 32))
+		}
+	}
+	return f, nil
 }
 
 // runContext is the context of work a request starts and that must not stop halfway when
@@ -65,12 +83,19 @@ func runContext(r *http.Request) context.Context { return context.WithoutCancel(
 
 // postCron is POST /api/cron: action=trigger&job=…, action=sync, action=test.
 func (s *Server) postCron(w http.ResponseWriter, r *http.Request) {
-	action, job, err := cronForm(r)
+	f, err := cronForm(r)
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
+	action, job := f.Action, f.Job
+	if (f.ClientID != "" || f.DryRun) && job != schedule.JobReconcile {
+		fail(w, r, apperr.BadRequestf("client_id and dry_run are for job=%s only", schedule.JobReconcile))
+		return
+	}
 	switch {
+	case action == "trigger" && job == schedule.JobReconcile:
+		s.startReconcile(w, r, f)
 	case action == "trigger" && job == schedule.JobExpire:
 		run, err := s.opts.Scheduler.Trigger(runContext(r), schedule.JobExpire)
 		if err != nil {
@@ -111,9 +136,9 @@ func (s *Server) postCron(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"would_expire": n, "enrollments": due})
 	case action == "trigger" && job == "":
-		fail(w, r, apperr.BadRequestf("action=trigger needs job=%s or job=%s", schedule.JobExpire, schedule.JobSync))
+		fail(w, r, apperr.BadRequestf("action=trigger needs job=%s, job=%s or job=%s", schedule.JobExpire, schedule.JobSync, schedule.JobReconcile))
 	case action == "trigger":
-		fail(w, r, apperr.BadRequestf("unknown job %q (one of %s, %s)", job, schedule.JobExpire, schedule.JobSync))
+		fail(w, r, apperr.BadRequestf("unknown job %q (one of %s, %s, %s)", truncate(job, 64), schedule.JobExpire, schedule.JobSync, schedule.JobReconcile))
 	case action == "":
 		fail(w, r, apperr.BadRequestf("action is required: trigger, sync or test"))
 	default:

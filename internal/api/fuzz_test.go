@@ -87,14 +87,14 @@ func FuzzCronForm(f *testing.F) {
 	for _, s := range []struct{ ct, body string }{
 		{"application/x-www-form-urlencoded", "action=trigger&job=process-expired-enrollments"},
 		{"application/json", `{"action":"sync"}`}, {"", "action=test"}, {"text/plain", "x"}, {"application/json", `{"action":`},
-		{"application/x-www-form-urlencoded", "%zz"},
+		{"application/x-www-form-urlencoded", "%zz"}, {"", "action=trigger&job=reconcile-memberships&dry_run=maybe"},
 	} {
 		f.Add(s.ct, s.body)
 	}
 	f.Fuzz(func(t *testing.T, ct, body string) {
 		r := httptest.NewRequest("POST", "/api/cron", strings.NewReader(body))
 		r.Header.Set("Content-Type", ct)
-		_, _, err := cronForm(r)
+		_, err := cronForm(r)
 		apperrtest.ClientError(t, err)
 	})
 }

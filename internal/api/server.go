@@ -13,6 +13,7 @@ import (
 	"tiersync/internal/membership"
 	"tiersync/internal/privacy"
 	"tiersync/internal/queue"
+	"tiersync/internal/reconcile"
 	"tiersync/internal/schedule"
 	"tiersync/internal/shopifyapp"
 )
@@ -54,6 +55,11 @@ type Options struct {
 	Engine *queue.Queue
 	// Scheduler serves /api/cron; nil leaves it out.
 	Scheduler *schedule.Scheduler
+	// Reconciler serves /api/reconcile and reconcile-memberships' trigger; nil leaves them out.
+	Reconciler *reconcile.Reconciler
+	// Background is the context of work a request starts that outlasts it (a reconcile
+	// run): serve's own, which ends at shutdown. nil: the request's, without its cancel.
+	Background context.Context
 	// Admin serves /admin/ (the operators' page, its own login); nil leaves it out.
 	Admin http.Handler
 	// RequestTimeout is every request's deadline: its queries are cancelled when it passes
@@ -146,6 +152,10 @@ func (s *Server) routes() {
 	if s.opts.Scheduler != nil && s.opts.Engine != nil {
 		api("GET /api/cron", s.getCron)
 		api("POST /api/cron", s.postCron)
+	}
+	if s.opts.Reconciler != nil {
+		api("GET /api/reconcile/runs/{id}", s.getReconcileRun)
+		api("POST /api/reconcile/runs/{id}/repair", s.repairReconcileRun)
 	}
 
 	// Everything else under /api/ answers in JSON too, after the token check, so that

@@ -169,6 +169,8 @@ func (s *Server) build(ctx context.Context, registry *prometheus.Registry) error
 		Queue:             s.Engine,
 		Engine:            s.Engine,
 		Scheduler:         s.Scheduler,
+		Reconciler:        s.Reconciler,
+		Background:        ctx,
 		ObserveRequest:    observeRequest,
 		InlineSyncTimeout: cfg.InlineSyncTimeout,
 		Shopify:           s.Shopify,

@@ -53,4 +53,6 @@ var (
 	qLatestRuns string
 	//go:embed sql/orphans.sql
 	qOrphans string
+	//go:embed sql/known_emails.sql
+	qKnownEmails string
 )

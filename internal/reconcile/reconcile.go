@@ -524,6 +524,10 @@ func (r *Reconciler) check(ctx context.Context, ru *run) (more bool, err error) 
 			crmIDs = append(crmIDs, id)
 		}
 	}
+	known, err := r.knownEmails(ctx, ru.id, crmIDs)
+	if err != nil {
+		return false, err
+	}
 	var fresh []crm.Member
 	for _, id := range crmIDs {
 		var ms []crm.Member
@@ -534,10 +538,10 @@ func (r *Reconciler) check(ctx context.Context, ru *run) (more bool, err error) 
 		}); err != nil {
 			return false, fmt.Errorf("confirm difference %d: read customer %s: %w", d.id, id, err)
 		}
+		email := known[id]
 		// A CRM customer we do not know needs its email: it may be one of ours under
 		// another id, and any repair needs a row of ours for it.
-		if d.customerID == nil && id == d.crmCustomerID && len(ms) > 0 && ms[0].Email == "" {
-			var email string
+		if email == "" && d.customerID == nil && id == d.crmCustomerID && len(ms) > 0 && ms[0].Email == "" {
 			if err := r.retry(ctx, func() error {
 				var err error
 				email, err = ru.lister.CustomerEmail(ctx, id)
@@ -545,7 +549,9 @@ func (r *Reconciler) check(ctx context.Context, ru *run) (more bool, err error) 
 			}); err != nil {
 				return false, fmt.Errorf("confirm difference %d: read customer %s: %w", d.id, id, err)
 			}
-			for i := range ms {
+		}
+		for i := range ms {
+			if ms[i].Email == "" {
 				ms[i].Email = email
 			}
 		}
@@ -587,6 +593,23 @@ func (r *Reconciler) check(ctx context.Context, ru *run) (more bool, err error) 
 		return false, err
 	}
 	return true, nil
+}
+
+// knownEmails are the emails the run's listing gave for crmIDs.
+func (r *Reconciler) knownEmails(ctx context.Context, runID int64, crmIDs []string) (map[string]string, error) {
+	rows, err := r.cfg.Pool.Query(ctx, qKnownEmails, pgx.StrictNamedArgs{"run_id": runID, "crm_ids": crmIDs})
+	if err != nil {
+		return nil, fmt.Errorf("listed emails: %w", err)
+	}
+	out := map[string]string{}
+	var id, email string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &email}, func() error {
+		out[id] = email
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("listed emails: %w", err)
+	}
+	return out, nil
 }
 
 // finish ends the client's run with status (done or failed) and returns its differences

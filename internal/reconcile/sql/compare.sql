@@ -35,7 +35,7 @@ ours AS (
     JOIN enrollments e ON e.client_id = run.client_id AND e.status = 'active'
     JOIN customers c ON c.id = e.customer_id
     WHERE @customer_ids::uuid[] IS NULL OR e.customer_id = ANY (@customer_ids::uuid[])
-       OR c.crm_id = ANY (@crm_ids::text[])
+       OR c.crm_id = ANY (@crm_ids::text[]) OR e.customer_id IN (SELECT customer_id FROM theirs)
 ),
 -- Customers left out (see above).
 unsettled AS (

@@ -120,7 +120,7 @@ func TestAPI(t *testing.T) {
 		{"foreign address without a state", call{method: "POST", path: "/customer/" + ada.ID + "/address", body: `{"address":"3 Elm","city":"Paris","zipCode":"75001","countryCode":"FR"}`}, 201, ""},
 		{"address without a city", call{method: "POST", path: "/customer/" + ada.ID + "/address", body: `{"address":"3 Elm","zipCode":"1","countryCode":"US","stateCode":"CA"}`}, 422, "city is required"},
 		{"US address without a state", call{method: "POST", path: "/customer/" + ada.ID + "/address", body: `{"address":"3 Elm","city":"Napa","zipCode":"1","countryCode":"US"}`}, 422, "stateCode is required"},
-		{"memberships need a customer", call{method: "GET", path: "/club-membership"}, 422, "customerId is required"},
+		{"memberships need a customer or a club", call{method: "GET", path: "/club-membership"}, 422, "customerId or clubId is required"},
 		{"membership without a customer", call{method: "POST", path: "/club-membership", body: `{"clubId":"club-gold","orderDeliveryMethod":"Pickup","pickupInventoryLocationId":"loc-1"}`}, 422, "customerId is required"},
 		{"membership without a club", call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"orderDeliveryMethod":"Ship"}`, ada.ID)}, 422, "clubId is required"},
 		{"membership without a delivery", call{method: "POST", path: "/club-membership", body: fmt.Sprintf(`{"customerId":%q,"clubId":"club-gold"}`, ada.ID)}, 422, "orderDeliveryMethod is required"},
@@ -570,5 +570,66 @@ func TestHostileFaults(t *testing.T) {
 	raw, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 503 || !bytes.Equal(raw, []byte(hostile)) {
 		t.Fatalf("raw fault: %d %q", resp.StatusCode, raw)
+	}
+}
+
+// TestDrift checks the helpers that change a tenant behind tiersync's back: each change is
+// what the API shows next, and none of them is a request (no log entry, no rate-limit token).
+func TestDrift(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	f, base := start(t, clk, 2) // two requests a minute: the helpers must not spend them
+	c := f.AddCustomer("napa", Customer{FirstName: "A", LastName: "B", Emails: []string{"a@example.com"}})
+	kept := f.AddMembership("napa", Membership{CustomerID: c.ID, ClubID: "club-gold", OrderDeliveryMethod: "Pickup"})
+	cancelled := f.AddMembership("napa", Membership{CustomerID: c.ID, ClubID: "club-gold", OrderDeliveryMethod: "Pickup"})
+	deleted := f.AddMembership("napa", Membership{CustomerID: c.ID, ClubID: "club-gold", OrderDeliveryMethod: "Pickup"})
+	scheduled := time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC)
+	moved := f.AddMembership("napa", Membership{CustomerID: c.ID, ClubID: "club-gold", OrderDeliveryMethod: "Pickup", CancelDate: &scheduled})
+
+	f.CancelMembership("napa", cancelled.ID)
+	f.DeleteMembership("napa", deleted.ID)
+	f.SetMembershipClub("napa", moved.ID, "club-silver")
+	f.CancelMembership("napa", moved.ID) // a scheduled one cancelled now is no longer scheduled
+
+	if n := len(f.Requests()); n != 0 {
+		t.Fatalf("%d requests logged by the helpers, want none", n)
+	}
+	r := do(t, base, call{method: "GET", path: "/club-membership?customerId=" + c.ID})
+	if r.status != 200 || r.body["total"] != float64(3) {
+		t.Fatalf("listing after drift: %d %v, want 3 memberships", r.status, r.body)
+	}
+	got := map[string]string{}
+	for _, x := range r.body["clubMemberships"].([]any) {
+		m := x.(map[string]any)
+		got[m["id"].(string)] = m["clubId"].(string) + " " + m["status"].(string)
+	}
+	want := map[string]string{kept.ID: "club-gold Active", cancelled.ID: "club-gold Cancelled", moved.ID: "club-silver Cancelled"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("listing after drift %v, want %v", got, want)
+	}
+	if r := do(t, base, call{method: "GET", path: "/club-membership/" + deleted.ID}); r.status != 404 {
+		t.Fatalf("deleted membership: %d, want 404", r.status)
+	}
+	// Both requests of the minute went to the API above; the helpers spent none.
+	if r := do(t, base, call{method: "GET", path: "/club-membership/" + kept.ID}); r.status != 429 {
+		t.Fatalf("third request of the minute: %d, want 429", r.status)
+	}
+	// The moved membership's cancellation holds past its old scheduled date.
+	clk.add(60 * 24 * time.Hour)
+	if m := f.Memberships("napa", c.ID); len(m) != 3 || m[2].Status != "Cancelled" || m[2].ClubID != "club-silver" {
+		t.Fatalf("after the old scheduled date: %+v", m)
+	}
+	for _, op := range []func(){
+		func() { f.CancelMembership("napa", deleted.ID) },
+		func() { f.DeleteMembership("napa", "nothing") },
+		func() { f.SetMembershipClub("sonoma", kept.ID, "club-gold") },
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "c7test:") {
+					t.Fatalf("panic %v, want one naming the mistake", r)
+				}
+			}()
+			op()
+		}()
 	}
 }

@@ -37,6 +37,11 @@ type Options struct {
 	// of the tenant, as an API that does not honour the filter would: a client must check
 	// each membership's customerId itself.
 	IgnoreCustomerFilter bool
+	// IgnoreClubFilter makes GET /club-membership?clubId= list every membership of the
+	// tenant (through the customerId filter, when one is given and honoured), as an API
+	// that does not honour the club filter would: a client listing a club must check each
+	// membership's clubId itself.
+	IgnoreClubFilter bool
 	// RequireCard refuses (422, field customerCreditCardId) a POST /club-membership
 	// without a credit card of the customer's own, as Commerce7's help says club
 	// memberships require a card on file. Off: a membership without a card is made.

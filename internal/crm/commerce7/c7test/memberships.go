@@ -87,13 +87,28 @@ func (t *tenantState) settle(now time.Time) {
 	}
 }
 
-func (f *Fake) listMemberships(t *tenantState, customerID, p string) answer {
-	if customerID == "" {
-		return invalid(fieldError{"customerId", "customerId is required"})
+// listMemberships answers GET /club-membership with the customerId and clubId filters,
+// each honoured unless its switch says the API ignores it. A listing with neither filter
+// is refused, though Commerce7 itself is not known to refuse it: tiersync never means to
+// list a whole tenant, so a request without a filter is a bug the fake should show.
+func (f *Fake) listMemberships(t *tenantState, customerID, clubID, p string) answer {
+	if customerID == "" && clubID == "" {
+		return invalid(fieldError{"customerId", "customerId or clubId is required"})
 	}
-	all := append([]*Membership(nil), t.membershipsOf[customerID]...)
-	if f.opts.IgnoreCustomerFilter {
-		all = append(all[:0], t.memberships...)
+	var all []*Membership
+	if customerID != "" && !f.opts.IgnoreCustomerFilter {
+		all = append(all, t.membershipsOf[customerID]...)
+	} else {
+		all = append(all, t.memberships...)
+	}
+	if clubID != "" && !f.opts.IgnoreClubFilter {
+		in := all[:0]
+		for _, m := range all {
+			if m.ClubID == clubID {
+				in = append(in, m)
+			}
+		}
+		all = in
 	}
 	sortByCreation(all)
 	out := []map[string]any{}
@@ -101,6 +116,67 @@ func (f *Fake) listMemberships(t *tenantState, customerID, p string) answer {
 		out = append(out, membershipOut(*m))
 	}
 	return answer{status: 200, body: map[string]any{"clubMemberships": out, "total": len(all)}}
+}
+
+// Drift: what a merchant does in Commerce7's admin behind tiersync's back. These change
+// the state directly, as the seeds do: no request is logged and no rate-limit token is
+// spent, so a test's request counts are tiersync's alone. An unknown tenant or membership
+// is a mistake in the test itself, and panics with a message naming it.
+
+// CancelMembership cancels membership id now (status Cancelled, cancel date now), as
+// Cancel Membership in the admin does.
+func (f *Fake) CancelMembership(tenant, id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := f.seedMembership("CancelMembership", tenant, id)
+	now := f.opts.Now().UTC()
+	m.Status, m.CancelDate, m.CancellationReason, m.UpdatedAt = "Cancelled", &now, "Other", now
+	f.tenants[tenant].schedule(m) // no longer scheduled to end: it has ended
+}
+
+// DeleteMembership removes membership id from the tenant, as if it had never been made.
+func (f *Fake) DeleteMembership(tenant, id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := f.seedMembership("DeleteMembership", tenant, id)
+	t := f.tenants[tenant]
+	t.memberships = without(t.memberships, m)
+	t.membershipsOf[m.CustomerID] = without(t.membershipsOf[m.CustomerID], m)
+	delete(t.membershipByID, id)
+	delete(t.scheduled, id)
+}
+
+// SetMembershipClub moves membership id to club clubID, keeping its status and dates.
+// Commerce7's admin has no such button (a move is a cancel and a new membership); the
+// helper stands for any way a membership ends up in a club tiersync did not put it in.
+func (f *Fake) SetMembershipClub(tenant, id, clubID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := f.seedMembership("SetMembershipClub", tenant, id)
+	m.ClubID, m.UpdatedAt = clubID, f.opts.Now().UTC()
+}
+
+// seedMembership returns the tenant's membership id for the drift helpers; f.mu held.
+func (f *Fake) seedMembership(op, tenant, id string) *Membership {
+	t := f.seedTenant(op, tenant)
+	t.settle(f.opts.Now())
+	m := t.membership(id)
+	if m == nil {
+		panic(fmt.Sprintf("c7test: %s: tenant %q has no membership %q", op, tenant, id))
+	}
+	return m
+}
+
+// without returns ms without m, keeping the order (the listing's order is creation order,
+// and ties keep insertion order).
+func without(ms []*Membership, m *Membership) []*Membership {
+	out := ms[:0]
+	for _, x := range ms {
+		if x != m {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 type membershipIn struct {

@@ -227,7 +227,7 @@ func (f *Fake) route(method, path string, q map[string][]string, body []byte, t 
 		}
 		return listCards(t, parts[1])
 	case method == "GET" && len(parts) == 1 && parts[0] == "club-membership":
-		return f.listMemberships(t, get("customerId"), get("page"))
+		return f.listMemberships(t, get("customerId"), get("clubId"), get("page"))
 	case method == "POST" && len(parts) == 1 && parts[0] == "club-membership":
 		return decodeThen(body, func(in membershipIn) answer { return f.createMembership(t, in) })
 	case method == "GET" && len(parts) == 2 && parts[0] == "club-membership":

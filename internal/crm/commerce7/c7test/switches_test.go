@@ -170,3 +170,60 @@ func TestClearingACancelDate(t *testing.T) {
 		}
 	}
 }
+
+// TestClubFilter checks GET /club-membership?clubId=, alone and with customerId, paged, in
+// both positions of IgnoreClubFilter (an API that ignores it lists the whole tenant,
+// through the customer filter when there is one).
+func TestClubFilter(t *testing.T) {
+	cases := []struct {
+		name    string
+		ignored bool
+		query   func(ann string) string
+		total   int
+	}{
+		{"club", false, func(string) string { return "clubId=club-gold" }, 60},
+		{"club ignored", true, func(string) string { return "clubId=club-gold" }, 75},
+		{"club and customer", false, func(ann string) string { return "clubId=club-gold&customerId=" + ann }, 55},
+		{"club ignored, customer honoured", true, func(ann string) string { return "clubId=club-gold&customerId=" + ann }, 60},
+		{"unknown club", false, func(string) string { return "clubId=club-tin" }, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f, base := startWith(t, &clock{t: time.Now()}, func(o *Options) { o.IgnoreClubFilter = tc.ignored })
+			ann := f.AddCustomer("napa", Customer{FirstName: "Ann", LastName: "A", Emails: []string{"ann@example.com"}})
+			bo := f.AddCustomer("napa", Customer{FirstName: "Bo", LastName: "B", Emails: []string{"bo@example.com"}})
+			// Ann: 55 Gold (one live, the rest cancelled) and 5 Silver; Bo: 5 Gold, 10 Silver.
+			for i := 0; i < 55; i++ {
+				status := "Cancelled"
+				if i == 0 {
+					status = "Active"
+				}
+				f.AddMembership("napa", Membership{CustomerID: ann.ID, ClubID: "club-gold", Status: status, OrderDeliveryMethod: "Pickup"})
+			}
+			for i := 0; i < 5; i++ {
+				f.AddMembership("napa", Membership{CustomerID: ann.ID, ClubID: "club-silver", Status: "Cancelled", OrderDeliveryMethod: "Pickup"})
+				f.AddMembership("napa", Membership{CustomerID: bo.ID, ClubID: "club-gold", Status: "Cancelled", OrderDeliveryMethod: "Pickup"})
+				f.AddMembership("napa", Membership{CustomerID: bo.ID, ClubID: "club-silver", Status: "Cancelled", OrderDeliveryMethod: "Pickup"})
+				f.AddMembership("napa", Membership{CustomerID: bo.ID, ClubID: "club-silver", Status: "Cancelled", OrderDeliveryMethod: "Pickup"})
+			}
+			seen, clubs := 0, map[string]int{}
+			for p := 1; p <= 3; p++ {
+				r := do(t, base, call{method: "GET", path: fmt.Sprintf("/club-membership?%s&page=%d", tc.query(ann.ID), p)})
+				items := r.body["clubMemberships"].([]any)
+				if want := min(50, max(0, tc.total-(p-1)*50)); r.status != 200 || len(items) != want || r.body["total"] != float64(tc.total) {
+					t.Fatalf("page %d: %d, %d items, total %v; want %d of %d", p, r.status, len(items), r.body["total"], want, tc.total)
+				}
+				for _, x := range items {
+					clubs[x.(map[string]any)["clubId"].(string)]++
+				}
+				seen += len(items)
+			}
+			if seen != tc.total {
+				t.Fatalf("%d memberships over the pages, want %d", seen, tc.total)
+			}
+			if !tc.ignored && len(clubs) > 1 {
+				t.Fatalf("clubs listed %v, want Gold only", clubs)
+			}
+		})
+	}
+}
