@@ -30,6 +30,9 @@ func benches() [][3]string {
 			"transactions while new enrollments keep committing"},
 		{"e2e", "enrollments through the API to a fake Commerce7: rate, p50/p99", "--enrollments N through the API of a real server syncing to a fake Commerce7 with\n" +
 			"--latency per request; rate, and p50/p99 from the POST to the membership in the CRM"},
+		{"reconcile", "a reconciliation of N members against a CRM fake: time, fraction of the CRM's rate-limit bound",
+			"reconcile --members N (all in step) of one client against the --crm fake at its default limits; the time, and\n" +
+				"the least time the CRM's limit allows as a fraction of it"},
 		{"report", "docs/benchmarks.md's section from a `make bench` run", "turn a `make bench` run's JSON lines (--in) into docs/benchmarks.md's section (not a benchmark)"},
 	}
 }
@@ -61,6 +64,8 @@ func runBench(ctx context.Context, e env, args []string) error {
 	switch args[0] {
 	case "queue":
 		return benchQueue(ctx, e, args[1:])
+	case "reconcile":
+		return benchReconcile(ctx, e, args[1:])
 	case "queue-replica": // one process of bench queue --replicas, not listed
 		return benchQueueReplica(ctx, e, args[1:])
 	case "expire":
@@ -117,6 +122,19 @@ func benchQueue(ctx context.Context, e env, args []string) error {
 			return cmd
 		}
 		return bench.QueueReplicas(ctx, pool, *jobs, *clients, *workers, *retained, *replicas, pooler, start)
+	})
+}
+
+func benchReconcile(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "bench reconcile", "bench reconcile [--members N] [--crm commerce7|shopify]")
+	members := fs.Int("members", 100_000, "members of the client, all in step with the CRM")
+	crmType := fs.String("crm", "commerce7", "the CRM's fake: commerce7 (100 requests a minute) or shopify (100 points a second)")
+	cfg, err := cli.Settings(e, fs, args, config.Database)
+	if err != nil {
+		return err
+	}
+	return benchOnScratch(ctx, e, cfg.DatabaseURL, func(pool *pgxpool.Pool) (any, error) {
+		return bench.Reconcile(ctx, pool, *crmType, *members)
 	})
 }
 

@@ -132,3 +132,26 @@ func TestExpireBench(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 }
+
+// TestReconcileBench runs the reconcile bench small, against each CRM's fake: the listing
+// sends exactly the pages the members need and finds nothing to repair.
+func TestReconcileBench(t *testing.T) {
+	for _, tc := range []struct {
+		crm          string
+		members, min int
+	}{{"commerce7", 120, 3}, {"shopify", 250, 3}} {
+		t.Run(tc.crm, func(t *testing.T) {
+			res, err := Reconcile(context.Background(), dbtest.New(t), tc.crm, tc.members)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Requests != tc.min || res.MinRequests != tc.min || res.Differences != 0 || res.Members != tc.members ||
+				res.Seconds < 0 || res.FractionOfBound <= 0 {
+				t.Fatalf("%+v: want %d requests and no difference", res, tc.min)
+			}
+		})
+	}
+	if _, err := Reconcile(context.Background(), dbtest.New(t), "salesforce", 10); err == nil {
+		t.Fatal("an unknown CRM: want an error")
+	}
+}
