@@ -115,7 +115,7 @@ func TestRequestDeadline(t *testing.T) {
 func TestManualRunsOutliveTheRequestDeadline(t *testing.T) {
 	t.Parallel()
 	var opts api.Options
-	w := newQueueWorldWith(t, func(o *api.Options) { opts = *o }, "ada@example.com")
+	w := newQueueWorldWith(t, func(o *api.Options, _ *pgxpool.Pool) { opts = *o }, "ada@example.com")
 	// A second server on the same engine and scheduler whose every request is past its
 	// deadline at once: the token check and routing need no query; the runs' own queries
 	// would all fail if they inherited the deadline.

@@ -28,15 +28,15 @@ type queueWorld struct {
 }
 
 func newQueueWorld(t *testing.T, emails ...string) *queueWorld {
-	return newQueueWorldWith(t, func(*api.Options) {}, emails...)
+	return newQueueWorldWith(t, func(*api.Options, *pgxpool.Pool) {}, emails...)
 }
 
 // newQueueWorldWith is newQueueWorld with options of the test's own.
-func newQueueWorldWith(t *testing.T, opt func(*api.Options), emails ...string) *queueWorld {
+func newQueueWorldWith(t *testing.T, opt func(*api.Options, *pgxpool.Pool), emails ...string) *queueWorld {
 	w := &queueWorld{ids: map[string]int64{}}
 	var engine *queue.Queue
 	w.harness = newHarness(t, func(o *api.Options, pool *pgxpool.Pool) {
-		defer opt(o)
+		defer opt(o, pool)
 		engine = queue.New(pool, func(ctx context.Context, j queue.Job) error {
 			var email string
 			// A handler reads what its row is about from the row (the job has the engine's fields).

@@ -247,3 +247,56 @@ func TestFilterCustomerIDs(t *testing.T) {
 		t.Fatalf("retry-failed of one customer: %d %v", n, err)
 	}
 }
+
+// TestLowPriorityTakes: a low-priority take (reconciliation's reads) leaves half the
+// burst in the bucket for live work, waits as long as that reserve needs, and still gets
+// the bucket's whole refill when nothing else asks.
+func TestLowPriorityTakes(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, 1)
+	ctx := context.Background()
+	clk := newClock()
+	l := NewLimiter(w.pool, clk.Now)
+	if err := SetRate(ctx, w.pool, "k", 100); err != nil { // burst 10, refill 1.5 a second
+		t.Fatal(err)
+	}
+	low := func() (int, time.Duration) {
+		n := 0
+		for range 20 {
+			ok, wait, err := l.tryTake(ctx, "k", true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				return n, wait
+			}
+			n++
+		}
+		return n, 0
+	}
+	if n, wait := low(); n != 5 || wait != 667*time.Millisecond {
+		t.Fatalf("low takes from a full bucket of 10: %d granted, then wait %s; want 5 and 667ms (one token at 1.5/s)", n, wait)
+	}
+	for i := range 5 {
+		if ok, _, err := l.TryTake(ctx, "k"); !ok || err != nil {
+			t.Fatalf("live take %d after the low ones: %t %v; want the reserve of 5", i+1, ok, err)
+		}
+	}
+	if ok, _, _ := l.TryTake(ctx, "k"); ok {
+		t.Fatal("a sixth live take: the bucket should be empty")
+	}
+	// A minute alone: the low takes get the whole refill of 90, less the reserve.
+	clk.Add(time.Minute)
+	n := 0
+	for i := 0; i < 600; i++ {
+		clk.Add(100 * time.Millisecond)
+		if ok, _, err := l.tryTake(ctx, "k", true); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			n++
+		}
+	}
+	if n < 90 || n > 96 {
+		t.Fatalf("low takes over 60 s after a refill: %d; want the refill (90) plus what the full bucket held above its reserve", n)
+	}
+}
