@@ -633,3 +633,36 @@ func TestDrift(t *testing.T) {
 		}()
 	}
 }
+
+// TestSeedMembershipsOverHTTP: the control API seeds memberships behind the client's back
+// (system tests run the fake as a process), and refuses one without a customer or club.
+func TestSeedMembershipsOverHTTP(t *testing.T) {
+	f, base := start(t, nil, 1)
+	root := strings.TrimSuffix(base, "/v1")
+	for _, tc := range []struct {
+		name, body string
+		want, ids  int
+	}{
+		{"two", `{"tenant":"napa","memberships":[{"customerId":"c1","clubId":"club-gold","orderDeliveryMethod":"Pickup"},{"customerId":"c2","clubId":"club-gold","status":"Cancelled"}]}`, 200, 2},
+		{"no club", `{"tenant":"napa","memberships":[{"customerId":"c3"}]}`, 400, 0},
+		{"no tenant", `{"memberships":[]}`, 400, 0},
+		{"not json", `[`, 400, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := http.Post(root+"/_fake/commerce7/memberships", "application/json", strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var out struct{ IDs []string }
+			_ = json.NewDecoder(resp.Body).Decode(&out)
+			if resp.StatusCode != tc.want || len(out.IDs) != tc.ids {
+				t.Fatalf("%d %v, want %d with %d ids", resp.StatusCode, out.IDs, tc.want, tc.ids)
+			}
+		})
+	}
+	ms := f.Memberships("napa", "")
+	if len(ms) != 2 || ms[0].Status != "Active" || ms[1].Status != "Cancelled" || len(f.Requests()) != 0 {
+		t.Fatalf("seeded %+v; %d requests logged", ms, len(f.Requests()))
+	}
+}

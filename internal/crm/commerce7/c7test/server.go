@@ -50,6 +50,30 @@ func (f *Fake) Handler() http.Handler {
 		}
 		writeJSON(w, 200, map[string]any{"ids": ids})
 	})
+	// Seeding memberships in bulk, behind the client's back (reconciliation's tests, a
+	// merchant's changes in the admin): {"tenant", "memberships": [{"customerId", "clubId",
+	// "orderDeliveryMethod"?, "status"?}]} → {"ids": […]}.
+	mux.HandleFunc("POST /_fake/commerce7/memberships", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Tenant      string       `json:"tenant"`
+			Memberships []Membership `json:"memberships"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Tenant == "" {
+			writeJSON(w, 400, map[string]string{"error": `want {"tenant", "memberships": [...]}`})
+			return
+		}
+		ids := make([]string, 0, len(in.Memberships))
+		for _, m := range in.Memberships {
+			if m.CustomerID == "" || m.ClubID == "" {
+				writeJSON(w, 400, map[string]string{"error": "each membership needs customerId and clubId"})
+				return
+			}
+		}
+		for _, m := range in.Memberships {
+			ids = append(ids, f.AddMembership(in.Tenant, m).ID)
+		}
+		writeJSON(w, 200, map[string]any{"ids": ids})
+	})
 	// Giving a customer a card: {"tenant", "customerId", "isDefault"?, "cardBrand"?,
 	// "maskedCardNumber"?} → the card.
 	mux.HandleFunc("POST /_fake/commerce7/credit-cards", func(w http.ResponseWriter, r *http.Request) {
