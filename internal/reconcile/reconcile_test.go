@@ -41,7 +41,9 @@ type world struct {
 	rec                *reconcile.Reconciler
 	alerts             []string
 	listCalls          atomic.Int64
-	failListAfter      atomic.Int64 // >0: ListMembers fails after this many calls
+	failListAfter      atomic.Int64  // >0: ListMembers fails after this many calls
+	hangListAt         atomic.Int64  // >0: that call of ListMembers hangs until its context ends
+	hung               chan struct{} // closed when a call hangs
 	crmType            string
 }
 
@@ -116,6 +118,11 @@ func (l countingLister) ListMembers(ctx context.Context, tiers []crm.Tier, curso
 	n := l.w.listCalls.Add(1)
 	if after := l.w.failListAfter.Load(); after > 0 && n > after {
 		return nil, "", &crm.Error{Class: crm.Retryable, CRM: l.w.crmType, Op: "list", Message: "the test's outage"}
+	}
+	if at := l.w.hangListAt.Load(); at > 0 && n == at {
+		close(l.w.hung)
+		<-ctx.Done()
+		return nil, "", ctx.Err()
 	}
 	return l.Lister.ListMembers(ctx, tiers, cursor)
 }
@@ -531,6 +538,67 @@ func TestResumesAfterAnInterruption(t *testing.T) {
 			}
 			_ = emails
 		})
+	}
+}
+
+// TestResumesAfterAKill: the process dies in the middle of a page (nothing of it saved,
+// its job run left "running"); once the heartbeat watch fails that run, as every replica's
+// scheduler does for a dead one, the next run adopts the client's run at the page after
+// the last one saved, and reads every page once more at most.
+func TestResumesAfterAKill(t *testing.T) {
+	w := newWorld(t, "commerce7", reconcile.PolicyTiersyncWins)
+	ctx := context.Background()
+	for i := range 160 {
+		email := fmt.Sprintf("k%03d@example.com", i)
+		id := w.crmCustomer(email)
+		w.hold(id, w.silverRef, "Silver")
+		w.ours(email, id, w.silver, "active")
+	}
+	b := w.crmCustomer("b@example.com")
+	_, missing := w.ours("b@example.com", b, w.silver, "active")
+
+	// The "process": a job run row of its own and the reconciler, killed on its third page.
+	var jobRun int64
+	if err := w.pool.QueryRow(ctx, `INSERT INTO job_runs (job_name, trigger, scheduled_for, runner)
+	        VALUES ('reconcile-memberships', 'manual', now(), 'doomed') RETURNING id`).Scan(&jobRun); err != nil {
+		t.Fatal(err)
+	}
+	w.hung = make(chan struct{})
+	w.hangListAt.Store(3)
+	kctx, kill := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = w.rec.Run(kctx, jobRun, reconcile.Options{})
+	}()
+	<-w.hung
+	kill()
+	<-done
+	w.hangListAt.Store(0)
+	if got := w.scalar(`SELECT status || ':' || pages FROM reconcile_runs`); got != "listing:2" {
+		t.Fatalf("after the kill: %s, want listing:2", got)
+	}
+	// Its heartbeat goes stale; a replica's watch fails the run.
+	if _, err := w.pool.Exec(ctx, `UPDATE job_runs SET heartbeat_at = now() - interval '2 minutes' WHERE id = $1`, jobRun); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w.sched.RecoverCrashed(ctx); err != nil || n != 1 {
+		t.Fatalf("recover crashed: %d %v", n, err)
+	}
+	calls := w.listCalls.Load()
+	r, res := w.run(reconcile.Options{Resume: true})
+	if r.Status != schedule.StatusSucceeded || res.Differences[reconcile.KindMissing] != 1 || res.Repaired != 1 {
+		t.Fatalf("resumed run: %s %+v", r.Status, res)
+	}
+	var pages int
+	if err := w.pool.QueryRow(ctx, `SELECT pages FROM reconcile_runs WHERE job_run_id = $1`, r.ID).Scan(&pages); err != nil {
+		t.Fatalf("the resumed run did not adopt the killed one's: %v", err)
+	}
+	if resumed := w.listCalls.Load() - calls; resumed != int64(pages-2) {
+		t.Fatalf("the resumed run read %d pages, want the %d not saved before the kill", resumed, pages-2)
+	}
+	if got := w.scalar(`SELECT string_agg(action_type, ',') FROM crm_sync_queue WHERE enrollment_id = $1`, missing); got != "add_membership" {
+		t.Fatalf("the missing member's repair: %s", got)
 	}
 }
 
