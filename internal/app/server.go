@@ -136,7 +136,7 @@ func (s *Server) build(ctx context.Context, registry *prometheus.Registry) error
 	// Serving needs TIERSYNC_SECRET_KEY (above), so s.Shopify is never a nil pointer here.
 	admin, err := web.New(web.Options{Token: cfg.APIToken, SecretKey: cfg.SecretKey, CookieSecure: cfg.CookieSecure,
 		LoginLimiter: tokenLimiter, Pool: s.Pool, Store: s.Store, Engine: s.Engine, Scheduler: s.Scheduler, Logger: log, Privacy: privacySvc,
-		Connections: s.Shopify, Check: s.CheckClient, EnrollWait: cfg.InlineSyncTimeout})
+		Connections: s.Shopify, Check: s.CheckClient, EnrollWait: cfg.InlineSyncTimeout, Reconciler: s.Reconciler, Background: ctx})
 	if err != nil {
 		return err
 	}

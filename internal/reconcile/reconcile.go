@@ -201,7 +201,9 @@ func (r *Reconciler) Run(ctx context.Context, jobRunID int64, opts Options) (Res
 				res.Differences[k] += n
 			}
 			res.Repaired += cr.Repaired
-			if cr.Status != "done" {
+			// A client another live run has is not a failure of this one: it is being
+			// reconciled.
+			if cr.Status != "done" && cr.Status != statusBusy {
 				res.Failed++
 			}
 			if (cr.Status != "done" || total(cr.Differences) > 0) && len(res.Runs) < maxListed {

@@ -2,7 +2,8 @@ package web
 
 // The clients page: every client with its tiers, how it connects to its CRM (a Shopify
 // connection's way, state, error and token expiry; a Commerce7 client's webhook auth), a
-// button that checks the connection with one cheap read at the CRM, and forms that edit a
+// button that checks the connection with one cheap read at the CRM, its newest
+// reconciliation with buttons that start one (reconcile.go), and forms that edit a
 // client's name and rate limit and a tier (membership.UpdateClient, UpdateTier: the code
 // behind PATCH /api/clients/{id} and …/tiers/{tier_id}).
 
@@ -17,6 +18,7 @@ import (
 
 	"tiersync/internal/crm"
 	"tiersync/internal/membership"
+	"tiersync/internal/reconcile"
 	"tiersync/internal/shopifyapp"
 )
 
@@ -30,6 +32,9 @@ type clientTiers struct {
 	Tiers []membership.Tier
 	// Connection is a Shopify client's connection; nil for Commerce7.
 	Connection *shopifyapp.Status
+	// Reconcile is the client's newest reconciliation; nil when it has none (or the
+	// process has no reconciler).
+	Reconcile *reconcile.Latest
 }
 
 // checkResult is what the check button answered, shown on the client's card.
@@ -60,6 +65,13 @@ func (h *handler) renderClients(w http.ResponseWriter, r *http.Request, status i
 			conns[states[i].ClientID] = &states[i]
 		}
 	}
+	var latest map[string]reconcile.Latest
+	if h.opts.Reconciler != nil {
+		if latest, err = h.opts.Reconciler.LatestRuns(r.Context(), ""); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
 	out := make([]clientTiers, 0, len(list))
 	for _, c := range list {
 		tiers, _, err := h.opts.Store.ListTiers(r.Context(), c.ID, membership.Page{Limit: membership.MaxPageLimit})
@@ -67,11 +79,15 @@ func (h *handler) renderClients(w http.ResponseWriter, r *http.Request, status i
 			h.fail(w, r, err)
 			return
 		}
-		out = append(out, clientTiers{Client: c, Tiers: tiers, Connection: conns[c.ID]})
+		ct := clientTiers{Client: c, Tiers: tiers, Connection: conns[c.ID]}
+		if l, ok := latest[c.ID]; ok {
+			ct.Reconcile = &l
+		}
+		out = append(out, ct)
 	}
 	h.render(w, r, "clients", status, page{Title: "Clients and tiers", Nav: "clients", Error: errText,
 		Data: map[string]any{"Clients": out, "Check": check, "CanCheck": h.opts.Check != nil,
-			"Deliveries": []string{membership.DeliveryShip, membership.DeliveryPickup}}})
+			"CanReconcile": h.opts.Reconciler != nil, "Deliveries": []string{membership.DeliveryShip, membership.DeliveryPickup}}})
 }
 
 // checkClient is the check button: one cheap authenticated read at the client's CRM

@@ -7,9 +7,9 @@
 //
 // One file per page or concern: web.go (options, routes, rendering, auth), session.go,
 // login.go, flash.go (messages after a POST), dashboard.go, queue.go, cron.go,
-// clients.go (and editing clients and tiers), members.go (the members list and a
-// customer's page), enroll.go (the enroll form), privacy.go, money.go, queries.go (the
-// SQL in sql/).
+// clients.go (and editing clients and tiers), reconcile.go (starting a reconciliation, a
+// run's differences, "repair these"), members.go (the members list and a customer's
+// page), enroll.go (the enroll form), privacy.go, money.go, queries.go (the SQL in sql/).
 package web
 
 import (
@@ -31,6 +31,7 @@ import (
 	"tiersync/internal/membership"
 	"tiersync/internal/privacy"
 	"tiersync/internal/queue"
+	"tiersync/internal/reconcile"
 	"tiersync/internal/schedule"
 )
 
@@ -69,6 +70,15 @@ type Options struct {
 	// shows the customer's page: INLINE_SYNC_TIMEOUT, as POST /api/enrollments waits
 	// [0: no wait, the page shows the row pending].
 	EnrollWait time.Duration
+	// Reconciler is reconcile-memberships: the clients page's Reconciliation cell (the
+	// newest run, dry run and reconcile buttons), a run's page and "repair these". nil:
+	// none of them.
+	Reconciler *reconcile.Reconciler
+	// Background is the context a reconciliation started from the admin page runs on:
+	// serve's own, so that it outlives the request that started it (a big client's
+	// listing takes an hour) and stops with the process [nil: the request's, without its
+	// cancellation].
+	Background context.Context
 }
 
 type handler struct {
@@ -128,7 +138,7 @@ func New(opts Options) (http.Handler, error) {
 			return string(b)
 		},
 	}
-	for _, page := range []string{"login", "dashboard", "queue", "item", "cron", "clients", "privacy", "members", "customer", "enroll"} {
+	for _, page := range []string{"login", "dashboard", "queue", "item", "cron", "clients", "privacy", "members", "customer", "enroll", "reconcile"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/rows.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("admin templates: %w", err)
@@ -158,6 +168,11 @@ func New(opts Options) (http.Handler, error) {
 	h.mux.HandleFunc("POST /admin/enroll", h.auth(h.enroll))
 	if opts.Privacy != nil {
 		h.mux.HandleFunc("GET /admin/privacy", h.auth(h.privacyPage))
+	}
+	if opts.Reconciler != nil {
+		h.mux.HandleFunc("POST /admin/clients/{id}/reconcile", h.auth(h.startReconcile))
+		h.mux.HandleFunc("GET /admin/reconcile/{run}", h.auth(h.reconcileRun))
+		h.mux.HandleFunc("POST /admin/reconcile/{run}/repair", h.auth(h.repairReconcile))
 	}
 	h.mux.HandleFunc("GET /admin", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/admin/", http.StatusSeeOther) })
 	return h, nil
@@ -216,7 +231,7 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, name string, st
 		p.CSRF = h.sess.csrf(nonce)
 	}
 	if p.Flash == "" && p.Error == "" {
-		if text, bad := flashText(flashCode(r.URL.Query().Get("msg"))); bad {
+		if text, bad := flashText(flashCode(r.URL.Query().Get("msg")), r.URL.Query()); bad {
 			p.Error = text
 		} else {
 			p.Flash = text

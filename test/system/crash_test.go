@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -355,4 +356,36 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// systemToken is the API token of every system test's replicas.
+const systemToken = "system-test-token-0123456789"
+
+// waitReady waits until the replica at addr (host:port) answers /readyz with a 200.
+func waitReady(t *testing.T, addr string, limit time.Duration) {
+	t.Helper()
+	waitFor(t, limit, "replica "+addr+" ready", func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == 200
+	})
+}
+
+// callAPI sends a JSON request with systemToken to the replica at base and decodes its
+// answer.
+func callAPI(t *testing.T, base, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+systemToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
 }

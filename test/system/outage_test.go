@@ -27,10 +27,9 @@ func TestCommerce7Outage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	token := "system-test-token-0123456789"
 	listen := freeAddr(t)
 	startReplica(t, []string{
-		"DATABASE_URL=" + url, "TIERSYNC_API_TOKEN=" + token,
+		"DATABASE_URL=" + url, "TIERSYNC_API_TOKEN=" + systemToken,
 		"TIERSYNC_SECRET_KEY=" + "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0wMTIzNDU=",
 		"COMMERCE7_API_URL=" + fake + "/v1", "COMMERCE7_APP_ID=tiersync-demo", "COMMERCE7_KEY=demo-secret",
 		// A second of backoff base: attempts at 0, 2, 6, 14 and 30 s, far more than the test
@@ -39,26 +38,8 @@ func TestCommerce7Outage(t *testing.T) {
 		"LISTEN_ADDR=" + listen, "LOG_LEVEL=warn", "SCHEDULE_EXPIRE=off", "SCHEDULE_SYNC=off",
 	})
 	base := "http://" + listen
-	waitFor(t, 30*time.Second, "the replica answering", func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil && resp.StatusCode == 200
-	})
-	api := func(path, body string) (int, map[string]any) {
-		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
-	}
+	waitReady(t, listen, 30*time.Second)
+	api := func(path, body string) (int, map[string]any) { return callAPI(t, base, "POST", path, body) }
 	_, client := api("/api/clients", `{"name":"Napa","crm_type":"commerce7","tenant":"napa","rate_limit_per_minute":60000}`)
 	_, tier := api("/api/clients/"+client["id"].(string)+"/tiers", `{"name":"Gold","rank":1,"duration_months":12,"c7_club_id":"c1ab0000-0000-4000-8000-000000000001","c7_delivery_method":"Pickup","c7_pickup_location_id":"loc-1"}`)
 

@@ -87,13 +87,7 @@ func TestBehindPgBouncer(t *testing.T) {
 		}
 	})
 	for _, a := range addrs {
-		waitFor(t, 30*time.Second, "replica "+a+" ready", func() bool {
-			resp, err := http.Get("http://" + a + "/readyz")
-			if err == nil {
-				resp.Body.Close()
-			}
-			return err == nil && resp.StatusCode == 200
-		})
+		waitReady(t, a, 30*time.Second)
 	}
 
 	// Every answer is recorded; a 5xx (or a transport error) anywhere fails the test.

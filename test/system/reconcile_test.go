@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -67,37 +66,17 @@ func TestReconcileBesideLiveWork(t *testing.T) {
 	small := testfactory.Client(t, pool, testfactory.ClientOpts{Name: "Small", Tenant: "small", RateLimitPerMinute: 100})
 	smallTier := testfactory.Tier(t, pool, small, testfactory.TierOpts{Name: "Gold", C7ClubID: "club-gold", C7DeliveryMethod: "Pickup"})
 
-	token := "system-test-token-0123456789"
 	listen := freeAddr(t)
 	startReplica(t, []string{
-		"DATABASE_URL=" + dbURL, "TIERSYNC_API_TOKEN=" + token,
+		"DATABASE_URL=" + dbURL, "TIERSYNC_API_TOKEN=" + systemToken,
 		"TIERSYNC_SECRET_KEY=" + "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0wMTIzNDU=",
 		"COMMERCE7_API_URL=" + fake + "/v1", "COMMERCE7_APP_ID=tiersync-demo", "COMMERCE7_KEY=demo-secret",
 		"WORKERS=4", "POLL_INTERVAL=100ms", "LISTEN_ADDR=" + listen, "LOG_LEVEL=warn",
 		"SCHEDULE_EXPIRE=off", "SCHEDULE_SYNC=off", "SCHEDULE_RECONCILE=off",
 	})
 	base := "http://" + listen
-	waitFor(t, 30*time.Second, "the replica answering", func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil && resp.StatusCode == 200
-	})
-	call := func(method, path, body string) (int, map[string]any) {
-		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
-	}
+	waitReady(t, listen, 30*time.Second)
+	call := func(method, path, body string) (int, map[string]any) { return callAPI(t, base, method, path, body) }
 
 	status, out := call("POST", "/api/cron", `{"action":"trigger","job":"reconcile-memberships","client_id":"`+big+`"}`)
 	if status != 202 {

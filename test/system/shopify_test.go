@@ -174,14 +174,7 @@ func TestShopifyThreeWaysToConnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	waitFor(t, time.Minute, "the replica answers", func() bool {
-		resp, err := http.Get(w.base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	waitReady(t, strings.TrimPrefix(w.base, "http://"), time.Minute)
 
 	// Connect the three shops.
 	for shop, body := range map[string]string{
