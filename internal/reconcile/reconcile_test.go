@@ -628,3 +628,46 @@ func TestBadInputIsRefused(t *testing.T) {
 	}
 	_ = sort.Strings
 }
+
+// TestShopifyMetafieldDrift: a customer still tagged with our tier whose tiersync.tier
+// metafield was edited or deleted is a wrong tier, repaired by an add (which sets the
+// metafields again) under either policy; the tag itself is the membership.
+func TestShopifyMetafieldDrift(t *testing.T) {
+	for _, policy := range []string{reconcile.PolicyTiersyncWins, reconcile.PolicyCRMWins} {
+		t.Run(policy, func(t *testing.T) {
+			w := newWorld(t, "shopify", policy)
+			edited := w.crmCustomer("edited@example.com")
+			w.hold(edited, w.silverRef, "Gold")
+			editedHere, _ := w.ours("edited@example.com", edited, w.silver, "active")
+			gone := w.crmCustomer("gone@example.com")
+			w.hold(gone, w.silverRef, "Silver")
+			w.shop.DeleteMetafield(w.tenant, gone, "tiersync", "tier")
+			goneHere, _ := w.ours("gone@example.com", gone, w.silver, "active")
+
+			_, res := w.run(reconcile.Options{})
+			if res.Differences[reconcile.KindWrongTier] != 2 || total(res.Differences) != 2 || res.Repaired != 2 {
+				t.Fatalf("result %+v: want two wrong tiers, repaired", res)
+			}
+			for _, c := range []string{editedHere, goneHere} {
+				if got := w.scalar(`SELECT string_agg(action_type || ':' || priority, ',') FROM crm_sync_queue WHERE customer_id = $1`, c); got != "add_membership:-10" {
+					t.Errorf("customer %s: queued %s, want one low-priority add", c, got)
+				}
+				if got := w.scalar(`SELECT status FROM enrollments WHERE customer_id = $1`, c); got != "active" {
+					t.Errorf("customer %s: enrollment %s, want it kept", c, got)
+				}
+			}
+			w.applyQueue()
+			if _, again := w.run(reconcile.Options{}); total(again.Differences) != 0 {
+				t.Fatalf("after the adds: %v", again.Differences)
+			}
+		})
+	}
+}
+
+func total(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}

@@ -16,7 +16,7 @@ WITH run AS (
 -- The CRM's members, each matched to our customer by its CRM id, else by its email (a
 -- customer linked to another CRM id, or to none yet).
 theirs AS (
-    SELECT m.crm_customer_id, m.tier_id AS crm_tier_id, m.membership_id, t.rank,
+    SELECT m.crm_customer_id, m.tier_id AS crm_tier_id, m.membership_id, t.rank, m.tier_note,
            coalesce(by_id.id, by_email.id) AS customer_id,
            by_id.id IS NULL AND by_email.id IS NOT NULL AS by_email,
            by_email.crm_id AS linked_crm_id
@@ -52,6 +52,8 @@ unsettled AS (
 held AS (
     SELECT o.*,
            EXISTS (SELECT 1 FROM theirs h WHERE h.customer_id = o.customer_id AND h.crm_tier_id = o.tier_id) AS has_ours,
+           (SELECT h.tier_note FROM theirs h WHERE h.customer_id = o.customer_id AND h.crm_tier_id = o.tier_id
+            AND h.tier_note IS NOT NULL LIMIT 1) AS our_note,
            (SELECT h.crm_tier_id FROM theirs h WHERE h.customer_id = o.customer_id AND h.crm_tier_id <> o.tier_id
             ORDER BY h.rank DESC LIMIT 1) AS top_other,
            (SELECT h.crm_customer_id FROM theirs h WHERE h.customer_id = o.customer_id
@@ -81,6 +83,13 @@ found AS (
            CASE WHEN run.drift_policy = 'crm_wins' THEN 'move_here' ELSE 'queue_upgrade' END, ''
     FROM held h, run
     WHERE NOT h.has_ours AND h.top_other IS NOT NULL
+    UNION ALL
+    -- The CRM holds our tier, but says another of it (Shopify: the tiersync.tier metafield
+    -- names another tier, or is gone): the add sets it again, whatever the policy, as the
+    -- tag is the membership and the metafield only describes it.
+    SELECT 'wrong_tier', h.customer_id, h.their_id, h.enrollment_id, h.tier_id, h.tier_id, '', 'queue_add', h.our_note
+    FROM held h
+    WHERE h.has_ours AND h.our_note IS NOT NULL
     UNION ALL
     -- The CRM holds a tier besides the one that stands for our enrollment: a customer
     -- has one tier at a time, whatever the policy.
