@@ -546,7 +546,10 @@ func settled(ctx context.Context, target *chromedp.Target) (chromedp.Void, error
 
 // at waits until the browser is at a URL containing part: an element of the page before
 // a navigation may be on the page after it too.
-func (b *browser) at(part string) chromedp.Action[chromedp.Void] {
+func (b *browser) at(part string) chromedp.Action[chromedp.Void] { return at(part) }
+
+// at waits until the browser is at a URL containing part, and the page has settled.
+func at(part string) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, target *chromedp.Target) (chromedp.Void, error) {
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
@@ -564,15 +567,18 @@ func (b *browser) at(part string) chromedp.Action[chromedp.Void] {
 	}
 }
 
-func (b *browser) shot(name string) chromedp.Action[chromedp.Void] {
+func (b *browser) shot(name string) chromedp.Action[chromedp.Void] { return shotTo(b.shots, name) }
+
+// shotTo saves a screenshot of the settled page as dir/name.png.
+func shotTo(dir, name string) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, target *chromedp.Target) (chromedp.Void, error) {
 		if _, err := settled(ctx, target); err != nil {
 			return chromedp.Void{}, err
 		}
-		buf, err := chromedp.FullScreenshot(100)(ctx, target)
+		buf, err := chromedp.FullScreenshot(100)(ctx, target) // quality 100: PNG
 		if err != nil {
 			return chromedp.Void{}, err
 		}
-		return chromedp.Void{}, os.WriteFile(filepath.Join(b.shots, name+".png"), buf, 0o644)
+		return chromedp.Void{}, os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
 	}
 }

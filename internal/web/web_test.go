@@ -180,55 +180,10 @@ func TestAdminPageInABrowser(t *testing.T) {
 	browser, cancelTimeout := context.WithTimeout(browser, 4*time.Minute) // generous: a loaded CI machine, a first start
 	defer cancelTimeout()
 	shots := artifacts(t)
-	// settled waits until the page has loaded and has a layout: a screenshot taken while a
-	// navigation or the dashboard's own reload is under way fails ("Cannot take screenshot
-	// with 0 width"), as a fresh-clone run once did.
-	settled := func(ctx context.Context, target *chromedp.Target) (chromedp.Void, error) {
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			ok, err := chromedp.Evaluate[bool](`document.readyState === "complete" && document.documentElement.clientWidth > 0`)(ctx, target)
-			if err == nil && ok {
-				return chromedp.Void{}, nil
-			}
-			select {
-			case <-ctx.Done():
-				return chromedp.Void{}, fmt.Errorf("the page did not settle: %w (last: %v)", ctx.Err(), err)
-			case <-tick.C:
-			}
-		}
-	}
-	// at waits until the browser is at a URL containing part: a link of the page before a
-	// navigation may also be on the page after it, so waiting for an element is not enough.
-	at := func(part string) chromedp.Action[chromedp.Void] {
-		return func(ctx context.Context, target *chromedp.Target) (chromedp.Void, error) {
-			tick := time.NewTicker(20 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				href, err := chromedp.Evaluate[string](`location.href`)(ctx, target)
-				if err == nil && strings.Contains(href, part) {
-					return settled(ctx, target)
-				}
-				select {
-				case <-ctx.Done():
-					return chromedp.Void{}, fmt.Errorf("not at %q: %w (at %q)", part, ctx.Err(), href)
-				case <-tick.C:
-				}
-			}
-		}
-	}
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return func(ctx context.Context, target *chromedp.Target) (chromedp.Void, error) {
-			if _, err := settled(ctx, target); err != nil {
-				return chromedp.Void{}, err
-			}
-			buf, err := chromedp.FullScreenshot(100)(ctx, target) // quality 100: PNG
-			if err != nil {
-				return chromedp.Void{}, err
-			}
-			return chromedp.Void{}, os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644)
-		}
-	}
+	// A screenshot taken while a navigation or the dashboard's own reload is under way fails
+	// ("Cannot take screenshot with 0 width"), as a fresh-clone run once did: settled, at
+	// and shotTo (reconcile_test.go) wait for the page first.
+	shot := func(name string) chromedp.Action[chromedp.Void] { return shotTo(shots, name) }
 	// leave navigates away from the self-reloading dashboard. On a loaded machine the
 	// dashboard's own reload can win the race against the navigation and leave the browser
 	// on the dashboard, where the next page's elements never appear: a CI run once waited
