@@ -55,4 +55,6 @@ var (
 	qOrphans string
 	//go:embed sql/known_emails.sql
 	qKnownEmails string
+	//go:embed sql/postpone_run.sql
+	qPostponeRun string
 )

@@ -87,6 +87,9 @@ type Config struct {
 	Retries int
 	// Backoff is the first wait between those tries, doubling (0: 1 s).
 	Backoff time.Duration
+	// ResumeWait is how long a client's run stopped by a CRM that kept failing waits
+	// before the sweep resumes it (0: an hour).
+	ResumeWait time.Duration
 }
 
 // Reconciler runs reconciliations.
@@ -110,6 +113,9 @@ func New(cfg Config) *Reconciler {
 	}
 	if cfg.Backoff <= 0 {
 		cfg.Backoff = time.Second
+	}
+	if cfg.ResumeWait <= 0 {
+		cfg.ResumeWait = time.Hour
 	}
 	return &Reconciler{cfg: cfg}
 }
@@ -317,10 +323,19 @@ func (r *Reconciler) client(ctx context.Context, jobRunID int64, c Client, dryRu
 	switch {
 	case err == nil:
 		cr.Status = "done"
-	case ctx.Err() != nil || crm.ClassOf(err) != crm.Permanent && !isFinal(err):
-		// Left unfinished: the next job run resumes it where it stopped.
+	case ctx.Err() != nil:
+		// Left unfinished (a shutdown): the next sweep resumes it where it stopped.
 		cr.Status, cr.Error = statusInterrupted, err.Error()
-		log.Warn("reconcile interrupted; the next run resumes it", slog.String("error", err.Error()))
+		return cr
+	case crm.ClassOf(err) != crm.Permanent && !isFinal(err):
+		// Left unfinished, the CRM kept failing: resumed where it stopped, by a sweep after
+		// ResumeWait or by the next run asked for.
+		cr.Status, cr.Error = statusInterrupted, err.Error()
+		if _, perr := r.cfg.Pool.Exec(ctx, qPostponeRun, pgx.StrictNamedArgs{"run_id": ru.id, "error": crm.CleanText(err.Error(), 2000),
+			"wait_seconds": r.cfg.ResumeWait.Seconds()}); perr != nil {
+			log.Warn("reconcile: record the interruption", slog.String("error", perr.Error()))
+		}
+		log.Warn("reconcile interrupted; resumed later", slog.String("error", err.Error()), slog.Duration("after", r.cfg.ResumeWait))
 		return cr
 	default:
 		cr.Status, cr.Error = "failed", err.Error()

@@ -510,8 +510,17 @@ func TestResumesAfterAnInterruption(t *testing.T) {
 			}
 			calls := w.listCalls.Load()
 
-			// The next run (the sweep's resume) takes it up at the third page.
+			// The sweep leaves it alone for an hour, then resumes it at the third page.
 			w.failListAfter.Store(0)
+			if n, err := w.rec.Orphans(context.Background()); err != nil || n != 0 {
+				t.Fatalf("orphans right after the outage: %d %v; want none before the run's wait", n, err)
+			}
+			if got := w.scalar(`SELECT error FROM reconcile_runs`); !strings.Contains(got, "the test's outage") {
+				t.Fatalf("the interrupted run's error: %q", got)
+			}
+			if _, err := w.pool.Exec(context.Background(), `UPDATE reconcile_runs SET resume_after = now() - interval '1 second'`); err != nil {
+				t.Fatal(err)
+			}
 			n, err := w.rec.Orphans(context.Background())
 			if err != nil || n != 1 {
 				t.Fatalf("orphans %d %v", n, err)
