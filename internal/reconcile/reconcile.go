@@ -481,15 +481,17 @@ func insertMembers(ctx context.Context, tx pgx.Tx, runID int64, members []crm.Me
 	return nil
 }
 
-// retry runs a CRM read, again after a passing failure (with backoff) or a throttle
-// (after the CRM's wait), at most cfg.Retries more times.
+// retry runs a CRM read, again after a passing failure (with backoff, at most cfg.Retries
+// more times) or a throttle (after the CRM's wait; not counted: a throttle is the CRM
+// pacing us, not failing, and the context bounds it).
 func (r *Reconciler) retry(ctx context.Context, read func() error) error {
-	wait := r.cfg.Backoff
-	var err error
-	for try := 0; try <= r.cfg.Retries; try++ {
-		if err = read(); err == nil {
+	backoff := r.cfg.Backoff
+	for failures := 0; ; {
+		err := read()
+		if err == nil {
 			return nil
 		}
+		wait := backoff
 		var ce *crm.Error
 		switch crm.ClassOf(err) {
 		case crm.Permanent:
@@ -498,9 +500,12 @@ func (r *Reconciler) retry(ctx context.Context, read func() error) error {
 			if errors.As(err, &ce) && ce.RetryAfter > 0 {
 				wait = ce.RetryAfter
 			}
-		}
-		if try == r.cfg.Retries {
-			break
+		default:
+			if failures == r.cfg.Retries {
+				return err
+			}
+			failures++
+			backoff *= 2
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -509,9 +514,7 @@ func (r *Reconciler) retry(ctx context.Context, read func() error) error {
 			return ctx.Err()
 		case <-t.C:
 		}
-		wait *= 2
 	}
-	return err
 }
 
 // difference is a difference being confirmed.

@@ -177,6 +177,24 @@ func (c *Client) waitForBudget(ctx context.Context, shop string, cost float64, o
 	return c.cfg.Wait(ctx, wait)
 }
 
+// lowReserve is the share of a shop's cost bucket a bulk read (reconciliation's listing)
+// leaves for live work: the bucket is the shop's, shared by every request tiersync sends
+// it, so a listing that drained it would make the next enrollment's mutations wait or be
+// THROTTLED. 20 % of the standard 2 000 points is some 40 mutations.
+const lowReserve = 0.2
+
+// waitLeavingReserve waits, as waitForBudget does, until the shop's bucket can pay cost
+// and still hold lowReserve of itself.
+func (c *Client) waitLeavingReserve(ctx context.Context, shop string, cost float64, op string) error {
+	c.mu.Lock()
+	var reserve float64
+	if b := c.buckets[shop]; b != nil {
+		reserve = lowReserve * b.max
+	}
+	c.mu.Unlock()
+	return c.waitForBudget(ctx, shop, cost+reserve, op)
+}
+
 // spent records what an answer said of the bucket.
 func (c *Client) spent(shop string, cost *costStatus) {
 	if cost == nil || cost.ThrottleStatus.MaximumAvailable == 0 {

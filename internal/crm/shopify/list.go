@@ -152,6 +152,10 @@ func (p *Provider) ListMembers(ctx context.Context, tiers []crm.Tier, cursor str
 			}
 		}
 	}
+	// A listing is low priority: it leaves a share of the shop's bucket for live work.
+	if err := p.c.waitLeavingReserve(ctx, p.shop, listMembersCost, op); err != nil {
+		return nil, "", err
+	}
 	if err := p.readWaiting(ctx, op, listMembersCost, listMembersQuery, vars, &data); err != nil {
 		return nil, "", err
 	}
