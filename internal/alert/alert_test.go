@@ -138,3 +138,31 @@ func TestNoURLNoAlerts(t *testing.T) {
 		t.Fatalf("sent %v (%v) without a URL", sent, err)
 	}
 }
+
+// TestSend: a rare run's alert (a reconciliation's drift) goes out as it is, every time;
+// nothing without a URL; a webhook that fails is an error for the caller to log.
+func TestSend(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	rcv := &receiver{}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	a := New(w.pool, Config{URL: srv.URL})
+	for range 2 {
+		if err := a.Send(context.Background(), "tiersync: reconciling Napa found 30 difference(s)"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := rcv.got(); len(got) != 2 || got[0] != "tiersync: reconciling Napa found 30 difference(s)" {
+		t.Fatalf("received %q", got)
+	}
+	rcv.mu.Lock()
+	rcv.fail = true
+	rcv.mu.Unlock()
+	if err := a.Send(context.Background(), "x"); err == nil || strings.Contains(err.Error(), srv.URL) {
+		t.Fatalf("a failing webhook: %v (want an error without the URL)", err)
+	}
+	if err := New(w.pool, Config{}).Send(context.Background(), "x"); err != nil {
+		t.Fatalf("no URL: %v", err)
+	}
+}
