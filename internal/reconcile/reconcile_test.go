@@ -261,6 +261,10 @@ func TestEveryKindBothPoliciesBothCRMs(t *testing.T) {
 				if len(w.alerts) != 1 || !strings.Contains(w.alerts[0], "6 difference(s)") {
 					t.Errorf("alerts %q: want one naming the 6 differences (threshold 3)", w.alerts)
 				}
+				// The listing is dropped once compared, but for the differences' customers.
+				if kept := w.scalar(`SELECT count(DISTINCT crm_customer_id)::text FROM reconcile_crm_members`); kept != "5" {
+					t.Errorf("%s CRM customers' listing kept after the run, want the 5 with a difference", kept)
+				}
 
 				// Once the queue has done its work, a second run finds the CRM in step.
 				w.applyQueue()
