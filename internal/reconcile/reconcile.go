@@ -455,6 +455,9 @@ func (r *Reconciler) page(ctx context.Context, ru *run) error {
 			return finalError{fmt.Errorf("run %d moved on in another process", ru.id)}
 		}
 		if next == "" {
+			if err := customPlans(ctx, tx); err != nil {
+				return err
+			}
 			if _, err := tx.Exec(ctx, qCompare, pgx.StrictNamedArgs{"run_id": ru.id, "customer_ids": nil, "crm_ids": nil}); err != nil {
 				return fmt.Errorf("compare: %w", err)
 			}
@@ -463,6 +466,17 @@ func (r *Reconciler) page(ctx context.Context, ru *run) error {
 		ru.cursor = next
 		return nil
 	})
+}
+
+// customPlans plans the transaction's statements for their arguments, without JIT:
+// compare.sql runs over a whole listing or over one customer, and a generic plan would
+// keep its NULL tests, reading the whole listing for one customer; JIT compiled the
+// statement in 2 s, for an execution of 0.06 s (one customer) or 1.3 s (100 000).
+func customPlans(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, `SELECT set_config('plan_cache_mode', 'force_custom_plan', true), set_config('jit', 'off', true)`); err != nil {
+		return fmt.Errorf("plan mode: %w", err)
+	}
+	return nil
 }
 
 func insertMembers(ctx context.Context, tx pgx.Tx, runID int64, members []crm.Member) error {
@@ -583,6 +597,9 @@ func (r *Reconciler) check(ctx context.Context, ru *run) (more bool, err error) 
 	}
 	err = db.InTx(ctx, r.cfg.Pool, func(tx pgx.Tx) error {
 		scope := pgx.StrictNamedArgs{"run_id": ru.id, "customer_ids": customerIDs, "crm_ids": crmIDs}
+		if err := customPlans(ctx, tx); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, qForgetMembers, scope); err != nil {
 			return fmt.Errorf("forget members: %w", err)
 		}
