@@ -615,6 +615,33 @@ func TestResumesAfterAKill(t *testing.T) {
 	}
 }
 
+// TestCRMWinsNeverCancelsWhatNeverSynced: under crm_wins a membership missing at the CRM
+// ends our enrollment, unless the enrollment's add never reached the CRM (its queue row
+// failed): then the CRM gets it after all.
+func TestCRMWinsNeverCancelsWhatNeverSynced(t *testing.T) {
+	w := newWorld(t, "commerce7", reconcile.PolicyCRMWins)
+	cancelled := w.crmCustomer("cancelled@example.com")
+	_, merchantEnded := w.ours("cancelled@example.com", cancelled, w.silver, "active")
+	refused := w.crmCustomer("refused@example.com")
+	refusedHere, neverSynced := w.ours("refused@example.com", refused, w.silver, "active")
+	testfactory.QueueRow(t, w.pool, testfactory.QueueRowOpts{CustomerID: refusedHere, TierID: w.silver, EnrollmentID: neverSynced,
+		Status: "failed", Attempts: 5})
+
+	_, res := w.run(reconcile.Options{})
+	if res.Differences[reconcile.KindMissing] != 2 || res.Repaired != 2 {
+		t.Fatalf("result %+v", res)
+	}
+	if got := w.scalar(`SELECT status FROM enrollments WHERE id = $1`, merchantEnded); got != "cancelled" {
+		t.Errorf("the membership the merchant ended: enrollment %s, want cancelled here", got)
+	}
+	if got := w.scalar(`SELECT status FROM enrollments WHERE id = $1`, neverSynced); got != "active" {
+		t.Errorf("the enrollment whose add failed: %s, want kept", got)
+	}
+	if got := w.scalar(`SELECT string_agg(action_type || ':' || status, ',' ORDER BY id) FROM crm_sync_queue WHERE enrollment_id = $1`, neverSynced); got != "add_membership:failed,add_membership:pending" {
+		t.Errorf("the enrollment whose add failed: rows %s, want a new add", got)
+	}
+}
+
 func TestBadInputIsRefused(t *testing.T) {
 	w := newWorld(t, "commerce7", reconcile.PolicyTiersyncWins)
 	ctx := context.Background()

@@ -102,12 +102,18 @@ last_ended AS (
     ORDER BY e.customer_id, e.ended_at DESC, e.id DESC
 ),
 found AS (
-    -- We have an active enrollment; the CRM has no live membership of the customer.
+    -- We have an active enrollment; the CRM has no live membership of the customer. Under
+    -- crm_wins the merchant ended it, unless it never reached the CRM: its last add or
+    -- upgrade failed or was cancelled here, and the CRM gets it after all.
     SELECT 'missing_at_crm' AS kind, h.customer_id, h.crm_id AS crm_customer_id, h.enrollment_id,
            h.tier_id, NULL::uuid AS crm_tier_id, '' AS membership_id,
-           CASE WHEN run.drift_policy = 'crm_wins' THEN 'cancel_here' ELSE 'queue_add' END AS repair, '' AS detail
-    FROM held h, run
-    WHERE NOT h.has_ours AND h.top_other IS NULL
+           CASE WHEN run.drift_policy = 'crm_wins' AND NOT h.never_synced THEN 'cancel_here' ELSE 'queue_add' END AS repair,
+           CASE WHEN h.never_synced THEN 'its add never reached the CRM (the queue row failed or was cancelled)' ELSE '' END AS detail
+    FROM (SELECT h.*, coalesce((SELECT q.status IN ('failed', 'cancelled') FROM crm_sync_queue q
+                                WHERE q.enrollment_id = h.enrollment_id AND q.action_type IN ('add_membership', 'upgrade_membership')
+                                ORDER BY q.id DESC LIMIT 1), false) AS never_synced
+          FROM held h
+          WHERE NOT h.has_ours AND h.top_other IS NULL) h, run
     UNION ALL
     -- The CRM holds another tier than ours, and not ours.
     SELECT 'wrong_tier', h.customer_id, h.their_id, h.enrollment_id, h.tier_id, h.top_other, coalesce(h.top_other_membership, ''),
