@@ -617,7 +617,8 @@ func TestResumesAfterAKill(t *testing.T) {
 
 // TestCRMWinsNeverCancelsWhatNeverSynced: under crm_wins a membership missing at the CRM
 // ends our enrollment, unless the enrollment's add never reached the CRM (its queue row
-// failed): then the CRM gets it after all.
+// failed): then the CRM gets it after all. Likewise a membership we cancelled that the CRM
+// still holds is cancelled there, not enrolled again here.
 func TestCRMWinsNeverCancelsWhatNeverSynced(t *testing.T) {
 	w := newWorld(t, "commerce7", reconcile.PolicyCRMWins)
 	cancelled := w.crmCustomer("cancelled@example.com")
@@ -627,9 +628,17 @@ func TestCRMWinsNeverCancelsWhatNeverSynced(t *testing.T) {
 	testfactory.QueueRow(t, w.pool, testfactory.QueueRowOpts{CustomerID: refusedHere, TierID: w.silver, EnrollmentID: neverSynced,
 		Status: "failed", Attempts: 5})
 
+	// Cancelled here by an operator; the cancel's row failed, so the CRM still holds it.
+	stale := w.crmCustomer("stale@example.com")
+	w.hold(stale, w.silverRef, "Silver")
+	staleHere, _ := w.ours("stale@example.com", stale, w.silver, "cancelled")
+
 	_, res := w.run(reconcile.Options{})
-	if res.Differences[reconcile.KindMissing] != 2 || res.Repaired != 2 {
+	if res.Differences[reconcile.KindMissing] != 2 || res.Differences[reconcile.KindExtra] != 1 || res.Repaired != 3 {
 		t.Fatalf("result %+v", res)
+	}
+	if got := w.scalar(`SELECT string_agg(action_type, ',') FROM crm_sync_queue WHERE customer_id = $1`, staleHere); got != "cancel_membership" {
+		t.Errorf("a membership cancelled here, still live at the CRM: queued %s, want its cancel (not an enrollment here)", got)
 	}
 	if got := w.scalar(`SELECT status FROM enrollments WHERE id = $1`, merchantEnded); got != "cancelled" {
 		t.Errorf("the membership the merchant ended: enrollment %s, want cancelled here", got)

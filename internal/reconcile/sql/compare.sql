@@ -139,13 +139,16 @@ found AS (
     -- The CRM holds a tier for a customer with no active enrollment here.
     -- Live after expiry: its last enrollment, of that tier, expired (our cancel never
     -- reached the CRM); it is cancelled whatever the policy, being our change, not the
-    -- merchant's.
+    -- merchant's. So is one whose last enrollment of that tier was cancelled here.
     SELECT CASE WHEN l.status = 'expired' AND l.tier_id = t.crm_tier_id THEN 'live_after_expiry' ELSE 'extra_at_crm' END,
            t.customer_id, t.crm_customer_id, l.id, l.tier_id, t.crm_tier_id, t.membership_id,
-           CASE WHEN NOT (l.status = 'expired' AND l.tier_id = t.crm_tier_id) IS TRUE AND run.drift_policy = 'crm_wins'
+           CASE WHEN NOT (l.status IN ('expired', 'cancelled') AND l.tier_id = t.crm_tier_id) IS TRUE AND run.drift_policy = 'crm_wins'
                      AND t.rank = max(t.rank) OVER (PARTITION BY t.crm_customer_id) THEN 'enroll_here'
                 ELSE 'queue_cancel' END,
-           CASE WHEN t.customer_id IS NULL THEN 'a customer tiersync does not know' ELSE '' END
+           CASE WHEN t.customer_id IS NULL THEN 'a customer tiersync does not know'
+                WHEN l.status = 'cancelled' AND l.tier_id = t.crm_tier_id
+                THEN 'its enrollment of this tier was cancelled here; the cancel never reached the CRM'
+                ELSE '' END
     FROM theirs t
     CROSS JOIN run
     LEFT JOIN last_ended l ON l.customer_id = t.customer_id
