@@ -309,7 +309,7 @@ func runSync(ctx context.Context, e env, args []string) error {
 }
 
 func runCron(ctx context.Context, e env, args []string) error {
-	usage := "cron ls | run NAME   [--json]\n\n  ls    the jobs, their schedules, next and last runs, and the newest runs\n  run   run a job now (process-expired-enrollments, process-crm-sync-queue) as a manual run"
+	usage := "cron ls | run NAME   [--json]\n\n  ls    the jobs, their schedules, next and last runs, and the newest runs\n  run   run a job now (process-expired-enrollments, process-crm-sync-queue, reconcile-memberships) as a manual run"
 	if done, err := groupUsage(e, "cron", usage, args); done {
 		return err
 	}
@@ -355,7 +355,7 @@ func runCron(ctx context.Context, e env, args []string) error {
 		return table(e.Stdout, []string{"RUN", "JOB", "TRIGGER", "STARTED", "STATUS", "RESULT"}, rows)
 	case "run":
 		if len(pos) != 1 {
-			return fmt.Errorf("cron run needs a job name (%s or %s)", schedule.JobExpire, schedule.JobSync)
+			return fmt.Errorf("cron run needs a job name (%s, %s or %s)", schedule.JobExpire, schedule.JobSync, schedule.JobReconcile)
 		}
 		r, err := sched.Trigger(ctx, pos[0])
 		if err != nil {
