@@ -96,7 +96,10 @@ func Scheduler(d Deps, specs Specs, opts schedule.Options) (*schedule.Scheduler,
 		sweep = func(ctx context.Context, runID int64) (any, error) {
 			res, err := base(ctx, runID)
 			if n, oerr := d.Reconciler.Orphans(ctx); oerr == nil && n > 0 {
-				if _, err := s.Begin(ctx, schedule.JobReconcile, Reconcile(d, reconcile.Options{Resume: true})); err != nil {
+				// Not the sweep's context: a sweep run from a request (the admin page's "run
+				// now") ends with it. A process that stops leaves the run to the heartbeat
+				// watch and the next sweep, as a crash does.
+				if _, err := s.Begin(context.WithoutCancel(ctx), schedule.JobReconcile, Reconcile(d, reconcile.Options{Resume: true})); err != nil {
 					slog.Warn("resume reconcile runs", slog.String("error", err.Error()))
 				}
 			}
