@@ -101,8 +101,11 @@ func TestExpire(t *testing.T) {
 		t.Fatalf("the dry run changed something: %+v", s)
 	}
 
-	res, err := w.store.Expire(ctx, 3, nil) // batches smaller than the backlog
-	if err != nil || res != (membership.ExpireResult{Expired: 8, Queued: 8, Batches: 3}) {
+	// Batches smaller than the backlog. ExpireParallel batches run at once, each skipping
+	// the rows another holds, so how the 8 split is up to the scheduler: at least 3
+	// batches of at most 3, and never more than one per enrollment (a CI run once saw 4).
+	res, err := w.store.Expire(ctx, 3, nil)
+	if err != nil || res.Expired != 8 || res.Queued != 8 || res.Batches < 3 || res.Batches > 8 {
 		t.Fatalf("expire: %+v %v", res, err)
 	}
 	for _, x := range past {
