@@ -26,14 +26,7 @@ import (
 func TestReconcileBesideLiveWork(t *testing.T) {
 	t.Parallel()
 	const bigMembers = 1500
-	dbURL := dbtest.NewURL(t)
-	fake := fakeCRMWith(t, "--c7-rate-limit", "100000")
-	ctx := context.Background()
-	pool, err := db.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	dbURL, fake, pool := reconcileWorld(t)
 
 	big, bigTier := seedMembersInStep(t, fake, pool, "big", bigMembers)
 	small := testfactory.Client(t, pool, testfactory.ClientOpts{Name: "Small", Tenant: "small", RateLimitPerMinute: 100})
@@ -98,6 +91,20 @@ func TestReconcileBesideLiveWork(t *testing.T) {
 	}
 }
 
+// reconcileWorld is a reconcile test's database (its URL and a pool on it) and fake CRM
+// process, whose own limit is out of the way: the client's is the one that binds.
+func reconcileWorld(t *testing.T) (dbURL, fake string, pool *pgxpool.Pool) {
+	t.Helper()
+	dbURL = dbtest.NewURL(t)
+	fake = fakeCRMWith(t, "--c7-rate-limit", "100000")
+	pool, err := db.Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return dbURL, fake, pool
+}
+
 // seedMembersInStep gives the fake's tenant n customers with a Gold membership each, and
 // the client of that tenant (120 requests a minute: a burst of 10, 1.8 a second after it,
 // so a listing of n members takes ~n/90 s) the same customers, linked, with active
@@ -153,14 +160,7 @@ func reconcileEnv(dbURL, fake, listen, sweep string) []string {
 func TestReconcileResumesAfterKill(t *testing.T) {
 	t.Parallel()
 	const members, pages = 1500, 30
-	dbURL := dbtest.NewURL(t)
-	fake := fakeCRMWith(t, "--c7-rate-limit", "100000")
-	ctx := context.Background()
-	pool, err := db.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	dbURL, fake, pool := reconcileWorld(t)
 	client, _ := seedMembersInStep(t, fake, pool, "big", members)
 
 	first := freeAddr(t)
