@@ -34,6 +34,7 @@ func runFakeCRM(ctx context.Context, e env, args []string) error {
 	shops := fs.String("shopify-shops", "", "comma-separated shop=token pairs that exist (more can be added over /_fake/shopify/shops)")
 	restore := fs.Float64("shopify-restore-rate", 100, "cost points per second each shop's bucket restores (bucket: 20 seconds' worth)")
 	tokenTTL := fs.Duration("shopify-token-ttl", 0, "how long an access token from /admin/oauth/access_token lasts (0: Shopify's, 24 h for client credentials, 60 min for expiring offline tokens)")
+	latency := fs.Duration("latency", 0, "delay every answer of both fakes by this much (a CRM's own time)")
 	httpHooks := fs.Bool("shopify-allow-http-webhooks", false, "let webhookSubscriptionCreate take an http:// address (Shopify demands https)")
 	if err := cli.Parse(e, fs, args); err != nil {
 		return err
@@ -51,6 +52,10 @@ func runFakeCRM(ctx context.Context, e env, args []string) error {
 	c7 := c7test.New(c7test.Options{AppID: *appID, AppSecret: *key, Tenants: ts, RateLimit: *rate,
 		IgnoreCustomerFilter: *ignoreFilter, IgnoreClubFilter: *ignoreClubFilter, RequireCard: *requireCard, CancelDateClear: clear})
 	defer c7.Close()
+	if *latency < 0 {
+		return fmt.Errorf("--latency must not be negative")
+	}
+	c7.SetLatency(*latency)
 	tokens := map[string]string{}
 	for _, pair := range strings.Split(*shops, ",") {
 		if pair = strings.TrimSpace(pair); pair == "" {
@@ -71,6 +76,7 @@ func runFakeCRM(ctx context.Context, e env, args []string) error {
 	sh := shopifytest.New(shopifytest.Options{Shops: tokens, RestoreRate: *restore, BucketSize: 20 * *restore,
 		AccessTokenTTL: *tokenTTL, AllowHTTPWebhooks: *httpHooks})
 	defer sh.Close()
+	sh.SetLatency(*latency)
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", c7.Handler())
 	mux.Handle("/_fake/commerce7/", c7.Handler())

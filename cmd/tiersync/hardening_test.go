@@ -24,8 +24,7 @@ func TestServeKeepsProbesAndMetricsApart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	metricsAddr := mln.Addr().String()
-	mln.Close() // serve listens on it itself
+	metricsAddr := mln.Addr().String() // serve takes mln itself: nobody else can take the port meanwhile
 	cfg := loadServerConfig(t, map[string]string{
 		"DATABASE_URL":        url,
 		"TIERSYNC_API_TOKEN":  "serve-test-token-123456",
@@ -36,7 +35,7 @@ func TestServeKeepsProbesAndMetricsApart(t *testing.T) {
 		"SCHEDULE_SYNC":       "off",
 		"METRICS_ADDR":        metricsAddr,
 	})
-	base, _ := startServe(t, cfg)
+	base, _ := startServeOn(t, cfg, mln)
 	get := func(u string, header http.Header) int {
 		t.Helper()
 		req, _ := http.NewRequest("GET", u, nil)

@@ -373,13 +373,20 @@ func TestUpgradeFromOrderWebhooks(t *testing.T) {
 // cleanup calls stop too).
 func startServe(t *testing.T, cfg *config.Config) (string, func()) {
 	t.Helper()
+	return startServeOn(t, cfg, nil)
+}
+
+// startServeOn is startServe with METRICS_ADDR's listener already open (metricsLn), so
+// that no other test can take its port between choosing it and serve listening on it.
+func startServeOn(t *testing.T, cfg *config.Config, metricsLn net.Listener) (string, func()) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- app.Serve(ctx, cfg, cli.NewLogger(io.Discard, "error"), ln, nil) }()
+	go func() { done <- app.ServeOn(ctx, cfg, cli.NewLogger(io.Discard, "error"), ln, metricsLn, nil) }()
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {

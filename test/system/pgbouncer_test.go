@@ -42,7 +42,10 @@ func TestBehindPgBouncer(t *testing.T) {
 		token       = "system-test-token-0123456789"
 	)
 	direct := dbtest.NewURL(t)
-	fake := fakeCRM(t)
+	// Each CRM answer takes 20 ms, as a real CRM's takes longer: the replica killed below
+	// holds rows in flight when it dies, rather than having just finished them (a CI run
+	// once killed it in the instant between its last row and its next claim).
+	fake := fakeCRMWith(t, "--c7-rate-limit", "-1", "--latency", "20ms")
 	ctx := context.Background()
 	pool, err := db.Open(ctx, direct)
 	if err != nil {
