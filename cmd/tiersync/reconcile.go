@@ -36,7 +36,7 @@ func runReconcile(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("reconcile takes no arguments, got %q", pos[0])
 	}
 	opts := reconcile.Options{ClientID: *client, DryRun: *dry}
-	r, err := o.Scheduler.TriggerWith(ctx, schedule.JobReconcile, jobs.Reconcile(jobs.Deps{Reconciler: o.Reconciler}, opts))
+	r, err := o.Scheduler.TriggerWith(ctx, schedule.JobReconcile, jobs.Reconcile(o.Reconciler, opts))
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"tiersync/internal/apperr"
 	"tiersync/internal/jobs"
 	"tiersync/internal/reconcile"
-	"tiersync/internal/schedule"
 )
 
 // startReconcile is POST /api/cron action=trigger&job=reconcile-memberships: the run is
@@ -31,7 +30,7 @@ func (s *Server) startReconcile(w http.ResponseWriter, r *http.Request, f cronFi
 	if ctx == nil {
 		ctx = context.WithoutCancel(r.Context())
 	}
-	run, err := s.opts.Scheduler.Begin(ctx, schedule.JobReconcile, jobs.Reconcile(jobs.Deps{Reconciler: s.opts.Reconciler}, opts))
+	run, err := jobs.StartReconcile(ctx, s.opts.Scheduler, s.opts.Reconciler, opts)
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -63,28 +62,10 @@ func (s *Server) getReconcileRun(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	q := r.URL.Query()
-	rq := reconcile.ReportQuery{ClientID: q.Get("client_id"), Kind: q.Get("kind")}
-	for _, p := range []struct {
-		name string
-		dst  *int64
-	}{{"after", &rq.After}} {
-		if v := q.Get(p.name); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
-				fail(w, r, apperr.BadRequestf("%s must be a whole number of 0 or more, got %q", p.name, truncate(v, 32)))
-				return
-			}
-			*p.dst = n
-		}
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > reconcile.MaxReportLimit {
-			fail(w, r, apperr.BadRequestf("limit must be an integer from 1 to %d, got %q", reconcile.MaxReportLimit, truncate(v, 32)))
-			return
-		}
-		rq.Limit = n
+	rq, err := reconcile.ParseReportQuery(r.URL.Query())
+	if err != nil {
+		fail(w, r, err)
+		return
 	}
 	rep, err := s.opts.Reconciler.Report(r.Context(), id, rq)
 	if err != nil {

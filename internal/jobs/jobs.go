@@ -77,13 +77,19 @@ func Sweep(d Deps) func(ctx context.Context, runID int64) (any, error) {
 }
 
 // Reconcile is reconcile-memberships with opts (every client, repairing, when scheduled).
-func Reconcile(d Deps, opts reconcile.Options) func(ctx context.Context, runID int64) (any, error) {
+func Reconcile(rec *reconcile.Reconciler, opts reconcile.Options) func(ctx context.Context, runID int64) (any, error) {
 	return func(ctx context.Context, runID int64) (any, error) {
-		if d.Reconciler == nil {
+		if rec == nil {
 			return nil, errors.New("reconcile: not configured in this process")
 		}
-		return d.Reconciler.Run(ctx, runID, opts)
+		return rec.Run(ctx, runID, opts)
 	}
+}
+
+// StartReconcile records a manual reconcile-memberships run with opts and runs it in the
+// background on ctx (a big client's listing takes an hour: never inside a request).
+func StartReconcile(ctx context.Context, s *schedule.Scheduler, rec *reconcile.Reconciler, opts reconcile.Options) (schedule.Run, error) {
+	return s.Begin(ctx, schedule.JobReconcile, Reconcile(rec, opts))
 }
 
 // Scheduler builds the scheduler of the jobs. The sweep also starts a reconcile run
@@ -99,7 +105,7 @@ func Scheduler(d Deps, specs Specs, opts schedule.Options) (*schedule.Scheduler,
 				// Not the sweep's context: a sweep run from a request (the admin page's "run
 				// now") ends with it. A process that stops leaves the run to the heartbeat
 				// watch and the next sweep, as a crash does.
-				if _, err := s.Begin(context.WithoutCancel(ctx), schedule.JobReconcile, Reconcile(d, reconcile.Options{Resume: true})); err != nil {
+				if _, err := StartReconcile(context.WithoutCancel(ctx), s, d.Reconciler, reconcile.Options{Resume: true}); err != nil {
 					slog.Warn("resume reconcile runs", slog.String("error", err.Error()))
 				}
 			}
@@ -110,6 +116,6 @@ func Scheduler(d Deps, specs Specs, opts schedule.Options) (*schedule.Scheduler,
 	s, err = schedule.New(d.Pool, opts,
 		schedule.Job{Name: schedule.JobExpire, Spec: specs.Expire, Run: Expire(d)},
 		schedule.Job{Name: schedule.JobSync, Spec: specs.Sync, Run: sweep},
-		schedule.Job{Name: schedule.JobReconcile, Spec: specs.Reconcile, Run: Reconcile(d, reconcile.Options{})})
+		schedule.Job{Name: schedule.JobReconcile, Spec: specs.Reconcile, Run: Reconcile(d.Reconciler, reconcile.Options{})})
 	return s, err
 }

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"tiersync/internal/apperr"
+	"tiersync/internal/crm"
 	"tiersync/internal/db"
 	"tiersync/internal/membership"
 )
@@ -138,6 +141,27 @@ func (r *Reconciler) Report(ctx context.Context, jobRunID int64, q ReportQuery) 
 		rep.NextAfter = &next
 	}
 	return rep, nil
+}
+
+// ParseReportQuery reads a report's query string (client_id, kind, after, limit) as the
+// API and the admin page take it; anything else in it is ignored. A bad value is a 400.
+func ParseReportQuery(v url.Values) (ReportQuery, error) {
+	q := ReportQuery{ClientID: v.Get("client_id"), Kind: v.Get("kind")}
+	if s := v.Get("after"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return q, apperr.BadRequestf("after must be a whole number of 0 or more, got %q", crm.CleanText(s, 32))
+		}
+		q.After = n
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxReportLimit {
+			return q, apperr.BadRequestf("limit must be an integer from 1 to %d, got %q", MaxReportLimit, crm.CleanText(s, 32))
+		}
+		q.Limit = n
+	}
+	return q, q.check()
 }
 
 func (q ReportQuery) check() error {

@@ -16,7 +16,6 @@ import (
 	"tiersync/internal/apperr"
 	"tiersync/internal/jobs"
 	"tiersync/internal/reconcile"
-	"tiersync/internal/schedule"
 )
 
 // runPageSize is how many differences a run's page lists: the API's default page.
@@ -51,7 +50,7 @@ func (h *handler) startReconcile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opts := reconcile.Options{ClientID: c.ID, DryRun: dry}
-	run, err := h.opts.Scheduler.Begin(h.background(r), schedule.JobReconcile, jobs.Reconcile(jobs.Deps{Reconciler: h.opts.Reconciler}, opts))
+	run, err := jobs.StartReconcile(h.background(r), h.opts.Scheduler, h.opts.Reconciler, opts)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -128,15 +127,12 @@ func (h *handler) reconcileRun(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	q := r.URL.Query()
-	// Report checks client_id and kind itself, with a 4xx; after is the page's own.
-	rq := reconcile.ReportQuery{ClientID: q.Get("client_id"), Kind: q.Get("kind"), Limit: runPageSize}
-	if v := q.Get("after"); v != "" {
-		if rq.After, err = strconv.ParseInt(v, 10, 64); err != nil || rq.After < 0 {
-			h.fail(w, r, apperr.BadRequestf("after must be a whole number of 0 or more, got %q", clip(v)))
-			return
-		}
+	rq, err := reconcile.ParseReportQuery(r.URL.Query())
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
+	rq.Limit = runPageSize // the page's own size, whatever the link says
 	rep, err := h.opts.Reconciler.Report(r.Context(), id, rq)
 	if err != nil {
 		h.fail(w, r, err)
@@ -175,8 +171,8 @@ func (h *handler) reconcileRun(w http.ResponseWriter, r *http.Request) {
 	next := ""
 	if rep.NextAfter != nil {
 		v := url.Values{}
-		for _, k := range []string{"client_id", "kind"} {
-			if s := q.Get(k); s != "" {
+		for k, s := range map[string]string{"client_id": rq.ClientID, "kind": rq.Kind} {
+			if s != "" {
 				v.Set(k, s)
 			}
 		}

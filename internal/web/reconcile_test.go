@@ -119,7 +119,7 @@ func waitForRuns(t *testing.T, pool *pgxpool.Pool) {
 func (d *drifted) dryRun(t *testing.T) int64 {
 	t.Helper()
 	r, err := d.sched.TriggerWith(context.Background(), schedule.JobReconcile,
-		jobs.Reconcile(jobs.Deps{Reconciler: d.rec}, reconcile.Options{ClientID: d.client, DryRun: true}))
+		jobs.Reconcile(d.rec, reconcile.Options{ClientID: d.client, DryRun: true}))
 	if err != nil || r.Status != schedule.StatusSucceeded {
 		t.Fatalf("dry run: %+v %v", r, err)
 	}
